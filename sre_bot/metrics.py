@@ -1,0 +1,42 @@
+"""The bot's own Prometheus metrics, on a registry built by the composition root (no globals)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+__all__ = ["Metrics", "CONTENT_TYPE_LATEST"]
+
+
+@dataclass(frozen=True)
+class Metrics:
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+
+    def __post_init__(self) -> None:
+        r = self.registry
+        object.__setattr__(self, "requests", Counter(
+            "sre_bot_requests_total", "Requests handled, by surface and kind.", ["surface", "kind", "outcome"],
+            registry=r))
+        object.__setattr__(self, "request_seconds", Histogram(
+            "sre_bot_request_duration_seconds", "Time to answer a request, by surface and kind.",
+            ["surface", "kind"], registry=r, buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60)))
+        object.__setattr__(self, "backend_seconds", Histogram(
+            "sre_bot_backend_request_duration_seconds", "Backend call latency.", ["backend", "operation"],
+            registry=r, buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10)))
+        object.__setattr__(self, "backend_errors", Counter(
+            "sre_bot_backend_errors_total", "Backend call failures, by kind.", ["backend", "kind"], registry=r))
+        object.__setattr__(self, "llm_tokens", Counter(
+            "sre_bot_llm_tokens_total", "LLM tokens used, by type (input, output, cache_read, cache_write).",
+            ["type"], registry=r))
+
+    # attributes created in __post_init__ (declared for type checkers)
+    requests: Counter = field(init=False, repr=False)
+    request_seconds: Histogram = field(init=False, repr=False)
+    backend_seconds: Histogram = field(init=False, repr=False)
+    backend_errors: Counter = field(init=False, repr=False)
+    llm_tokens: Counter = field(init=False, repr=False)
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)

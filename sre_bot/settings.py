@@ -1,0 +1,89 @@
+"""Secrets and URLs from the environment and `.env`: the only module that reads `os.environ`.
+
+Every field is listed, commented and defaulted in `.env.example`; `tests/test_settings.py` keeps the two in step.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .errors import ConfigError
+
+__all__ = ["Settings", "load_settings", "DEFAULT_MODEL", "format_validation_error"]
+
+# A current Claude Sonnet that is not on the SDK's deprecation list; always overridable with ANTHROPIC_MODEL.
+DEFAULT_MODEL = "claude-sonnet-5-5"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True)
+
+    # Slack
+    slack_bot_token: SecretStr | None = Field(None, validation_alias="SLACK_BOT_TOKEN")
+    slack_signing_secret: SecretStr | None = Field(None, validation_alias="SLACK_SIGNING_SECRET")
+    slack_app_token: SecretStr | None = Field(None, validation_alias="SLACK_APP_TOKEN")
+    slack_api_url: str = Field("https://slack.com/api/", validation_alias="SLACK_API_URL")
+
+    # The bot's own HTTP server (Slack events in HTTP mode, health, metrics)
+    http_host: str = Field("0.0.0.0", validation_alias="SRE_BOT_HTTP_HOST")
+    http_port: int = Field(3000, ge=0, le=65535, validation_alias="SRE_BOT_HTTP_PORT")
+    config_path: Path = Field(Path("sre-bot.yaml"), validation_alias="SRE_BOT_CONFIG")
+    log_level: Literal["debug", "info", "warning", "error"] = Field("info", validation_alias="SRE_BOT_LOG_LEVEL")
+    log_format: Literal["auto", "json", "console"] = Field("auto", validation_alias="SRE_BOT_LOG_FORMAT")
+
+    # Telemetry and control systems
+    prometheus_url: AnyHttpUrl | None = Field(None, validation_alias="PROMETHEUS_URL")
+    prometheus_token: SecretStr | None = Field(None, validation_alias="PROMETHEUS_TOKEN")
+    prometheus_public_url: AnyHttpUrl | None = Field(None, validation_alias="PROMETHEUS_PUBLIC_URL")
+    loki_url: AnyHttpUrl | None = Field(None, validation_alias="LOKI_URL")
+    loki_token: SecretStr | None = Field(None, validation_alias="LOKI_TOKEN")
+    loki_org_id: str | None = Field(None, validation_alias="LOKI_ORG_ID")
+    argocd_url: AnyHttpUrl | None = Field(None, validation_alias="ARGOCD_URL")
+    argocd_token: SecretStr | None = Field(None, validation_alias="ARGOCD_TOKEN")
+    argocd_verify_tls: bool = Field(True, validation_alias="ARGOCD_VERIFY_TLS")
+    alertmanager_url: AnyHttpUrl | None = Field(None, validation_alias="ALERTMANAGER_URL")
+    grafana_url: AnyHttpUrl | None = Field(None, validation_alias="GRAFANA_URL")
+    grafana_prometheus_uid: str = Field("prometheus", validation_alias="GRAFANA_PROMETHEUS_UID")
+    grafana_loki_uid: str = Field("loki", validation_alias="GRAFANA_LOKI_UID")
+
+    # Query limits
+    backend_timeout_s: float = Field(10.0, gt=0, le=300, validation_alias="SRE_BOT_BACKEND_TIMEOUT")
+    max_points: int = Field(240, ge=10, le=11000, validation_alias="SRE_BOT_MAX_POINTS")
+    log_line_limit: int = Field(500, ge=1, le=5000, validation_alias="SRE_BOT_LOG_LINE_LIMIT")
+    default_window: str = Field("1h", validation_alias="SRE_BOT_DEFAULT_WINDOW")
+
+    # LLM (optional)
+    anthropic_api_key: SecretStr | None = Field(None, validation_alias="ANTHROPIC_API_KEY")
+    anthropic_model: str = Field(DEFAULT_MODEL, validation_alias="ANTHROPIC_MODEL")
+    anthropic_base_url: AnyHttpUrl | None = Field(None, validation_alias="ANTHROPIC_BASE_URL")
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _slash(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL")
+        return v if v.endswith("/") else v + "/"
+
+    @property
+    def socket_mode(self) -> bool:
+        return self.slack_app_token is not None
+
+
+def format_validation_error(err: ValidationError, *, where: str) -> str:
+    lines = [f"invalid {where}:"]
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e.get("loc", ())) or "(root)"
+        lines.append(f"  {loc}: {e.get('msg')}")
+    return "\n".join(lines)
+
+
+def load_settings(env_file: str | Path | None = ".env", **overrides: object) -> Settings:
+    """Build settings from the environment (and `env_file`); raise ConfigError naming each bad field."""
+    try:
+        return Settings(_env_file=env_file, **overrides)  # type: ignore[call-arg]
+    except ValidationError as e:
+        raise ConfigError(format_validation_error(e, where="settings (environment / .env)")) from None
