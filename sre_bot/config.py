@@ -36,6 +36,7 @@ class Signal(_Strict):
     unit: Unit
     bad: Literal["up", "down", "both"] = "up"  # which direction of change is a symptom
     min_abs: float = 0.0  # changes smaller than this absolute amount are never anomalies
+    only: list[str] | None = None  # the services this signal applies to (default: all)
 
     @field_validator("query")
     @classmethod
@@ -165,6 +166,7 @@ class Config(_Strict):
         return [
             RenderedSignal(name=n, signal=s, query=render_template(s.query, variables))
             for n, s in self.all_signals.items()
+            if s.only is None or svc.name in s.only
         ]
 
     def loki_selector(self, svc: ServiceConfig) -> str:

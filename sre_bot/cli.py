@@ -1,0 +1,74 @@
+"""The `sre-bot` command: serve, doctor, demo, sandbox.
+
+Every expected failure (bad settings, bad config, a person's mistake) ends with one clear line and exit code 2;
+never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+from . import __version__
+from .errors import ConfigError, UsageError
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="sre-bot", description="A Slack SRE assistant that answers from evidence.")
+    p.add_argument("--version", action="version", version=f"sre-bot {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser("serve", help="run the bot (Socket Mode when SLACK_APP_TOKEN is set, else HTTP)")
+    sub.add_parser("doctor", help="check every configured system and say how to fix what is wrong")
+    demo = sub.add_parser("demo", help="try the bot on a simulated shop: no credentials, no servers")
+    demo.add_argument("--scenario", default=None, help="scenario name or YAML file (default: checkout-bad-deploy)")
+    sb = sub.add_parser("sandbox", help="run the simulated shop's Prometheus/Loki/Argo CD/Alertmanager on loopback")
+    sb.add_argument("scenario", nargs="?", default=None, help="scenario name or YAML file")
+    sb.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    sb.add_argument("--port", type=int, default=9990, help="first port; the four servers use port..port+3")
+    sb.add_argument("--write-config", metavar="FILE", help="also write the matching sre-bot.yaml to FILE")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return asyncio.run(_run(args))
+    except (ConfigError, UsageError) as e:
+        print(f"sre-bot: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+async def _run(args: argparse.Namespace) -> int:
+    from .logging import configure_logging
+    from .settings import load_settings
+
+    if args.command == "demo":
+        from .demo import run_demo
+
+        configure_logging("warning", "console")
+        return await run_demo(scenario=args.scenario)
+    if args.command == "sandbox":
+        from .demo import run_sandbox
+
+        configure_logging("info", "auto")
+        return await run_sandbox(args.scenario, host=args.host, port=args.port, write_config=args.write_config)
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    if args.command == "doctor":
+        from .doctor import doctor
+
+        return await doctor(settings)
+    from .serve import serve
+
+    await serve(settings)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

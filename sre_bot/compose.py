@@ -1,0 +1,77 @@
+"""The composition root: settings and config in, every client built once, frozen `Deps` out.
+
+`open_deps` owns the shared `httpx.AsyncClient` (one connection pool for Loki, Argo CD and Alertmanager) and closes
+it on exit. Nothing else in the package constructs a client.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+import httpx
+
+from .backends.alertmanager import AlertmanagerBackend
+from .backends.argocd import ArgoCDBackend
+from .backends.loki import LokiBackend
+from .backends.prometheus import PrometheusBackend
+from .clock import Clock, system_clock
+from .config import Config, load_config
+from .deps import Deps
+from .errors import UsageError, ConfigError
+from .links import Links
+from .metrics import Metrics
+from .settings import Settings
+from .windows import parse_duration
+
+__all__ = ["open_deps"]
+
+
+def _secret(v: object) -> str | None:
+    return v.get_secret_value() if v is not None else None  # type: ignore[attr-defined]
+
+
+def _url(v: object) -> str | None:
+    return str(v).rstrip("/") if v is not None else None
+
+
+@asynccontextmanager
+async def open_deps(
+    settings: Settings,
+    *,
+    config: Config | None = None,
+    clock: Clock = system_clock,
+    metrics: Metrics | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> AsyncIterator[Deps]:
+    """Build every client from `settings`; `config` defaults to the YAML file named by SRE_BOT_CONFIG."""
+    cfg = config if config is not None else load_config(settings.config_path)
+    try:
+        default_window = parse_duration(settings.default_window)
+    except UsageError as e:
+        raise ConfigError(f"invalid settings: SRE_BOT_DEFAULT_WINDOW: {e}") from None
+    m = metrics or Metrics()
+    s = settings
+    async with AsyncExitStack() as stack:
+        def new_client(verify: bool = True) -> httpx.AsyncClient:
+            return httpx.AsyncClient(timeout=httpx.Timeout(s.backend_timeout_s), transport=transport, verify=verify,
+                                     follow_redirects=False)
+
+        client = await stack.enter_async_context(new_client())
+        # Argo CD often sits behind a self-signed certificate: only its client may skip verification.
+        argo_client = client if s.argocd_verify_tls else await stack.enter_async_context(new_client(False))
+        yield Deps(
+            settings=s, config=cfg, metrics=m, clock=clock, default_window=default_window,
+            links=Links(grafana_url=_url(s.grafana_url), prometheus_uid=s.grafana_prometheus_uid,
+                        loki_uid=s.grafana_loki_uid),
+            prometheus=PrometheusBackend(
+                _url(s.prometheus_url), timeout=s.backend_timeout_s, max_points=s.max_points,
+                token=_secret(s.prometheus_token), public_url=_url(s.prometheus_public_url), metrics=m,
+            ) if s.prometheus_url else None,
+            loki=LokiBackend(client, _url(s.loki_url), org_id=s.loki_org_id, token=_secret(s.loki_token),
+                             metrics=m) if s.loki_url else None,
+            argocd=ArgoCDBackend(argo_client, _url(s.argocd_url), token=_secret(s.argocd_token), metrics=m)
+            if s.argocd_url else None,
+            alertmanager=AlertmanagerBackend(client, _url(s.alertmanager_url), metrics=m)
+            if s.alertmanager_url else None,
+        )

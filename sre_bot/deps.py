@@ -1,0 +1,38 @@
+"""The frozen dependencies every service and tool receives (built once by `compose.py`).
+
+A backend that is not configured is `None`: tools turn that into a plain "not configured" gap in the answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from .clock import Clock, system_clock
+from .config import Config
+from .links import Links
+from .metrics import Metrics
+from .settings import Settings
+
+if TYPE_CHECKING:
+    from .backends.alertmanager import AlertmanagerBackend
+    from .backends.argocd import ArgoCDBackend
+    from .backends.loki import LokiBackend
+    from .backends.prometheus import PrometheusBackend
+
+__all__ = ["Deps"]
+
+
+@dataclass(frozen=True)
+class Deps:
+    settings: Settings
+    config: Config
+    metrics: Metrics = field(default_factory=Metrics)
+    clock: Clock = system_clock
+    links: Links = field(default_factory=Links)
+    prometheus: "PrometheusBackend | None" = None
+    loki: "LokiBackend | None" = None
+    argocd: "ArgoCDBackend | None" = None
+    alertmanager: "AlertmanagerBackend | None" = None
+    default_window: timedelta = timedelta(hours=1)

@@ -1,0 +1,54 @@
+"""`sre-bot doctor`: one line per system — ok, or what is wrong and how to fix it."""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+from .compose import open_deps
+from .config import load_config
+from .errors import ConfigError
+from .services.health import Check, check_backends
+from .settings import Settings
+from .slack.doctor import check_slack
+
+__all__ = ["doctor", "format_check"]
+
+
+def format_check(c: Check) -> str:
+    mark = "ok  " if c.ok else ("--  " if not c.configured else "FAIL")
+    return f"[{mark}] {c.name:<13} {c.detail}"
+
+
+def _config_check(settings: Settings) -> Check:
+    path = settings.config_path
+    if not path.exists():
+        return Check("config", True, f"{path} not found: using defaults (services discovered from Prometheus)",
+                     configured=False)
+    try:
+        cfg = load_config(path, required=True)
+    except ConfigError as e:
+        return Check("config", False, str(e).replace("\n", " "))
+    return Check("config", True, f"{path}: {len(cfg.services)} services, {len(cfg.all_signals)} signals")
+
+
+def _llm_check(settings: Settings) -> Check:
+    if settings.anthropic_api_key is None:
+        return Check("anthropic", False, "ANTHROPIC_API_KEY not set: answers come from the statistics engine alone",
+                     configured=False)
+    return Check("anthropic", True, f"key present; model {settings.anthropic_model}")
+
+
+async def doctor(settings: Settings, out: TextIO = sys.stdout) -> int:
+    """Exit 0 when everything configured works, 1 otherwise (unconfigured optional systems are not failures)."""
+    checks = [_config_check(settings)]
+    checks += await check_slack(settings)
+    if checks[0].ok:
+        async with open_deps(settings) as deps:
+            checks += await check_backends(deps)
+    checks.append(_llm_check(settings))
+    for c in checks:
+        print(format_check(c), file=out)
+    failed = [c for c in checks if c.configured and not c.ok]
+    print(f"\n{len(failed)} problem(s)." if failed else "\nAll configured systems look good.", file=out)
+    return 1 if failed else 0

@@ -1,0 +1,51 @@
+"""`sre-bot serve`: the HTTP server (health, metrics, and Slack events in HTTP mode) plus Socket Mode when
+SLACK_APP_TOKEN is set. Runs until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+from aiohttp import web
+
+from .compose import open_deps
+from .logging import get_logger
+from .settings import Settings
+from .slack.app import build_app
+from .slack.http import slack_events_handler
+from .slack.socket import start_socket_mode
+from .web import build_web_app
+
+__all__ = ["serve"]
+
+log = get_logger(__name__)
+
+
+async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):
+            pass
+    async with open_deps(settings) as deps:
+        bolt = build_app(deps)
+        events = None if settings.socket_mode else slack_events_handler(bolt, deps)
+        runner = web.AppRunner(build_web_app(deps, events), access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, settings.http_host, settings.http_port)
+        await site.start()
+        socket = None
+        try:
+            if settings.socket_mode:
+                socket = await start_socket_mode(bolt, settings)
+            log.info("serving", mode="socket" if settings.socket_mode else "http", host=settings.http_host,
+                     port=settings.http_port, services=len(deps.config.services),
+                     backends=[n for n in ("prometheus", "loki", "argocd", "alertmanager") if getattr(deps, n)])
+            await stop.wait()
+        finally:
+            if socket is not None:
+                await socket.close_async()
+            await runner.cleanup()
+            log.info("stopped")

@@ -1,0 +1,54 @@
+"""What a service answers, independent of the surface: sections of evidence, a summary, and the gaps.
+
+Slack renders a Reply as Block Kit (`slack/render.py`); the console renders the same blocks as text.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from ..models import Evidence, TimeRange
+
+__all__ = ["Section", "Reply", "gaps_of"]
+
+ReplyKind = Literal["help", "status", "query", "logs", "deploys", "error"]
+
+
+class Section(BaseModel):
+    title: str
+    evidence: list[Evidence] = Field(default_factory=list)
+    note: str | None = None  # shown under the title (e.g. "all normal")
+
+
+class Reply(BaseModel):
+    kind: ReplyKind
+    title: str
+    summary: str | None = None
+    window: TimeRange | None = None
+    sections: list[Section] = Field(default_factory=list)
+    gaps: list[str] = Field(default_factory=list)  # what could not be checked, said plainly
+    text: str | None = None  # free text (help, errors)
+    ephemeral: bool = False  # only the asker should see it
+
+    @property
+    def evidence(self) -> list[Evidence]:
+        return [e for s in self.sections for e in s.evidence]
+
+    @classmethod
+    def error(cls, message: str) -> "Reply":
+        return cls(kind="error", title="Sorry, I can't do that", text=message, ephemeral=True)
+
+
+def gaps_of(evidence: list[Evidence]) -> list[str]:
+    """One plain sentence per failed check ("prometheus: ... — latency not checked"), deduplicated by message."""
+    seen: dict[str, list[str]] = {}
+    for e in evidence:
+        if e.status == "error":
+            seen.setdefault(e.quote, []).append(e.label)
+    out = []
+    for message, labels in seen.items():
+        what = labels[0] if len(labels) == 1 else f"{len(labels)} checks ({labels[0]}, …)"
+        out.append(f"{message} — {what} not checked")
+    return out

@@ -1,0 +1,42 @@
+"""The Bolt app: built from the deps, with every listener module registered, and one error handler."""
+
+from __future__ import annotations
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from ..deps import Deps
+from ..errors import ConfigError
+from ..logging import get_logger
+from . import commands, mentions
+from .dedupe import SeenEvents
+
+__all__ = ["build_app"]
+
+log = get_logger(__name__)
+
+
+def build_app(deps: Deps) -> AsyncApp:
+    s = deps.settings
+    if s.slack_bot_token is None:
+        raise ConfigError("SLACK_BOT_TOKEN is not set (the bot token, xoxb-…, from your Slack app's OAuth page)")
+    if s.slack_signing_secret is None and not s.socket_mode:
+        raise ConfigError("SLACK_SIGNING_SECRET is not set (HTTP mode verifies every request with it); "
+                          "or set SLACK_APP_TOKEN for Socket Mode")
+    token = s.slack_bot_token.get_secret_value()
+    client = AsyncWebClient(token=token, base_url=s.slack_api_url)
+    app = AsyncApp(
+        client=client,
+        signing_secret=s.slack_signing_secret.get_secret_value() if s.slack_signing_secret else None,
+        request_verification_enabled=not s.socket_mode,
+        process_before_response=False,  # ack first, work after: Slack's 3 s limit never depends on a backend
+        logger=None,
+    )
+    commands.register(app, deps)
+    mentions.register(app, deps, SeenEvents())
+
+    @app.error
+    async def on_error(error: Exception, body: dict) -> None:
+        log.error("unhandled error in a listener", error=repr(error), type=body.get("type"), exc_info=error)
+
+    return app

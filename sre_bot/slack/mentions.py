@@ -1,0 +1,47 @@
+"""`@sre-bot` mentions: a threaded "looking…" reply at once, updated in place with the answer."""
+
+from __future__ import annotations
+
+import time
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from ..deps import Deps
+from ..logging import bind_request, get_logger
+from ..services.mention import answer_mention
+from .dedupe import SeenEvents
+from .render import looking_blocks, render_reply
+from .text import unescape
+
+__all__ = ["register"]
+
+log = get_logger(__name__)
+
+
+def register(app: AsyncApp, deps: Deps, seen: SeenEvents) -> None:
+    @app.event("app_mention")
+    async def on_mention(body: dict, event: dict, client: AsyncWebClient) -> None:
+        event_id = body.get("event_id") or f"{event.get('channel')}:{event.get('ts')}"
+        cid = bind_request(surface="slack", kind="mention", user=event.get("user"), channel=event.get("channel"),
+                           event_id=event_id)
+        if not seen.first_time(event_id):
+            log.info("duplicate event ignored (Slack retry)")
+            return
+        channel, thread = event["channel"], event.get("thread_ts") or event["ts"]
+        started = time.monotonic()
+        text, blocks = looking_blocks("checking the telemetry")
+        posted = await client.chat_postMessage(channel=channel, thread_ts=thread, text=text, blocks=blocks)
+        try:
+            reply = await answer_mention(deps, unescape(event.get("text", "")))
+            text, blocks = render_reply(reply)
+            outcome = reply.kind
+        except Exception:
+            log.exception("mention failed")
+            text, blocks = f"Something went wrong on my side (ref `{cid}`); the logs have the details.", None
+            outcome = "bug"
+        await client.chat_update(channel=channel, ts=posted["ts"], text=text, blocks=blocks or [])
+        elapsed = time.monotonic() - started
+        deps.metrics.requests.labels("slack", "mention", outcome).inc()
+        deps.metrics.request_seconds.labels("slack", "mention").observe(elapsed)
+        log.info("mention answered", outcome=outcome, seconds=round(elapsed, 3))

@@ -1,0 +1,103 @@
+"""Argo CD application state and deploy history as evidence."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from ..deps import Deps
+from ..errors import BackendError, NotFound
+from ..models import Application, DeployRecord, Evidence, evidence_id
+from ._common import failure, not_configured
+
+__all__ = ["app_status", "deploy_history", "all_apps", "describe_deploy"]
+
+
+def describe_deploy(d: DeployRecord) -> str:
+    who = d.initiated_by or "unknown"
+    return f"#{d.id} revision {d.revision[:12]} deployed {d.deployed_at:%Y-%m-%d %H:%M} UTC by {who}"
+
+
+def _app_quote(app: Application) -> str:
+    rev = f", revision {app.revision[:12]}" if app.revision else ""
+    op = f", last operation {app.operation_phase}" if app.operation_phase else ""
+    msg = f": {app.operation_message}" if app.operation_phase and app.operation_message else ""
+    return f"{app.name}: sync {app.sync_status}, health {app.health_status}{rev}{op}{msg}"
+
+
+async def _get(deps: Deps, name: str) -> Application:
+    assert deps.argocd is not None
+    return await deps.argocd.get_app(name)
+
+
+async def app_status(deps: Deps, name: str, *, service: str | None = None, history: int = 3) -> list[Evidence]:
+    """The app's sync/health now, then its last `history` deploys (newest first), each its own evidence item."""
+    label = f"Argo CD app {name}"
+    query = f"GET /api/v1/applications/{name}"
+    if deps.argocd is None:
+        return [not_configured("argocd", "app", label, service=service)]
+    try:
+        app = await _get(deps, name)
+    except NotFound:
+        return [Evidence(id=evidence_id("argocd", query, None, "missing"), source="argocd", kind="app", label=label,
+                         query=query, quote=f"no Argo CD application named {name!r}", status="no_data",
+                         service=service)]
+    except BackendError as e:
+        return [failure("argocd", "app", label, query, None, e, service=service)]
+    url = deps.argocd.app_url(name)
+    out = [Evidence(id=evidence_id("argocd", query, None, "status"), source="argocd", kind="app", label=label,
+                    query=query, quote=_app_quote(app), url=url, service=service,
+                    data={"sync": app.sync_status, "health": app.health_status, "revision": app.revision})]
+    out += deploy_history(app, query=query, url=url, service=service)[:history]
+    return out
+
+
+def deploy_history(app: Application, *, query: str, url: str | None, service: str | None) -> list[Evidence]:
+    return [
+        Evidence(id=evidence_id("argocd", query, None, f"history-{d.id}"), source="argocd", kind="deploy",
+                 label=f"{app.name} deploy #{d.id}", query=query + " (status.history)", quote=describe_deploy(d),
+                 url=url, service=service,
+                 data={"id": d.id, "revision": d.revision, "deployed_at": d.deployed_at.isoformat(),
+                       "author": d.initiated_by, "source": d.source})
+        for d in sorted(app.history, key=lambda d: d.deployed_at, reverse=True)
+    ]
+
+
+async def all_apps(deps: Deps, *, now: datetime) -> list[Evidence]:
+    """Every application: sync/health and its last deploy; unhealthy and recently deployed first."""
+    query = "GET /api/v1/applications"
+    if deps.argocd is None:
+        return [not_configured("argocd", "app", "Argo CD applications")]
+    try:
+        apps = await deps.argocd.list_apps()
+    except BackendError as e:
+        return [failure("argocd", "app", "Argo CD applications", query, None, e)]
+    if not apps:
+        return [Evidence(id=evidence_id("argocd", query, None), source="argocd", kind="app",
+                         label="Argo CD applications", query=query, quote="no applications", status="no_data")]
+
+    def last(a: Application) -> datetime | None:
+        return max((d.deployed_at for d in a.history), default=None)
+
+    def order(a: Application) -> tuple[bool, float]:
+        t = last(a)
+        return (a.health_status == "Healthy" and a.sync_status == "Synced", -(t.timestamp() if t else 0.0))
+
+    out = []
+    for a in sorted(apps, key=order):
+        t = last(a)
+        when = f", last deploy {t:%Y-%m-%d %H:%M} UTC ({_ago(now, t)})" if t else ""
+        out.append(Evidence(id=evidence_id("argocd", query, None, a.name), source="argocd", kind="app",
+                            label=f"Argo CD app {a.name}", query=query, quote=_app_quote(a) + when,
+                            url=deps.argocd.app_url(a.name), service=a.name,
+                            data={"sync": a.sync_status, "health": a.health_status}))
+    return out
+
+
+def _ago(now: datetime, t: datetime) -> str:
+    s = int((now - t).total_seconds())
+    if s < 0:
+        return "in the future"
+    for unit, n in (("d", 86400), ("h", 3600), ("m", 60)):
+        if s >= n:
+            return f"{s // n}{unit} ago"
+    return f"{s}s ago"
