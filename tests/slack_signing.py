@@ -183,8 +183,8 @@ def block_actions(
         "message": message,
         "response_url": response_url,
         "actions": [{
-            "action_id": action_id, "block_id": block_id, "text": {"type": "plain_text", "text": "Button", "emoji": True},
-            "value": value, "type": "button", "action_ts": f"{time.time():.6f}",
+            "action_id": action_id, "block_id": block_id, "value": value, "type": "button",
+            "text": {"type": "plain_text", "text": "Button", "emoji": True}, "action_ts": f"{time.time():.6f}",
         }],
     }  # fmt: skip
     return SlackBody(urlencode({"payload": json.dumps(payload)}), FORM)

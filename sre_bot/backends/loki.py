@@ -23,8 +23,6 @@ from ._http import Target, auth_headers, json_body, malformed, send, timed
 __all__ = ["LokiBackend"]
 
 _API = "/loki/api/v1"
-
-
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 

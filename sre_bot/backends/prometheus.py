@@ -56,10 +56,18 @@ def _points(pairs: list[Any]) -> list[Point]:
     return out
 
 
+class _StringResult(ValueError):
+    """The expression evaluated to a string (`"foo"`), which is not a series."""
+
+
 def _series(result: Any) -> list[Series]:
     """A matrix, vector or scalar `data.result` as series with finite points only."""
     if isinstance(result, list) and len(result) == 2 and not isinstance(result[0], dict):
-        result = [{"metric": {}, "value": result}]  # a scalar: [t, "v"]
+        try:  # a scalar [t, "1.5"] or a string [t, "foo"]
+            float(result[1])
+        except ValueError:
+            raise _StringResult(f"the query evaluates to the string {result[1]!r}, not to numbers") from None
+        result = [{"metric": {}, "value": result}]
     out = []
     for item in result:
         pairs = item["values"] if "values" in item else [item["value"]]
@@ -105,6 +113,7 @@ class PrometheusBackend:
         return float(math.ceil(raw / 86400) * 86400)
 
     def graph_url(self, query: str, window: TimeRange) -> str:
+        """A link to the Prometheus graph tab showing `query` over `window`."""
         params = {
             "g0.expr": query,
             "g0.range_input": _duration(window.duration.total_seconds()),
@@ -114,10 +123,10 @@ class PrometheusBackend:
         return f"{self._public_url}/graph?{urlencode(params, quote_via=quote)}"
 
     async def query_range(self, query: str, window: TimeRange, step: float | None = None) -> list[Series]:
+        """A range query over `window` at `step` seconds (default: `step_for(window)`)."""
         step = step or self.step_for(window)
-        result = await self._call("query_range", lambda: self._conn.custom_query_range(
+        return await self._call("query_range", lambda: self._conn.custom_query_range(
             query, start_time=window.start, end_time=window.end, step=f"{step:g}"), _series)
-        return result
 
     async def query(self, query: str, at: datetime | None = None) -> list[Series]:
         """An instant query; each vector element (or the scalar) becomes a series of one point."""
@@ -125,6 +134,7 @@ class PrometheusBackend:
         return await self._call("query", lambda: self._conn.custom_query(query, params=params), _series)
 
     async def label_values(self, label: str, match: str | None = None) -> list[str]:
+        """The values of `label`, only on series matching the selector `match` when given."""
         if not LABEL_NAME_RE.match(label):
             raise QueryRejected(f"{label!r} is not a valid label name", backend=self.name, operation="label_values")
         params = {"match[]": match} if match else None
@@ -160,10 +170,9 @@ class PrometheusBackend:
                                          backend=self.name, operation=operation) from e
             try:
                 return parse(data)
+            except _StringResult as e:
+                raise QueryRejected(str(e), backend=self.name, operation=operation) from e
             except (KeyError, TypeError, ValueError, IndexError, AttributeError) as e:
-                if isinstance(e, ValueError) and "could not convert" in str(e):
-                    raise QueryRejected(f"the query returned a string, not numbers ({e})",
-                                        backend=self.name, operation=operation) from e
                 raise malformed(self._target, operation, f"{type(e).__name__}: {e}") from e
 
     def _api_error(self, operation: str, e: PrometheusApiClientException) -> BackendError:

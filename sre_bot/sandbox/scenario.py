@@ -37,6 +37,7 @@ services:                          # a list, or a mapping name -> fields
           - {at: -24m, ramp: 3m, set: 0.14}             # move to a level
           - {at: -24m, ramp: 3m, multiply: 1.2}         # or scale; or `add`
           - {at: -2h, until: -1h50m, recover: 2m, add: 0.01}   # an episode that ends
+          - {at: -20m, set: 200, noise: 0.01}           # `noise` while it holds (a saturated pool is flat)
     logs:
       format: logfmt               # logfmt | json | text
       vars: {path: [/cart, /checkout], attempt: {min: 1, max: 3}}
@@ -96,13 +97,13 @@ from ..errors import ConfigError
 __all__ = [
     "Scenario", "ServiceSpec", "Shape", "Event", "Logs", "LogTemplate", "IntRange", "ArgoApp", "Deploy",
     "AlertSpec", "CustomSignal", "Truth", "KIND_DEFAULTS", "BUILTIN_PLACEHOLDERS", "PSEUDO_SIGNALS",
-    "parse_offset", "parse_span", "parse_scenario", "load_scenario", "list_scenarios", "scenario_path",
+    "PLACEHOLDER_RE", "parse_offset", "parse_span", "parse_scenario", "load_scenario", "list_scenarios", "scenario_path",
 ]
 
 _SPAN_RE = re.compile(r"^(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 _UNITS = ("weeks", "days", "hours", "minutes", "seconds")
 _DNS_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_PLACEHOLDER_RE = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
+PLACEHOLDER_RE = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
 BUILTIN_PLACEHOLDERS = frozenset({
     "trace_id", "span_id", "request_id", "duration_ms", "duration_s", "ip", "user_id", "order_id", "int", "pod",
     "service", "namespace",
@@ -157,6 +158,7 @@ class Event(_Strict):
     add: float | None = None
     until: Offset | None = None
     recover: Span = timedelta(0)
+    noise: float | None = Field(None, ge=0, le=1)  # the noise while the event holds (e.g. small when saturated)
 
     @model_validator(mode="after")
     def _one_effect(self) -> "Event":
@@ -362,7 +364,7 @@ def _semantic_errors(sc: Scenario) -> list[str]:
         allowed = BUILTIN_PLACEHOLDERS | set(s.logs.vars)
         for i, t in enumerate(s.logs.templates):
             for field, text in [("message", t.message), *((f"fields.{k}", v) for k, v in t.fields.items())]:
-                for m in _PLACEHOLDER_RE.finditer(text):
+                for m in PLACEHOLDER_RE.finditer(text):
                     if m.group(1) and m.group(1) not in allowed:
                         errs.append(f"{where}.logs.templates[{i}].{field}: unknown placeholder {{{m.group(1)}}} "
                                     f"(define it in logs.vars, or use one of {', '.join(sorted(BUILTIN_PLACEHOLDERS))})")

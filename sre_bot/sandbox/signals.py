@@ -13,7 +13,7 @@ import math
 
 from .scenario import Event, Shape
 
-__all__ = ["SignalCurve", "stable_key", "gauss", "uniform", "NOISE_KNOT_S"]
+__all__ = ["SignalCurve", "stable_key", "stable_uuid", "gauss", "uniform", "NOISE_KNOT_S"]
 
 NOISE_KNOT_S = 30.0
 _MASK = (1 << 64) - 1
@@ -24,6 +24,12 @@ def stable_key(*parts: object) -> int:
     """A 64-bit key from any parts (stable across processes, unlike `hash`)."""
     raw = "\x1f".join(str(p) for p in parts).encode()
     return int.from_bytes(hashlib.blake2b(raw, digest_size=8).digest(), "big")
+
+
+def stable_uuid(*parts: object) -> str:
+    """A version-4-shaped UUID from any parts, the same every time."""
+    h = hashlib.blake2b("\x1f".join(str(p) for p in parts).encode(), digest_size=16).hexdigest()
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-a{h[17:20]}-{h[20:32]}"
 
 
 def _mix(x: int) -> int:
@@ -79,10 +85,10 @@ class SignalCurve:
         f = x - i
         return gauss(self.key, i) * (1 - f) + gauss(self.key, i + 1) * f
 
-    def clean(self, t: float) -> float:
-        """The value without noise: baseline, seasonality and events."""
+    def clean(self, t: float) -> tuple[float, float]:
+        """(value without noise, noise fraction) at `t`: baseline, seasonality and events."""
         s = self.shape
-        v = s.level
+        v, noise = s.level, s.noise
         if s.seasonality:
             hour = (t % _DAY) / 3600.0
             v *= 1.0 + s.seasonality * math.cos(2.0 * math.pi * (hour - s.peak_hour) / 24.0)
@@ -96,10 +102,12 @@ class SignalCurve:
                 v += (ev.set - v) * w
             elif ev.add is not None:
                 v += ev.add * w
-        return v
+            if ev.noise is not None:
+                noise += (ev.noise - noise) * w
+        return v, noise
 
     def __call__(self, t: float) -> float:
-        v = self.clean(t)
-        if self.shape.noise:
-            v *= max(0.0, 1.0 + self.shape.noise * self.noise(t))
+        v, noise = self.clean(t)
+        if noise:
+            v *= max(0.0, 1.0 + noise * self.noise(t))
         return min(self.hi, max(self.lo, v))

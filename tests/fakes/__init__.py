@@ -12,7 +12,7 @@ import asyncio
 import socket
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 from aiohttp import web
 
@@ -110,14 +110,14 @@ class FakeServer:
         self._thread = None
         self._runner = None
 
-    def __enter__(self) -> "FakeServer":
+    def __enter__(self) -> Self:
         self.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    async def __aenter__(self) -> "FakeServer":
+    async def __aenter__(self) -> Self:
         await asyncio.to_thread(self.start)
         return self
 

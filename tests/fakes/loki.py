@@ -7,18 +7,19 @@
 
 Serves `/loki/api/v1/query_range` (log queries: `{a="b", c=~"d.*"}` plus `|=`, `!=`, `|~`, `!~` line filters;
 metric queries: `count_over_time(...[5m])` / `rate(...)`, optionally inside `sum(...)` or `sum by (l) (...)`),
-`/loki/api/v1/labels`, `/loki/api/v1/label/{name}/values` and `/ready`. Anything else in a query is a 400 with a
+`/loki/api/v1/labels` and `/loki/api/v1/label/{name}/values`. Anything else in a query is a 400 with a
 plain-text `parse error at line 1, col N: ...` body, as Loki answers. `start`/`end` accept nanoseconds, seconds
 (with a `.`) or RFC 3339; `end` is exclusive for log lines, as in Loki.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from aiohttp import web
@@ -29,38 +30,40 @@ __all__ = ["FakeLoki", "LogQLError", "parse_logql", "loki_stats"]
 
 _TOKEN = re.compile(r'(?P<ws>\s+)|(?P<str>"(?:[^"\\]|\\.)*"|`[^`]*`)|(?P<dur>\d+(?:ms|s|m|h|d|w))'
                     r"|(?P<op>\|=|\|~|!=|=~|!~|[={},()\[\]|])|(?P<ident>[A-Za-z_][A-Za-z0-9_]*)")
-_ESC = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\", "a": "\a", "b": "\b", "f": "\f", "v": "\v"}
+_KINDS = {"str": "STRING", "ident": "IDENTIFIER", "dur": "DURATION", "eof": "$end"}
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _MAX_ENTRIES = 5000
-_STORE = {**dict.fromkeys(("chunksDownloadTime", "congestionControlLatency", "totalChunksRef", "totalChunksDownloaded",
-                           "chunkRefsFetchTime"), 0), "queryReferencedStructuredMetadata": False,
-          "queryUsedV2Engine": False, "pipelineWrapperFilteredLines": 0,
-          "chunk": dict.fromkeys(("compressedBytes", "decompressedBytes", "decompressedLines",
-                                  "decompressedStructuredMetadataBytes", "headChunkBytes", "headChunkLines",
-                                  "headChunkStructuredMetadataBytes", "postFilterLines", "totalDuplicates"), 0),
-          "dataobj": dict.fromkeys(("pageBatches", "pagesDownloaded", "pagesDownloadedBytes", "pagesScanned",
-                                    "postFilterRows", "postPredicateRows", "postPredicateDecompressedBytes",
-                                    "postPredicateStructuredMetadataBytes", "prePredicateDecompressedRows",
-                                    "prePredicateDecompressedBytes", "prePredicateDecompressedStructuredMetadataBytes",
-                                    "totalPageDownloadTime", "totalRowsAvailable", "wireBytesTransferred"), 0)}
-_CACHE = dict.fromkeys(("entriesFound", "entriesRequested", "entriesStored", "bytesReceived", "bytesSent", "requests",
-                        "downloadTime", "queryLengthServed"), 0)
+
+
+def _zeros(names: str, **extra: Any) -> dict[str, Any]:
+    return {**dict.fromkeys(names.split(), 0), **extra}
+
+
+_STORE = _zeros(
+    "chunksDownloadTime congestionControlLatency totalChunksRef totalChunksDownloaded chunkRefsFetchTime "
+    "pipelineWrapperFilteredLines", queryReferencedStructuredMetadata=False, queryUsedV2Engine=False,
+    chunk=_zeros("compressedBytes decompressedBytes decompressedLines decompressedStructuredMetadataBytes headChunkBytes "
+                 "headChunkLines headChunkStructuredMetadataBytes postFilterLines totalDuplicates"),
+    dataobj=_zeros("pageBatches pagesDownloaded pagesDownloadedBytes pagesScanned postFilterRows postPredicateRows "
+                   "postPredicateDecompressedBytes postPredicateStructuredMetadataBytes prePredicateDecompressedRows "
+                   "prePredicateDecompressedBytes prePredicateDecompressedStructuredMetadataBytes totalPageDownloadTime "
+                   "totalRowsAvailable wireBytesTransferred"))
+_CACHE = _zeros("entriesFound entriesRequested entriesStored bytesReceived bytesSent requests downloadTime "
+                "queryLengthServed")
 
 
 def loki_stats(lines: int = 0, exec_time: float = 0.0) -> dict[str, Any]:
     """The `data.stats` object Loki returns with every query (zeros except the summary counts)."""
+    caches = "chunk index statsResult seriesResult labelResult volumeResult instantMetricResult result logResult taskResult"
     return {
-        "index": {**dict.fromkeys(("bloomFilterTime", "chunkRefsLookupTime", "postFilterChunks", "totalChunks",
-                                   "totalStreams"), 0), "usedBloomFilters": False, "shardsDuration": 0},
-        "ingester": {"store": _STORE, **dict.fromkeys(("totalBatches", "totalChunksMatched", "totalLinesSent",
-                                                       "totalReached"), 0)},
-        "querier": {"querierExecTime": 0, "store": _STORE},
-        "cache": {k: _CACHE for k in ("chunk", "index", "statsResult", "seriesResult", "labelResult", "volumeResult",
-                                      "instantMetricResult", "result", "logResult", "taskResult")},
-        "summary": {**dict.fromkeys(("bytesProcessedPerSecond", "linesProcessedPerSecond", "queueTime", "shards",
-                                     "splits", "subqueries", "totalBytesProcessed", "totalStructuredMetadataBytesProcessed"),
-                                    0), "execTime": exec_time, "totalEntriesReturned": lines,
-                    "totalLinesProcessed": lines, "totalPostFilterLines": lines},
+        "index": _zeros("bloomFilterTime chunkRefsLookupTime postFilterChunks totalChunks totalStreams shardsDuration",
+                        usedBloomFilters=False),
+        "ingester": _zeros("totalBatches totalChunksMatched totalLinesSent totalReached", store=_STORE),
+        "querier": _zeros("querierExecTime", store=_STORE),
+        "cache": {k: _CACHE for k in caches.split()},
+        "summary": _zeros("bytesProcessedPerSecond linesProcessedPerSecond queueTime shards splits subqueries "
+                          "totalBytesProcessed totalStructuredMetadataBytesProcessed", execTime=exec_time,
+                          totalEntriesReturned=lines, totalLinesProcessed=lines, totalPostFilterLines=lines),
     }
 
 
@@ -93,25 +96,11 @@ class _LogQuery:
 
 
 def _unquote(tok: str) -> str:
-    if tok.startswith("`"):
-        return tok[1:-1]
-    out, body, i = [], tok[1:-1], 0
-    while i < len(body):
-        c = body[i]
-        if c == "\\":
-            i += 1
-            if body[i] in _ESC:
-                out.append(_ESC[body[i]])
-            elif body[i] in "xuU":
-                n = {"x": 2, "u": 4, "U": 8}[body[i]]
-                out.append(chr(int(body[i + 1:i + 1 + n], 16)))
-                i += n
-            else:
-                raise LogQLError(f"invalid char escape \\{body[i]}")
-        else:
-            out.append(c)
-        i += 1
-    return "".join(out)
+    """A LogQL string literal's value: backquoted raw, or double-quoted with Go escapes (the JSON subset)."""
+    try:
+        return tok[1:-1] if tok.startswith("`") else json.loads(tok)
+    except ValueError:
+        raise LogQLError(f"invalid string literal {tok}") from None
 
 
 def parse_logql(query: str) -> _LogQuery:
@@ -140,81 +129,68 @@ class _Parser:
     def __init__(self, toks: list[tuple[str, str, int]]) -> None:
         self.toks, self.i = toks, 0
 
-    def peek(self) -> tuple[str, str, int]:
-        return self.toks[self.i]
+    def accept(self, text: str) -> bool:
+        if self.toks[self.i][1] != text:
+            return False
+        self.i += 1
+        return True
 
     def expect(self, kind: str, text: str | None = None) -> str:
         k, t, col = self.toks[self.i]
         if k != kind or (text is not None and t != text):
-            what = "end of input" if k == "eof" else t
-            hint = " (the fake Loki supports selectors, line filters, count_over_time/rate and sum)"
-            raise LogQLError(f"parse error at line 1, col {col}: syntax error: unexpected {what}, "
-                             f"expecting {text or kind}{hint}")
+            raise LogQLError(f"parse error at line 1, col {col}: syntax error: unexpected {_KINDS.get(k, t)}, "
+                             f"expecting {text or _KINDS[kind]} (the fake Loki supports stream selectors, line "
+                             "filters, count_over_time, rate and sum)")
         self.i += 1
         return t
 
     def query(self) -> _LogQuery:
-        k, t, _ = self.peek()
-        if k == "ident" and t == "sum":
-            self.i += 1
+        if self.accept("sum"):
             by = self.by()
             self.expect("op", "(")
             q = self.range_fn()
             self.expect("op", ")")
-            q.by = by if by else self.by()
+            q.by = by or self.by()
             return q
-        if k == "ident":
-            return self.range_fn()
-        return self.log_query()
+        return self.range_fn() if self.toks[self.i][0] == "ident" else self.log_query()
 
     def by(self) -> tuple[str, ...]:
-        if self.peek()[:2] != ("ident", "by"):
+        if not self.accept("by"):
             return ()
-        self.i += 1
         self.expect("op", "(")
         names = [self.expect("ident")]
-        while self.peek()[1] == ",":
-            self.i += 1
+        while self.accept(","):
             names.append(self.expect("ident"))
         self.expect("op", ")")
         return tuple(names)
 
     def range_fn(self) -> _LogQuery:
-        fn = self.expect("ident")
-        if fn not in ("count_over_time", "rate"):
-            self.i -= 1
-            self.expect("ident", "count_over_time")
+        fn = self.toks[self.i][1]
+        self.expect("ident", fn if fn in ("count_over_time", "rate") else "count_over_time")
         self.expect("op", "(")
         q = self.log_query()
         self.expect("op", "[")
-        dur = self.expect("dur")
+        num, unit = re.fullmatch(r"(\d+)(\D+)", self.expect("dur")).groups()  # type: ignore[union-attr]
         self.expect("op", "]")
         self.expect("op", ")")
-        num, unit = re.fullmatch(r"(\d+)(\D+)", dur).groups()  # type: ignore[union-attr]
         q.fn, q.range_s = fn, int(num) * _UNITS[unit]
         return q
 
     def log_query(self) -> _LogQuery:
         self.expect("op", "{")
-        matchers = []
-        while True:
+        matchers: list[tuple[str, str, str]] = []
+        while not matchers or self.accept(","):
             name = self.expect("ident")
-            op = self.peek()[1] if self.peek()[1] in ("=", "!=", "=~", "!~") else self.expect("op", "=")
-            self.i += 1
+            op = next((o for o in ("=", "!=", "=~", "!~") if self.accept(o)), None) or self.expect("op", "=")
             matchers.append((name, op, self.string(regex=op in ("=~", "!~"))))
-            if self.peek()[1] != ",":
-                break
-            self.i += 1
         self.expect("op", "}")
         filters = []
-        while self.peek()[1] in ("|=", "!=", "|~", "!~"):
-            op = self.toks[self.i][1]
-            self.i += 1
+        while (op := self.toks[self.i][1]) in ("|=", "!=", "|~", "!~") and self.accept(op):
             filters.append((op, self.string(regex=op in ("|~", "!~"))))
         return _LogQuery(matchers, filters)
 
     def string(self, *, regex: bool) -> str:
-        col = self.peek()[2]
+        col = self.toks[self.i][2]
         value = _unquote(self.expect("str"))
         if regex:
             try:
@@ -226,7 +202,8 @@ class _Parser:
 
 def _to_ns(value: int | float | datetime) -> int:
     if isinstance(value, datetime):
-        return int(value.timestamp()) * 10**9 + value.microsecond * 1000
+        value = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return (value - datetime(1970, 1, 1, tzinfo=timezone.utc)) // timedelta(microseconds=1) * 1000
     return value if isinstance(value, int) else int(value * 1e9)
 
 
@@ -271,7 +248,6 @@ class FakeLoki(FakeServer):
         self._failures.extend([(status, text)] * times)
 
     def _routes(self, app: web.Application) -> None:
-        app.router.add_get("/ready", lambda _: web.Response(text="ready\n"))
         app.router.add_get("/loki/api/v1/query_range", self._query_range)
         app.router.add_get("/loki/api/v1/labels", self._labels)
         app.router.add_get("/loki/api/v1/label/{name}/values", self._labels)

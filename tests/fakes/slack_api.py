@@ -133,7 +133,7 @@ class FakeSlack:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/response/{name:.*}", self._response_url)
-        runner = web.AppRunner(app, access_log=None)
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=2)
         try:
             loop.run_until_complete(runner.setup())
             sock = socket.create_server(("127.0.0.1", 0))
@@ -362,27 +362,22 @@ class FakeSlack:
         return {"ok": True, "channel": _channel(channel_id, f"channel-{channel_id.lower()}")}
 
     def _views_open(self, args: dict[str, Any]) -> dict[str, Any]:
-        if not args.get("trigger_id"):
+        if not args.get("trigger_id") or not isinstance(args.get("view"), dict):
             return _err("invalid_arguments")
-        if not isinstance(args.get("view"), dict):
-            return _err("invalid_arguments")
-        view_id = f"V{len(self._views) + 1:08d}"
-        return self._store_view(view_id, args["view"], args.get("trigger_id"))
+        return self._store_view(f"V{len(self._views) + 1:08d}", args["view"])
 
     def _views_update(self, args: dict[str, Any]) -> dict[str, Any]:
-        view_id = args.get("view_id") or next(
-            (v["id"] for v in self._views.values() if args.get("external_id") and v.get("external_id") == args["external_id"]),
-            None,
-        )
+        external = {v["external_id"]: v["id"] for v in self._views.values() if v.get("external_id")}
+        view_id = args.get("view_id") or external.get(args.get("external_id", ""))
         if view_id not in self._views:
             return _err("not_found")
         if args.get("hash") and args["hash"] != self._views[view_id]["hash"]:
             return _err("hash_conflict")
         if not isinstance(args.get("view"), dict):
             return _err("invalid_arguments")
-        return self._store_view(view_id, args["view"], None)
+        return self._store_view(view_id, args["view"])
 
-    def _store_view(self, view_id: str, view: dict[str, Any], trigger_id: str | None) -> dict[str, Any]:
+    def _store_view(self, view_id: str, view: dict[str, Any]) -> dict[str, Any]:
         stored = {
             "id": view_id, "team_id": TEAM_ID, "app_id": APP_ID, "bot_id": BOT_ID, "root_view_id": view_id,
             "private_metadata": "", "callback_id": "", "external_id": "", "state": {"values": {}},

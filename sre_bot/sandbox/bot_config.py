@@ -1,0 +1,41 @@
+"""The sre-bot configuration that matches a scenario, so the bot and the simulated shop agree on names.
+
+`sandbox_config(scenario)` gives the `Config` (services with namespace, depends_on, tier, argocd_app; the
+scenario's extra signals); `config_yaml(config)` writes it as an `sre-bot.yaml` a team can keep and edit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from ..config import Config, Defaults, ServiceConfig
+from .scenario import Scenario
+
+__all__ = ["sandbox_config", "config_yaml"]
+
+
+def sandbox_config(scenario: Scenario) -> Config:
+    services = [
+        ServiceConfig(
+            name=s.name,
+            namespace=scenario.namespace_of(s),
+            depends_on=list(s.depends_on),
+            tier=s.tier or s.kind,
+            argocd_app=scenario.app_name(s),
+        )
+        for s in scenario.services
+    ]
+    return Config(
+        defaults=Defaults(namespace=scenario.namespace),
+        signals={name: c.signal() for name, c in scenario.signals.items()},
+        services=services,
+    )
+
+
+def config_yaml(config: Config, *, header: str | None = None) -> str:
+    """The config as YAML (defaults omitted), loadable with `sre_bot.config.load_config`."""
+    data: dict[str, Any] = config.model_dump(mode="json", exclude_defaults=True)
+    text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=120)
+    return (f"# {header}\n" if header else "") + text

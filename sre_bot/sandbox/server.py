@@ -1,0 +1,159 @@
+"""Start the four simulated servers (Prometheus, Loki, Argo CD, Alertmanager) on loopback.
+
+    async with Sandbox(load_scenario(), clock=frozen_clock(t)) as sb:
+        sb.urls.prometheus   # http://127.0.0.1:<free port>
+
+`Sandbox` binds loopback only (each port 0 = a free one unless `ports` says otherwise), anchors the scenario at
+`now` (default: the clock's now) and keeps answering as the clock advances. `run_forever` is what
+`sre-bot sandbox` runs: start, report the URLs, serve until cancelled or `stop` is set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+
+from ..clock import Clock, system_clock
+from ..config import Config
+from . import alertmanager_api, argocd_api, loki_api, prometheus_api
+from .bot_config import sandbox_config
+from .generate import World
+from .scenario import Scenario
+
+__all__ = ["Sandbox", "SandboxURLs", "SandboxPorts", "start_sandbox", "run_forever"]
+
+
+@dataclass(frozen=True)
+class SandboxPorts:
+    prometheus: int = 0
+    loki: int = 0
+    argocd: int = 0
+    alertmanager: int = 0
+
+
+@dataclass(frozen=True)
+class SandboxURLs:
+    prometheus: str
+    loki: str
+    argocd: str
+    alertmanager: str
+
+    def as_env(self) -> dict[str, str]:
+        """The settings that point sre-bot's backends at this sandbox."""
+        return {"PROMETHEUS_URL": self.prometheus, "LOKI_URL": self.loki, "ARGOCD_URL": self.argocd,
+                "ALERTMANAGER_URL": self.alertmanager}
+
+
+def _loopback(host: str) -> str:
+    if host == "localhost":
+        return "127.0.0.1"
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return host
+    except ValueError:
+        pass
+    raise ValueError(f"the sandbox listens on loopback only (127.0.0.1 or ::1), not {host!r}")
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+class Sandbox:
+    """The running simulated shop: `world` (the data), `config` (what the bot should load), `urls`."""
+
+    def __init__(self, scenario: Scenario, *, config: Config | None = None, now: datetime | None = None,
+                 clock: Clock = system_clock, host: str = "127.0.0.1", ports: SandboxPorts | None = None) -> None:
+        self.scenario = scenario
+        self.config = config or sandbox_config(scenario)
+        self.world = World(scenario, now or clock(), clock)
+        self.host = _loopback(host)
+        self.ports = ports or SandboxPorts()
+        self._runners: list[web.AppRunner] = []
+        self._urls: SandboxURLs | None = None
+
+    @property
+    def urls(self) -> SandboxURLs:
+        if self._urls is None:
+            raise RuntimeError("the sandbox is not started")
+        return self._urls
+
+    async def start(self) -> SandboxURLs:
+        if self._urls is not None:
+            return self._urls
+        names = ("prometheus", "loki", "argocd", "alertmanager")
+        socks = {}
+        try:
+            for n in names:
+                socks[n] = _bind(self.host, getattr(self.ports, n))
+        except OSError:
+            for s in socks.values():
+                s.close()
+            raise
+        hostpart = f"[{self.host}]" if ":" in self.host else self.host
+        urls = {n: f"http://{hostpart}:{socks[n].getsockname()[1]}" for n in names}
+        apps = {
+            "prometheus": prometheus_api.create_app(self.world, self.config),
+            "loki": loki_api.create_app(self.world),
+            "argocd": argocd_api.create_app(self.world),
+            "alertmanager": alertmanager_api.create_app(self.world, prometheus_url=urls["prometheus"]),
+        }
+        try:
+            for n in names:
+                runner = web.AppRunner(apps[n], access_log=None)
+                await runner.setup()
+                self._runners.append(runner)
+                await web.SockSite(runner, socks[n]).start()
+        except BaseException:
+            await self.stop()
+            for s in socks.values():
+                s.close()
+            raise
+        self._urls = SandboxURLs(**urls)
+        return self._urls
+
+    async def stop(self) -> None:
+        runners, self._runners = self._runners, []
+        for r in reversed(runners):
+            await r.cleanup()
+        self._urls = None
+
+    async def __aenter__(self) -> "Sandbox":
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.stop()
+
+
+async def start_sandbox(scenario: Scenario, **kwargs: Any) -> Sandbox:
+    """A started `Sandbox` (same keyword arguments); the caller awaits `.stop()`."""
+    sb = Sandbox(scenario, **kwargs)
+    await sb.start()
+    return sb
+
+
+async def run_forever(scenario: Scenario, *, on_ready: Callable[[Sandbox], Awaitable[None] | None] | None = None,
+                      stop: asyncio.Event | None = None, **kwargs: Any) -> None:
+    """Serve until cancelled (Ctrl-C) or `stop` is set; `on_ready(sandbox)` runs once the URLs are known."""
+    async with Sandbox(scenario, **kwargs) as sb:
+        if on_ready is not None:
+            res = on_ready(sb)
+            if asyncio.iscoroutine(res):
+                await res
+        await (stop or asyncio.Event()).wait()
