@@ -47,10 +47,11 @@ class BackendError(SreBotError):
 
     kind = "error"
 
-    def __init__(self, message: str, *, backend: str, operation: str = "") -> None:
+    def __init__(self, message: str, *, backend: str, operation: str = "", status: int | None = None) -> None:
         super().__init__(message)
         self.backend = backend
         self.operation = operation
+        self.status = status  # the HTTP status when there was one
 
     def __str__(self) -> str:
         return f"{self.backend}: {self.args[0]}"

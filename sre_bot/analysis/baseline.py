@@ -27,6 +27,7 @@ def mad(values: list[float], center: float | None = None) -> float:
 @dataclass(frozen=True)
 class Comparison:
     now: float | None
+    recent_median: float | None  # the median of the window's newest half: what "now" means, robustly
     window_median: float | None
     window_max: float | None
     baseline_median: float | None
@@ -36,9 +37,9 @@ class Comparison:
 
     @property
     def ratio(self) -> float | None:
-        if self.window_median is None or not self.baseline_median:
+        if self.recent_median is None or not self.baseline_median:
             return None
-        return self.window_median / self.baseline_median
+        return self.recent_median / self.baseline_median
 
 
 def compare(
@@ -57,13 +58,13 @@ def compare(
     win = [v for v in window if not math.isnan(v)]
     base = [v for v in baseline if not math.isnan(v)]
     if not win:
-        return Comparison(None, None, None, median(base) if base else None, None, None, "no_data")
+        return Comparison(None, None, None, None, median(base) if base else None, None, None, "no_data")
     now = win[-1]
     recent = win[len(win) // 2:]
     w_med = median(win)
     r_med = median(recent)
     if len(base) < 3:
-        return Comparison(now, w_med, max(win), median(base) if base else None, None, None, "no_baseline")
+        return Comparison(now, r_med, w_med, max(win), median(base) if base else None, None, None, "no_baseline")
     b_med = median(base)
     b_mad = mad(base, b_med)
     sigma = b_mad * _MAD_TO_SIGMA
@@ -77,4 +78,4 @@ def compare(
     elif big and delta < 0 and bad in ("down", "both"):
         verdict = "low"
     z_out = None if math.isinf(z) else round(z, 2)
-    return Comparison(now, w_med, max(win), b_med, b_mad, z_out, verdict)
+    return Comparison(now, r_med, w_med, max(win), b_med, b_mad, z_out, verdict)

@@ -125,7 +125,7 @@ def _phrase(status: int) -> str:
 
 def error_for_status(target: Target, operation: str, status: int, detail: str) -> BackendError:
     """The error for an HTTP status >= 400, its message carrying the server's `detail`."""
-    kw: dict[str, Any] = {"backend": target.backend, "operation": operation}
+    kw: dict[str, Any] = {"backend": target.backend, "operation": operation, "status": status}
     code = f"{status} {_phrase(status)}"
     if status in (400, 422):
         return QueryRejected(f"{target.display} rejected the request ({code}): {detail}", **kw)

@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 import httpx
 
+from ..errors import NotFound, Unauthorized
 from ..metrics import Metrics
 from ..models import Application, DeployRecord, ResourceNode
 from ._http import Target, auth_headers, json_body, malformed, send, timed
@@ -129,9 +130,18 @@ class ArgoCDBackend:
         return sorted(apps, key=lambda a: a.name)
 
     async def get_app(self, name: str) -> Application:
-        """The application `name`; `NotFound` when Argo CD does not know it."""
+        """The application `name`; `NotFound` when Argo CD does not know it.
+
+        Argo CD answers 403 "permission denied" for an app that does not exist (so as not to reveal which apps
+        exist), exactly as for one the token may not read: both become `NotFound`, saying so."""
         with timed(self._metrics, self.name, "get_app"):
-            body = await self._get("get_app", f"/api/v1/applications/{quote(name, safe='')}")
+            try:
+                body = await self._get("get_app", f"/api/v1/applications/{quote(name, safe='')}")
+            except Unauthorized as e:
+                if e.status != 403:
+                    raise
+                raise NotFound(f"Argo CD has no application {name!r} that this token may read ({e})",
+                               backend=self.name, operation="get_app", status=403) from e
             return self._parse("get_app", _parse_application, [body])[0]
 
     async def resource_tree(self, name: str) -> list[ResourceNode]:

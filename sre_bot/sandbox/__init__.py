@@ -2,7 +2,9 @@
 Alertmanager, so the bot runs end to end with no credentials and no servers installed.
 
     scenario.py          the YAML scenario format (documented there) and `load_scenario`
+    checks.py            cross-field rules; errors name the field (`services[checkout].signals.cpu`)
     signals.py / logs.py signals as functions of time; log lines per minute, both seeded
+    matchers.py, logql.py label matchers and the LogQL subset the simulated Loki reads
     generate.py          `World`: a scenario anchored at `now`, with an advancing clock
     *_api.py             one aiohttp app per simulated server
     server.py            `Sandbox`: all four on loopback; `run_forever` for `sre-bot sandbox`

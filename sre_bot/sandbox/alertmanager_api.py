@@ -16,7 +16,7 @@ from aiohttp import web
 
 from .generate import AlertState, World
 from .matchers import MatcherError, matches_all, parse_filter
-from .wire import json_response, rfc3339
+from .wire import SIMULATOR, json_response, rfc3339
 
 __all__ = ["create_app", "alert_json", "RECEIVER"]
 
@@ -104,7 +104,12 @@ def create_app(world: World, *, prometheus_url: str = "http://prometheus.sandbox
     async def ready(request: web.Request) -> web.Response:
         return web.Response(text="OK")
 
+    async def ui(request: web.Request) -> web.Response:
+        return web.Response(text=f"{SIMULATOR} (Alertmanager API only, no UI)\n\n"
+                                 "Ask /api/v2/alerts (with filter=label=\"value\") for the alerts.\n")
+
     app = web.Application()
+    app.router.add_get("/", ui)
     app.router.add_get("/api/v2/alerts", alerts)
     app.router.add_get("/api/v2/status", status)
     app.router.add_get("/-/ready", ready)

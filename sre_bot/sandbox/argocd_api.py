@@ -1,7 +1,8 @@
 """An Argo CD API server (v1) over the scenario's applications: list, get, resource-tree, revision metadata.
 
-Objects are shaped like a real `Application` (metadata, spec.source/destination/project, status.sync, health,
-history with initiatedBy, operationState, resources, summary). Errors are grpc-gateway JSON like Argo CD's: an
+Objects are shaped like a real `Application` as the API serves it (metadata, spec.source/destination/project,
+status.sync, health, history with initiatedBy, operationState, resources, summary; no apiVersion/kind, as in the
+API's schema). Errors are grpc-gateway JSON like Argo CD's: an
 unknown app is `permission denied` (403, code 7) when no project is given, as Argo CD answers so as not to reveal
 which apps exist, and `applications.argoproj.io "x" not found` (404, code 5) when `project` is given. Any bearer
 token (or none) is accepted; nothing about the request is recorded.
@@ -17,7 +18,7 @@ from aiohttp import web
 from .generate import DeployState, World
 from .scenario import ServiceSpec
 from .signals import stable_uuid
-from .wire import json_response, rfc3339
+from .wire import SIMULATOR, json_response, rfc3339
 
 __all__ = ["create_app", "application", "resource_tree", "VERSION"]
 
@@ -108,10 +109,9 @@ class _Apps:
                     "revision": last.revision, "source": source},
             }
         created = w.start - 90 * 86400
-        return {
-            "apiVersion": "argoproj.io/v1alpha1",
-            "kind": "Application",
+        return {  # no apiVersion/kind: the API serves objects from the informer cache, without TypeMeta
             "metadata": {
+                "annotations": {"notifications.argoproj.io/subscribe.on-deployed.slack": f"{ns}-deploys"},
                 "creationTimestamp": rfc3339(created, ms=False),
                 "finalizers": ["resources-finalizer.argocd.argoproj.io"],
                 "generation": 100 + 3 * len(done),
@@ -235,7 +235,13 @@ def create_app(world: World) -> web.Application:
                               "Platform": "linux/amd64", "KustomizeVersion": "v5.4.3", "HelmVersion": "v3.16.3",
                               "KubectlVersion": "v0.31.0", "JsonnetVersion": "v0.20.0"})
 
+    async def ui(request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        return web.Response(text=f"{SIMULATOR} (Argo CD API only, no UI)\n\napplication: {name}\n"
+                                 f"Ask /api/v1/applications/{name} for the object.\n")
+
     app = web.Application()
+    app.router.add_get("/applications/{name}", ui)
     app.router.add_get("/api/v1/applications", list_apps)
     app.router.add_get("/api/v1/applications/{name}", get_app)
     app.router.add_get("/api/v1/applications/{name}/resource-tree", tree)

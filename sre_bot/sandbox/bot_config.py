@@ -29,7 +29,11 @@ def sandbox_config(scenario: Scenario) -> Config:
     ]
     return Config(
         defaults=Defaults(namespace=scenario.namespace),
-        signals={name: c.signal() for name, c in scenario.signals.items()},
+        # A scenario's extra signal applies only to the services that produce it (no "no data" rows elsewhere).
+        signals={
+            name: c.signal().model_copy(update={"only": [s.name for s in scenario.services if name in s.shapes()]})
+            for name, c in scenario.signals.items()
+        },
         services=services,
     )
 

@@ -80,7 +80,8 @@ class World:
 
     # -- time ---------------------------------------------------------------------------------------------
     def now(self) -> float:
-        return self.clock().timestamp()
+        t = self.clock()
+        return (t if t.tzinfo else t.replace(tzinfo=timezone.utc)).timestamp()
 
     def offset(self, td_seconds: float) -> float:
         return self.anchor + td_seconds

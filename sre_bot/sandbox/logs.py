@@ -104,15 +104,16 @@ class ServiceLogs:
         out: list[LogEntry] = []
         mu_sigma: tuple[float, float] | None = None
         for tmpl, key in zip(self.svc.logs.templates, self.keys):
-            lo = max(self.world.start, self.world.anchor + tmpl.start.total_seconds() if tmpl.start else -math.inf)
-            hi = self.world.anchor + tmpl.end.total_seconds() if tmpl.end else math.inf
+            start = self.world.anchor + tmpl.start.total_seconds() if tmpl.start is not None else -math.inf
+            lo = max(self.world.start, start)
+            hi = self.world.anchor + tmpl.end.total_seconds() if tmpl.end is not None else math.inf
             if t0 + BUCKET_S <= lo or t0 >= hi:
                 continue
             rng = random.Random((key * 0x100000001B3 + b) & _MASK)
             for _ in range(_poisson(rng, tmpl.rate * BUCKET_S / 60.0)):
                 ns = t0_ns + int(rng.random() * BUCKET_S * 1e9)
                 t = ns / 1e9
-                if mu_sigma is None and ("duration" in tmpl.message or any("duration" in v for v in tmpl.fields.values())):
+                if mu_sigma is None and any("{duration" in x for x in (tmpl.message, *tmpl.fields.values())):
                     mu_sigma = self._latency(t0 + BUCKET_S / 2)
                 line, pod = self._render(tmpl, rng, ns, mu_sigma or (math.log(0.02), 0.5))
                 if lo <= t < hi:
@@ -164,10 +165,14 @@ class ServiceLogs:
         return {"pod": pod, "service": self.svc.name, "namespace": self.namespace}.get(name, "")
 
 
+def _uuid4(h: str) -> str:
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{h[16:20]}-{h[20:]}"
+
+
 _BUILTINS: dict[str, Callable[[random.Random], str]] = {
     "trace_id": lambda r: f"{r.getrandbits(128):032x}",
     "span_id": lambda r: f"{r.getrandbits(64):016x}",
-    "request_id": lambda r: (lambda h: f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{h[16:20]}-{h[20:]}")(f"{r.getrandbits(128):032x}"),
+    "request_id": lambda r: _uuid4(f"{r.getrandbits(128):032x}"),
     "ip": lambda r: f"10.{r.randrange(0, 64)}.{r.randrange(0, 256)}.{r.randrange(1, 255)}",
     "user_id": lambda r: f"u-{r.randrange(10000, 99999)}",
     "order_id": lambda r: f"ord-{r.getrandbits(32):08x}",

@@ -11,11 +11,13 @@ import bisect
 import math
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from typing import Any
 
 from aiohttp import web
 
 from .generate import World
+from .logs import LogEntry
 from .logql import LogQLError, LogQuery, RangeAggregation, VectorAggregation, parse_logql
 from .matchers import matches_all
 from .wire import SIMULATOR, json_response, params, parse_duration, parse_time, prom_time, prom_value
@@ -87,7 +89,8 @@ class _Engine:
         return out
 
     def lines(self, q: LogQuery, start: float, end: float, *, newest_first: bool, limit: int | None,
-              counter: list[int]):
+              counter: list[int]) -> Iterator[LogEntry]:
+        """Matching lines in [start, end), in time order; `counter` accumulates [lines scanned, bytes scanned]."""
         pod_check = any(m.name == "pod" for m in q.matchers)
         end_ns = int(end * 1e9)
         for ns, labels, line in self.world.log_entries(self.services(q), start, end, newest_first=newest_first):

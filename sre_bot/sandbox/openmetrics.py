@@ -48,10 +48,12 @@ def fit_lognormal(p95: float, p99: float) -> tuple[float, float]:
     return math.log(p95) - _Z95 * sigma, sigma
 
 
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
 def _labels(d: dict[str, str]) -> str:
-    body = ",".join(f'{k}="{v.replace(chr(92), chr(92) * 2).replace(chr(34), chr(92) + chr(34))}"'
-                    for k, v in sorted(d.items()))
-    return "{" + body + "}"
+    return "{" + ",".join(f'{k}="{_escape(v)}"' for k, v in sorted(d.items())) + "}"
 
 
 def to_openmetrics(scenario: Scenario, config: Config | None = None, start: datetime | None = None,

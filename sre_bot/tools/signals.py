@@ -63,6 +63,7 @@ async def _one(deps: Deps, svc: ServiceConfig, r: RenderedSignal, window: TimeRa
         **base, quote=_quote(label, r.signal.unit, cmp), status="ok" if w_vals else "no_data", partial=partial,
         data={
             "signal": r.name, "unit": r.signal.unit, "verdict": cmp.verdict, "now": cmp.now,
+            "recent_median": cmp.recent_median,
             "window_median": cmp.window_median, "window_max": cmp.window_max,
             "baseline_median": cmp.baseline_median, "baseline_mad": cmp.baseline_mad, "robust_z": cmp.robust_z,
             "baseline_window": {"start": baseline.start.isoformat(), "end": baseline.end.isoformat()},
@@ -78,7 +79,7 @@ def _pick(series: list[Series]) -> Series:
 def _quote(label: str, unit: str, c: Comparison) -> str:
     if c.verdict == "no_data":
         return f"{label}: no data in the window"
-    text = f"{label}: now {fmt_value(c.now, unit)}, window median {fmt_value(c.window_median, unit)}"
+    text = f"{label}: now {fmt_value(c.now, unit)}, recent median {fmt_value(c.recent_median, unit)}"
     if c.baseline_median is None:
         return text + ", no baseline data"
     text += f", baseline median {fmt_value(c.baseline_median, unit)}"

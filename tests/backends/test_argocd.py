@@ -119,3 +119,18 @@ async def test_null_items_and_bad_history() -> None:
         assert await argo.list_apps() == []
         with pytest.raises(BackendError, match="unexpected get_app response"):
             await argo.get_app("x")
+
+
+async def test_permission_denied_on_get_means_no_such_app(argocd_server):
+    """Argo CD's 403 for an unknown app (it hides which apps exist) becomes NotFound that says so."""
+    import httpx
+    import pytest
+
+    from sre_bot.backends.argocd import ArgoCDBackend
+    from sre_bot.errors import NotFound
+
+    argocd_server.fail_next(403, "permission denied")
+    async with httpx.AsyncClient() as client:
+        backend = ArgoCDBackend(client, argocd_server.url, token="test-token")
+        with pytest.raises(NotFound, match="no application 'ghost'"):
+            await backend.get_app("ghost")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import httpx
 import pytest
 
 from sre_bot.clock import frozen_clock
@@ -25,3 +26,10 @@ def world(scenario: Scenario) -> World:
 async def sandbox(scenario: Scenario) -> AsyncIterator[Sandbox]:
     async with Sandbox(scenario, clock=frozen_clock(NOW)) as sb:
         yield sb
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    """One HTTP client per test (building a client costs ~30 ms of TLS setup, even for plain http)."""
+    async with httpx.AsyncClient(timeout=10) as client:
+        yield client

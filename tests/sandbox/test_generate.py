@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from sre_bot.clock import frozen_clock
-from sre_bot.sandbox import Scenario, World
+from sre_bot.sandbox import Scenario, World, parse_scenario
 from sre_bot.sandbox.generate import fingerprint
 from tests.sandbox._support import ANCHOR, NOW, fixture
 
@@ -111,3 +111,11 @@ def test_fingerprints_match_alertmanager() -> None:
     """Fingerprints are computed exactly as Alertmanager computes them (checked on real captured alerts)."""
     real = fixture("alertmanager", "api_v2_alerts_GET.json")
     assert real and all(fingerprint(a["labels"]) == a["fingerprint"] for a in real)
+
+
+def test_up_goes_down_with_an_event() -> None:
+    """An `up` event takes a service's target down for the span of the episode, then back up."""
+    sc = parse_scenario({"name": "outage", "duration": "1h", "services": [{"name": "web", "signals": {
+        "up": {"level": 1, "noise": 0, "events": [{"at": "-20m", "until": "-10m", "set": 0}]}}}]})
+    w = World(sc, NOW)
+    assert [w.value("web", "up", ANCHOR + m * MIN) for m in (-30, -15, -5)] == [1.0, 0.0, 1.0]

@@ -113,7 +113,8 @@ def test_field_errors_name_the_field(path: list[Any], value: Any, expected: str)
     (["alerts"], [{"alertname": "X", "starts": "-5m", "ends": "-6m"}], "alerts[0].ends: must come after starts"),
     (["alerts"], [{"alertname": "X", "starts": "-5m", "inhibited_by": "Y"}], "alerts[0].inhibited_by:"),
     (["truth"], {"root_service": "api", "cause": "bad_deploy", "summary": "."}, "truth: unknown service 'api'"),
-    (["signals"], {"cpu": {"title": "t", "query": "up{$selector}", "unit": "count"}}, "signals.cpu: 'cpu' is a built-in"),
+    (["signals"], {"cpu": {"title": "t", "query": "up{$selector}", "unit": "count"}},
+     "signals.cpu: 'cpu' is a built-in"),
 ])
 def test_cross_field_errors_name_the_field(path: list[Any], value: Any, expected: str) -> None:
     """References between fields (services, signals, placeholders, alerts, truth) are checked by name."""
