@@ -109,6 +109,7 @@ class RenderedSignal(_Strict):
 
 class Config(_Strict):
     defaults: Defaults = Field(default_factory=Defaults)
+    builtin_signals: bool = True  # false: only the file's `signals:` (for telemetry without the usual metrics)
     signals: dict[str, Signal] = Field(default_factory=dict)
     services: list[ServiceConfig] = Field(default_factory=list)
 
@@ -129,8 +130,8 @@ class Config(_Strict):
 
     @property
     def all_signals(self) -> dict[str, Signal]:
-        """Built-in defaults, overridden or extended by the file's `signals:`."""
-        return {**DEFAULT_SIGNALS, **self.signals}
+        """Built-in defaults (unless `builtin_signals: false`), overridden or extended by the file's `signals:`."""
+        return {**(DEFAULT_SIGNALS if self.builtin_signals else {}), **self.signals}
 
     @property
     def service_names(self) -> list[str]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+
+from ..analysis.log_shift import template_shifts
 from ..analysis.log_templates import mine_templates
 from ..config import ServiceConfig
 from ..deps import Deps
@@ -10,7 +13,7 @@ from ..models import Evidence, LogResult, TimeRange, evidence_id
 from ..querylang import quote_value
 from ._common import failure, not_configured
 
-__all__ = ["logql_for", "fetch_logs", "log_lines", "error_templates"]
+__all__ = ["logql_for", "fetch_logs", "log_lines", "error_templates", "error_shift"]
 
 
 def logql_for(deps: Deps, svc: ServiceConfig, *, errors_only: bool, text: str | None = None) -> str:
@@ -23,9 +26,9 @@ def logql_for(deps: Deps, svc: ServiceConfig, *, errors_only: bool, text: str | 
     return q
 
 
-async def fetch_logs(deps: Deps, logql: str, window: TimeRange) -> LogResult:
+async def fetch_logs(deps: Deps, logql: str, window: TimeRange, *, direction: str = "backward") -> LogResult:
     assert deps.loki is not None
-    return await deps.loki.query_range(logql, window, limit=deps.settings.log_line_limit, direction="backward")
+    return await deps.loki.query_range(logql, window, limit=deps.settings.log_line_limit, direction=direction)
 
 
 def _links(deps: Deps, logql: str, window: TimeRange) -> dict[str, str]:
@@ -82,5 +85,40 @@ async def error_templates(deps: Deps, svc: ServiceConfig, window: TimeRange, *, 
             partial=(f"counted in the newest {scanned} lines only (line limit hit)" if result.limit_hit else None),
             data={"template": t.template, "count": t.count, "scanned": len(result.lines),
                   "limit_hit": result.limit_hit, "example_time": ts.isoformat(), "templates_total": len(templates)},
+        ))
+    return out
+
+
+async def error_shift(deps: Deps, svc: ServiceConfig, window: TimeRange, baseline: TimeRange) -> list[Evidence]:
+    """Error templates that are new in the window, or jumped in rate, versus the baseline: one item each.
+
+    An empty list means the logs were read and nothing changed; an `error` item means they could not be read."""
+    label = f"{svc.name} error logs"
+    if deps.loki is None:
+        return [not_configured("loki", "logs", label, service=svc.name)]
+    logql = logql_for(deps, svc, errors_only=True)
+    try:
+        # oldest first in the window: the first line of a new template is its onset, even when the limit is hit
+        before, during = await asyncio.gather(fetch_logs(deps, logql, baseline),
+                                              fetch_logs(deps, logql, window, direction="forward"))
+    except BackendError as e:
+        return [failure("loki", "logs", label, logql, window, e, service=svc.name)]
+    shifts = template_shifts([x.line for x in before.lines], [x.line for x in during.lines],
+                             before_minutes=baseline.duration.total_seconds() / 60,
+                             during_minutes=window.duration.total_seconds() / 60)
+    capped = before.limit_hit or during.limit_hit
+    out = []
+    for s in shifts:
+        first = during.lines[s.example_index]
+        what = "new error template" if s.kind == "new" else f"error template ×{s.rate_during / max(s.rate_before, 1e-9):.0f}"
+        out.append(Evidence(
+            id=evidence_id("loki", logql, window, "shift:" + s.template), source="loki", kind="log_shift",
+            label=f"{svc.name} {what}: {s.during} lines in the window, {s.before} before", query=logql,
+            window=window, quote=s.example, extra_urls=_links(deps, logql, window), service=svc.name,
+            partial="counts are of the newest lines only (line limit hit)" if capped else None,
+            data={"template": s.template, "kind": s.kind, "before": s.before, "during": s.during,
+                  "rate_before_per_min": round(s.rate_before, 3), "rate_during_per_min": round(s.rate_during, 3),
+                  "first_seen": first.time.isoformat(), "baseline_window": {
+                      "start": baseline.start.isoformat(), "end": baseline.end.isoformat()}},
         ))
     return out

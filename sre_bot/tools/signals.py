@@ -26,21 +26,39 @@ def baseline_for(window: TimeRange) -> TimeRange:
     return window.before(max(window.duration, MIN_BASELINE))
 
 
-async def golden_signals(deps: Deps, svc: ServiceConfig, window: TimeRange) -> list[Evidence]:
-    """All configured signals of `svc`, concurrently; a failing signal is an `error` item, the rest still shown."""
+async def golden_signals(deps: Deps, svc: ServiceConfig, window: TimeRange, *, seasonal: bool = False,
+                         ) -> list[Evidence]:
+    """All configured signals of `svc`, concurrently; a failing signal is an `error` item, the rest still shown.
+
+    With `seasonal`, each signal's same window one day earlier is fetched too (`data["seasonal_points"]`), so the
+    analysis can compare against yesterday when a day of history exists."""
     rendered = deps.config.signal_queries(svc)
     if deps.prometheus is None:
         return [not_configured("prometheus", "signal", f"{svc.name} golden signals", service=svc.name)]
     baseline = baseline_for(window)
-    return list(await asyncio.gather(*(_one(deps, svc, r, window, baseline) for r in rendered)))
+    return list(await asyncio.gather(*(_one(deps, svc, r, window, baseline, seasonal) for r in rendered)))
 
 
-async def _one(deps: Deps, svc: ServiceConfig, r: RenderedSignal, window: TimeRange, baseline: TimeRange) -> Evidence:
+async def _yesterday(deps: Deps, query: str, window: TimeRange) -> list[list[float]]:
+    assert deps.prometheus is not None
+    w = window.shift(-timedelta(days=1))
+    try:
+        series = await deps.prometheus.query_range(query, w, step=deps.prometheus.step_for(w))
+    except BackendError:
+        return []  # seasonality is a refinement; without it the pre-window baseline is used
+    return [[p.t + 86400, p.v] for p in _pick(series).points] if series else []
+
+
+async def _one(deps: Deps, svc: ServiceConfig, r: RenderedSignal, window: TimeRange, baseline: TimeRange,
+               seasonal: bool = False) -> Evidence:
     assert deps.prometheus is not None
     label = f"{svc.name} {r.signal.title}"
     whole = TimeRange(start=baseline.start, end=window.end)
     try:
-        series = await deps.prometheus.query_range(r.query, whole, step=deps.prometheus.step_for(whole))
+        series, season = await asyncio.gather(
+            deps.prometheus.query_range(r.query, whole, step=deps.prometheus.step_for(whole)),
+            _yesterday(deps, r.query, window) if seasonal else asyncio.sleep(0, result=[]),
+        )
     except BackendError as e:
         return failure("prometheus", "signal", label, r.query, window, e, service=svc.name)
     url = deps.prometheus.graph_url(r.query, whole)
@@ -68,6 +86,7 @@ async def _one(deps: Deps, svc: ServiceConfig, r: RenderedSignal, window: TimeRa
             "baseline_median": cmp.baseline_median, "baseline_mad": cmp.baseline_mad, "robust_z": cmp.robust_z,
             "baseline_window": {"start": baseline.start.isoformat(), "end": baseline.end.isoformat()},
             "points": [[p.t, p.v] for p in s.points],
+            "seasonal_points": season,
         },
     )
 

@@ -1,0 +1,80 @@
+"""What an investigation answers: ranked hypotheses with their evidence, a timeline, what was checked, the gaps."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from .models import Evidence, TimeRange
+
+__all__ = ["Hypothesis", "RankedService", "TimelineEntry", "Investigation", "ENGINE_VERSION"]
+
+ENGINE_VERSION = "stats-v1"
+
+
+class RankedService(BaseModel):
+    service: str
+    score: float
+    confidence: float
+    cause: str
+    cause_kind: str
+    reasons: list[str] = Field(default_factory=list)
+    parts: dict[str, float] = Field(default_factory=dict)  # which evidence moved the score, and by how much
+
+
+class Hypothesis(BaseModel):
+    service: str
+    cause: str
+    cause_kind: str
+    confidence: float
+    reasons: list[str] = Field(default_factory=list)
+    evidence: list[Evidence] = Field(default_factory=list)
+
+
+class TimelineEntry(BaseModel):
+    at: datetime
+    service: str | None = None
+    text: str
+    evidence_id: str | None = None
+
+
+class Investigation(BaseModel):
+    question: str
+    focus: str | None = None
+    symptom: str | None = None
+    summary: str
+    window: TimeRange
+    baseline: TimeRange
+    insufficient: bool = False
+    hypotheses: list[Hypothesis] = Field(default_factory=list)
+    ranking: list[RankedService] = Field(default_factory=list)
+    timeline: list[TimelineEntry] = Field(default_factory=list)
+    checked: list[str] = Field(default_factory=list)
+    gaps: list[str] = Field(default_factory=list)
+    evidence: list[Evidence] = Field(default_factory=list)
+    services: list[str] = Field(default_factory=list)
+    engine: str = ENGINE_VERSION
+
+    def to_json(self) -> dict[str, Any]:
+        """The stable JSON shape of `sre-bot ask --json`."""
+        def ev(e: Evidence) -> dict[str, Any]:
+            return {"id": e.id, "source": e.source, "kind": e.kind, "label": e.label, "query": e.query,
+                    "quote": e.quote, "url": e.url, "status": e.status,
+                    "window": {"start": e.window.start.isoformat(), "end": e.window.end.isoformat()}
+                    if e.window else None}
+
+        return {
+            "question": self.question, "engine": self.engine, "summary": self.summary,
+            "insufficient_evidence": self.insufficient, "focus": self.focus, "symptom": self.symptom,
+            "window": {"start": self.window.start.isoformat(), "end": self.window.end.isoformat()},
+            "baseline": {"start": self.baseline.start.isoformat(), "end": self.baseline.end.isoformat()},
+            "hypotheses": [{"service": h.service, "cause": h.cause, "cause_kind": h.cause_kind,
+                            "confidence": h.confidence, "reasons": h.reasons,
+                            "evidence": [ev(e) for e in h.evidence]} for h in self.hypotheses],
+            "ranking": [r.model_dump() for r in self.ranking],
+            "timeline": [{"at": t.at.isoformat(), "service": t.service, "text": t.text,
+                          "evidence_id": t.evidence_id} for t in self.timeline],
+            "checked": self.checked, "gaps": self.gaps, "services": self.services,
+        }

@@ -1,0 +1,267 @@
+"""The investigation engine: "why is X slow?" answered with ranked, evidence-backed hypotheses, no LLM needed.
+
+Gather (concurrently, per service in scope: the asked-about service, what it depends on, and its direct callers):
+golden signals over the window and a baseline before it (and the same window yesterday, for seasonality), error
+log templates before vs during, Argo CD deploy history, firing alerts. Then analyse (pure functions in
+`analysis/`): onset of each anomalous signal, template shifts, ranking. Every hypothesis carries the evidence
+items it rests on; when nothing supports a cause the answer is "insufficient evidence".
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from datetime import datetime, timedelta, timezone
+
+from ..analysis.anomaly import detect_onset
+from ..analysis.question import parse_question
+from ..analysis.ranking import (
+    DEPLOY_LOOKBACK_S, MIN_CONFIDENCE, Candidate, DeployHit, LogHit, SignalHit, rank_services,
+)
+from ..config import Config, ServiceConfig
+from ..deps import Deps
+from ..investigation import Hypothesis, Investigation, RankedService, TimelineEntry
+from ..models import Evidence, TimeRange, evidence_id
+from ..tools._common import fmt_value
+from ..tools.alerts import firing_alerts
+from ..tools.deploys import app_status
+from ..tools.logs import error_shift
+from ..tools.signals import baseline_for, golden_signals
+from .mention import find_service, known_services
+from .reply import gaps_of
+
+__all__ = ["investigate", "investigation_window", "scope_services", "MAX_SERVICES"]
+
+MAX_SERVICES = 12
+
+
+def investigation_window(now: datetime, length: timedelta, at: datetime | None) -> TimeRange:
+    """Ending now; or, for a past time `at`, the window with `at` three quarters of the way in."""
+    if at is None:
+        return TimeRange.ending(now, length)
+    end = min(at + length / 4, now)
+    return TimeRange(start=min(end - length, at - length / 2), end=end)
+
+
+def scope_services(config: Config, focus: str | None, names: Mapping[str, str]) -> list[str]:
+    """The focus, everything it depends on (transitively), and its direct callers; or every known service."""
+    graph = config.dependencies()
+    if focus is None:
+        return sorted(set(config.service_names) or set(names.values()))[:MAX_SERVICES]
+    out, frontier = [focus], [focus]
+    while frontier and len(out) < MAX_SERVICES:
+        nxt = []
+        for s in frontier:
+            for d in graph.get(s, []):
+                if d not in out:
+                    out.append(d)
+                    nxt.append(d)
+        frontier = nxt
+    callers = [s for s, ds in graph.items() if focus in ds and s not in out]
+    return (out + callers)[:MAX_SERVICES]
+
+
+def _hhmm(t: float | datetime) -> str:
+    dt = t if isinstance(t, datetime) else datetime.fromtimestamp(t, tz=timezone.utc)
+    return dt.strftime("%H:%M UTC")
+
+
+def _anomaly_evidence(e: Evidence, window: TimeRange) -> tuple[SignalHit, Evidence] | None:
+    if e.status != "ok" or e.kind != "signal" or not e.data.get("points"):
+        return None
+    sig = e.data["signal"]
+    unit = e.data["unit"]
+    a = detect_onset([(p[0], p[1]) for p in e.data["points"]], window.start.timestamp(),
+                     bad=e.data.get("bad", "up"), min_abs=e.data.get("min_abs", 0.0),
+                     seasonal=[(p[0], p[1]) for p in e.data.get("seasonal_points") or []])
+    if a is None:
+        return None
+    verb = "rose" if a.direction == "up" else "fell"
+    base = "the same time yesterday" if a.seasonal else "its baseline"
+    quote = (f"{e.label} {verb} from {fmt_value(a.before, unit)} ({base}) to {fmt_value(a.after, unit)} "
+             f"at {_hhmm(a.onset)} (robust z {a.z:+.1f})")
+    ev = e.model_copy(update={
+        "id": evidence_id("prometheus", e.query, window, "anomaly"), "kind": "anomaly", "quote": quote,
+        "data": {**e.data, "onset": datetime.fromtimestamp(a.onset, tz=timezone.utc).isoformat(),
+                 "before": a.before, "after": a.after, "peak": a.peak, "z": a.z, "direction": a.direction,
+                 "seasonal": a.seasonal},
+    })
+    title = e.label.removeprefix(f"{e.service} ") if e.service else e.label
+    return SignalHit(signal=sig, title=title, unit=unit, anomaly=a, evidence_id=ev.id), ev
+
+
+def _cause(c: Candidate, hits: list[SignalHit], deploys: list[Evidence]) -> str:
+    strongest = max(hits, key=lambda h: abs(h.anomaly.z))
+    a = strongest.anomaly
+    change = f"{strongest.title} {fmt_value(a.before, strongest.unit)} → {fmt_value(a.after, strongest.unit)}"
+    if c.cause_kind == "bad_deploy":
+        near = [d for d in deploys if d.id in c.evidence_ids]
+        rev = near[0].data.get("revision", "")[:12] if near else ""
+        return f"bad deploy of {c.service}" + (f" (revision {rev})" if rev else "") + f": {change}"
+    label = {"resource_saturation": "saturation", "error_spike": "errors", "latency": "slowness",
+             "traffic_spike": "traffic spike", "anomaly": "anomaly"}[c.cause_kind]
+    return f"{c.service} {label} ({change})"
+
+
+async def _gather(deps: Deps, svc: ServiceConfig, window: TimeRange, baseline: TimeRange, with_alerts: bool,
+                  ) -> list[Evidence]:
+    jobs = [golden_signals(deps, svc, window, seasonal=True), error_shift(deps, svc, window, baseline),
+            app_status(deps, deps.config.argocd_app(svc), service=svc.name, history=10)]
+    if with_alerts:
+        jobs.append(firing_alerts(deps, svc))
+    return [e for group in await asyncio.gather(*jobs) for e in group]
+
+
+async def investigate(deps: Deps, question: str, *, at: datetime | None = None, window: timedelta | None = None,
+                      focus: str | None = None) -> Investigation:
+    now = deps.clock()
+    q = parse_question(question, now=now)
+    names = await known_services(deps)
+    focus = focus or find_service(question, names)
+    win = investigation_window(now, window or q.window or deps.default_window, at or q.at)
+    base = baseline_for(win)
+    scope = scope_services(deps.config, focus, names)
+    live = now - win.end < timedelta(minutes=5)  # Alertmanager only knows the present
+    gathered = await asyncio.gather(*(_gather(deps, deps.config.service(s), win, base, live) for s in scope))
+    evidence = [e for group in gathered for e in group]
+    # enrich signal evidence with how to judge it (direction and floor come from the config's signal)
+    signals_cfg = deps.config.all_signals
+    hits: dict[str, list[SignalHit]] = {s: [] for s in scope}
+    shown: list[Evidence] = []
+    for e in evidence:
+        if e.kind == "signal" and e.data.get("signal") in signals_cfg:
+            sig = signals_cfg[e.data["signal"]]
+            e.data.update(bad=sig.bad, min_abs=sig.min_abs)
+        found = _anomaly_evidence(e, win)
+        if found:
+            hits[e.service or ""].append(found[0])
+            shown.append(found[1])
+    deploy_ev = [e for e in evidence if e.kind == "deploy"]
+    deploys = {s: [DeployHit(at=datetime.fromisoformat(e.data["deployed_at"]).timestamp(), text=e.quote,
+                             evidence_id=e.id) for e in deploy_ev if e.service == s] for s in scope}
+    shift_ev = [e for e in evidence if e.kind == "log_shift"]
+    logs = {s: [LogHit(kind=e.data["kind"], text=e.label, evidence_id=e.id) for e in shift_ev if e.service == s]
+            for s in scope}
+    gaps = gaps_of(evidence)
+    failing = {e.source for e in evidence if e.status == "error" and e.data.get("error_kind") != "not_configured"}
+    graph = deps.config.dependencies()
+    candidates = rank_services(graph=graph, focus=focus, signals=hits, deploys=deploys, logs=logs,
+                               gaps=len(failing))
+    elsewhere: list[str] = []
+    if focus is not None and not any(hits.get(s) for s in _closure_of(graph, focus)):
+        # the asked-about service and everything it depends on look normal: callers' trouble is not its cause
+        elsewhere = [c.service for c in candidates]
+        candidates = []
+    by_id = {e.id: e for e in [*evidence, *shown]}
+    ranking = [RankedService(service=c.service, score=c.score, confidence=c.confidence,
+                             cause=_cause(c, hits[c.service], deploy_ev), cause_kind=c.cause_kind,
+                             reasons=c.reasons, parts={k: round(v, 3) for k, v in c.parts.items()})
+               for c in candidates]
+    insufficient = not ranking or ranking[0].confidence < MIN_CONFIDENCE
+    hypotheses = [] if insufficient else [
+        Hypothesis(service=r.service, cause=r.cause, cause_kind=r.cause_kind, confidence=r.confidence,
+                   reasons=r.reasons, evidence=[by_id[i] for i in c.evidence_ids if i in by_id])
+        for r, c in list(zip(ranking, candidates))[:3] if r.confidence >= MIN_CONFIDENCE
+    ]
+    alerts = [e for e in evidence if e.kind == "alert"]
+    return Investigation(
+        question=question, focus=focus, symptom=q.symptom, window=win, baseline=base, insufficient=insufficient,
+        summary=_summary(focus, q.symptom, scope, ranking, hits, deploys, shift_ev, deploy_ev, insufficient, win,
+                         elsewhere),
+        hypotheses=hypotheses, ranking=ranking, gaps=gaps, services=scope,
+        timeline=_timeline(shown, deploy_ev, alerts, shift_ev, win),
+        checked=_checked(scope, evidence, hits, logs),
+        evidence=[*shown, *evidence],
+    )
+
+
+def _closure_of(graph: Mapping[str, list[str]], start: str) -> set[str]:
+    seen, stack = {start}, [start]
+    while stack:
+        for d in graph.get(stack.pop(), []):
+            if d not in seen:
+                seen.add(d)
+                stack.append(d)
+    return seen
+
+
+_SYMPTOM_UNITS = {"latency": ("seconds",), "errors": ("ratio",), "saturation": ("cores", "bytes"), "traffic": ("rps",)}
+
+
+def _symptom_hit(hits: list[SignalHit], symptom: str | None) -> SignalHit:
+    wanted = [h for h in hits if h.unit in _SYMPTOM_UNITS.get(symptom or "", ())]
+    return min(wanted or hits, key=lambda h: h.anomaly.onset)
+
+
+def _summary(focus: str | None, symptom: str | None, scope: list[str], ranking: list[RankedService],
+             hits: dict[str, list[SignalHit]], deploys: dict[str, list[DeployHit]], shift_ev: list[Evidence],
+             deploy_ev: list[Evidence], insufficient: bool, win: TimeRange, elsewhere: list[str]) -> str:
+    if not ranking:
+        who = focus or f"{len(scope)} services"
+        text = (f"Insufficient evidence: no signal of {who} (or what it depends on) left its baseline in "
+                f"{win.label()}; nothing to blame.")
+        if elsewhere:
+            text += f" Anomalies elsewhere, not upstream of {focus}: {', '.join(elsewhere)}."
+        return text
+    top = ranking[0]
+    if insufficient:
+        return (f"Insufficient evidence: the strongest candidate, {top.cause}, has confidence {top.confidence:.2f} "
+                f"— too weak to call a cause.")
+    parts = []
+    if focus and hits.get(focus) and focus != top.service:
+        h = _symptom_hit(hits[focus], symptom)
+        parts.append(f"{focus} {h.title} rose from {fmt_value(h.anomaly.before, h.unit)} to "
+                     f"{fmt_value(h.anomaly.after, h.unit)} at {_hhmm(h.anomaly.onset)}")
+    h = min(hits[top.service], key=lambda h: h.anomaly.onset)
+    verb = "rose" if h.anomaly.direction == "up" else "fell"
+    parts.append(f"{top.service} {h.title} {verb} to {fmt_value(h.anomaly.after, h.unit)} at {_hhmm(h.anomaly.onset)}")
+    for e in shift_ev:
+        if e.service == top.service and e.data["kind"] == "new":
+            first = datetime.fromisoformat(e.data["first_seen"])
+            parts.append(f"new error log template from {_hhmm(first)} ({e.data['during']:,} lines)")
+            break
+    if top.cause_kind == "bad_deploy":
+        d = next((x for x in deploy_ev if x.service == top.service and x.quote in " ".join(top.reasons)), None)
+        if d:
+            parts.append(f"{top.service} deployed {d.data['revision'][:7]} by {d.data.get('author') or 'unknown'} "
+                         f"at {_hhmm(datetime.fromisoformat(d.data['deployed_at']))}")
+    elif any(e.service == top.service for e in deploy_ev) or deploys.get(top.service) is not None:
+        parts.append(f"no deploy of {top.service} in the {DEPLOY_LOOKBACK_S // 60} min before")
+    return "; ".join(parts) + f" → likely {top.cause}; confidence {top.confidence:.2f}"
+
+
+def _timeline(shown: list[Evidence], deploy_ev: list[Evidence], alerts: list[Evidence], shift_ev: list[Evidence],
+              win: TimeRange) -> list[TimelineEntry]:
+    out = [TimelineEntry(at=datetime.fromisoformat(e.data["onset"]), service=e.service,
+                         text=f"{e.label} first off baseline", evidence_id=e.id) for e in shown]
+    lookback = win.start - timedelta(seconds=DEPLOY_LOOKBACK_S)
+    for e in deploy_ev:
+        t = datetime.fromisoformat(e.data["deployed_at"])
+        if lookback <= t <= win.end:
+            out.append(TimelineEntry(at=t, service=e.service, text=f"deploy: {e.quote}", evidence_id=e.id))
+    for e in alerts:
+        t = datetime.fromisoformat(e.data["starts_at"])
+        if lookback <= t <= win.end:
+            out.append(TimelineEntry(at=t, service=e.service, text=f"alert {e.data['alertname']} started",
+                                     evidence_id=e.id))
+    for e in shift_ev:
+        out.append(TimelineEntry(at=datetime.fromisoformat(e.data["first_seen"]), service=e.service,
+                                 text=f"{e.service}: {e.label.split(':')[0].removeprefix(str(e.service) + ' ')} "
+                                      f"first seen", evidence_id=e.id))
+    out.sort(key=lambda t: t.at)
+    return out[:15]
+
+
+def _checked(scope: list[str], evidence: list[Evidence], hits: dict[str, list[SignalHit]],
+             logs: dict[str, list[LogHit]]) -> list[str]:
+    out = []
+    for s in scope:
+        sig = [e for e in evidence if e.service == s and e.kind == "signal"]
+        ok = [e for e in sig if e.status == "ok"]
+        bad = len(hits.get(s, []))
+        parts = [f"{len(ok) - bad} of {len(ok)} signals normal" if ok else "no signal data"]
+        if any(e.service == s and e.source == "loki" and e.status != "error" for e in evidence) or not any(
+                e.service == s and e.source == "loki" for e in evidence):
+            parts.append("error logs unchanged" if not logs.get(s) else f"{len(logs[s])} log template change(s)")
+        out.append(f"{s}: " + ", ".join(parts))
+    return out
