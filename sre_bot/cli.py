@@ -23,6 +23,12 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     sub.add_parser("serve", help="run the bot (Socket Mode when SLACK_APP_TOKEN is set, else HTTP)")
     sub.add_parser("doctor", help="check every configured system and say how to fix what is wrong")
+    ask = sub.add_parser("ask", help="investigate a question from the terminal, e.g. \"why is checkout slow?\"")
+    ask.add_argument("question")
+    ask.add_argument("--at", help="investigate around this time: ISO 8601 or Unix seconds (default: now)")
+    ask.add_argument("--window", help="how much time to look at, e.g. 30m, 2h (default: SRE_BOT_DEFAULT_WINDOW)")
+    ask.add_argument("--json", action="store_true", help="print the investigation as JSON")
+    ask.add_argument("--no-llm", action="store_true", help="answer from the statistics engine alone")
     demo = sub.add_parser("demo", help="try the bot on a simulated shop: no credentials, no servers")
     demo.add_argument("--scenario", default=None, help="scenario name or YAML file (default: checkout-bad-deploy)")
     sb = sub.add_parser("sandbox", help="run the simulated shop's Prometheus/Loki/Argo CD/Alertmanager on loopback")
@@ -64,6 +70,10 @@ async def _run(args: argparse.Namespace) -> int:
         from .doctor import doctor
 
         return await doctor(settings)
+    if args.command == "ask":
+        from .ask import ask
+
+        return await ask(settings, args.question, at=args.at, window=args.window, as_json=args.json)
     from .serve import serve
 
     await serve(settings)

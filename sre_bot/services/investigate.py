@@ -27,7 +27,7 @@ from ..tools.alerts import firing_alerts
 from ..tools.deploys import app_status
 from ..tools.logs import error_shift
 from ..tools.signals import baseline_for, golden_signals
-from .mention import find_service, known_services
+from .names import find_service, known_services
 from .reply import gaps_of
 
 __all__ = ["investigate", "investigation_window", "scope_services", "MAX_SERVICES"]

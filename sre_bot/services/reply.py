@@ -13,7 +13,7 @@ from ..models import Evidence, TimeRange
 
 __all__ = ["Section", "Reply", "gaps_of"]
 
-ReplyKind = Literal["help", "status", "query", "logs", "deploys", "error"]
+ReplyKind = Literal["help", "status", "query", "logs", "deploys", "investigation", "error"]
 
 
 class Section(BaseModel):

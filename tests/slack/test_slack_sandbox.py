@@ -49,13 +49,16 @@ async def test_status_shows_every_signal_with_query_window_and_link(fake, shop):
     assert "Could not check" not in text
 
 
-async def test_mention_naming_a_service_answers_with_its_status(fake, shop):
-    """`@sre-bot why is payments-api slow?` updates the thread with payments-api's report."""
+async def test_mention_question_gets_ranked_hypotheses_with_evidence(fake, shop):
+    """`@sre-bot why is payments-api slow?` updates its thread with the investigation: checkout's deploy first,
+    the timeline, quoted evidence and what was checked."""
     async with running_bot(fake, config=shop.config, **shop.urls.as_env()) as bot:
         await bot.post(app_mention(f"<@{BOT_USER_ID}> why is payments-api slow?", channel="C7"))
         [update] = await fake.wait_for("chat.update", timeout=20)
     text = _text(update.args["blocks"])
-    assert "Status of payments-api" in text and "could not obtain connection from pool" in text
+    assert "likely bad deploy of checkout" in text and "confidence" in text
+    assert "1. bad deploy of checkout" in text and "Timeline" in text and "Checked" in text
+    assert "4f1c2e9" in text and "rose from" in text
 
 
 async def test_a_down_backend_is_said_plainly_and_the_rest_still_shown(fake, shop):

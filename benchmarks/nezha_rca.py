@@ -1,0 +1,429 @@
+"""Root-cause accuracy of the investigation engine on the Nezha fault-injection dataset, against two baselines.
+
+    .venv/bin/python -m benchmarks.nezha_rca                      # both days, headline setting
+    .venv/bin/python -m benchmarks.nezha_rca --limit 4 --days 2022-08-22
+    .venv/bin/python -m benchmarks.nezha_rca --sweep 5m/20m,10m/20m
+
+Per day: the pod metrics become OpenMetrics gauges, `promtool` backfills them into a real Prometheus
+(`tests.realprom`), and for every injected fault the bot's own path runs: `open_deps` with a frozen clock, then
+`investigate(deps, "why is <entry> slow?", at=inject + offset, window=W)`. The same Prometheus data, over the same
+window and baseline, feeds the baselines: a random ranking (exact expectation) and "largest single-metric robust
+z-score". Ground truth is the service of the injected pod. See benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import random
+import sys
+import time
+import traceback
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from statistics import mean, median
+from typing import Any
+
+from sre_bot.backends.prometheus import PrometheusBackend
+from sre_bot.clock import frozen_clock
+from sre_bot.compose import open_deps
+from sre_bot.config import Config, ServiceConfig, Signal
+from sre_bot.errors import BackendError, UsageError
+from sre_bot.metrics import Metrics
+from sre_bot.models import TimeRange
+from sre_bot.settings import load_settings
+from sre_bot.windows import parse_duration
+from tests.realprom import prometheus_server
+
+from ._nezha_data import Day, Fault, load_day, openmetrics
+from ._report import REPO_ROOT, RESULTS_DIR, command_line, format_table, machine_info, pct, progress, utc_now, \
+    write_json
+
+__all__ = ["main", "SIGNALS", "build_config"]
+
+DEFAULT_DATA = REPO_ROOT.parent / "shared" / "benchmarks" / "nezha"
+DAYS = ("2022-08-22", "2023-01-29")
+HEADLINE = ("5m", "10m")  # ask 5 min after the injection, about the 10 min before (faults are ~8 min apart)
+CHARS_PER_POINT = 20  # "[1661140279.0, 0.1234]," as raw JSON
+CHARS_PER_TOKEN = 4
+NEZHA_PAPER = {"top1": 0.929, "top3": 0.964}  # service level, OnlineBoutique, metrics+traces+logs
+
+
+@dataclass(frozen=True)
+class Spec:
+    gauge: str
+    agg: str
+    title: str
+    unit: str
+    bad: str = "up"
+    min_abs: float = 0.0
+
+
+# The signals the engine gets (and the z-score baseline scores): one pod per service, so the aggregation only
+# matters for the shape of the query. Success rate is 0 in every row of the dataset: not a signal.
+SIGNALS: dict[str, Spec] = {
+    "cpu": Spec("nezha_cpu_usage_ratio", "max", "CPU (of limit)", "ratio", min_abs=0.05),
+    "memory": Spec("nezha_memory_usage_bytes", "max", "memory", "bytes", min_abs=16 * 2**20),
+    "latency_p95": Spec("nezha_server_latency_p95_seconds", "avg", "latency p95", "seconds", min_abs=0.01),
+    "latency_p99": Spec("nezha_server_latency_p99_seconds", "avg", "latency p99", "seconds", min_abs=0.02),
+    "client_latency_p95": Spec("nezha_client_latency_p95_seconds", "avg", "outbound call latency p95", "seconds",
+                               min_abs=0.01),
+    "workload": Spec("nezha_workload_ops", "sum", "request rate", "rps", bad="both", min_abs=0.2),
+    "net_rx": Spec("nezha_network_receive_bytes", "sum", "network received/s", "bytes", bad="both", min_abs=4096),
+    "net_tx": Spec("nezha_network_transmit_bytes", "sum", "network sent/s", "bytes", bad="both", min_abs=4096),
+}
+
+
+def build_config(day: Day) -> Config:
+    signals = {n: Signal(title=s.title, query=f"{s.agg}({s.gauge}{{$selector}})", unit=s.unit, bad=s.bad,
+                         min_abs=s.min_abs) for n, s in SIGNALS.items()}
+    services = [ServiceConfig(name=s, depends_on=day.depends_on.get(s, [])) for s in day.services]
+    return Config(builtin_signals=False, signals=signals, services=services)
+
+
+def _settings(url: str):
+    # Only Prometheus: anything else the environment names (Loki, Argo CD, ...) is switched off for the run.
+    return load_settings(None, PROMETHEUS_URL=url, LOKI_URL=None, ARGOCD_URL=None, ALERTMANAGER_URL=None,
+                         GRAFANA_URL=None, ANTHROPIC_API_KEY=None)
+
+
+def _prom_calls(metrics: Metrics) -> int:
+    total = 0.0
+    for family in metrics.registry.collect():
+        for s in family.samples:
+            if s.name == "sre_bot_backend_request_duration_seconds_count" and s.labels.get("backend") == "prometheus":
+                total += s.value
+    return int(total)
+
+
+def _robust_z(values: list[float], base: list[float], floor: float) -> float:
+    """The largest |robust z| of `values` against `base` (median, MAD·1.4826, sigma >= floor·|median|)."""
+    if len(base) < 3 or not values:
+        return 0.0
+    med = median(base)
+    sigma = max(1.4826 * median(abs(v - med) for v in base), floor * abs(med), 1e-9)
+    return max(abs(v - med) / sigma for v in values)
+
+
+async def _zscores(prom: PrometheusBackend, window: TimeRange, baseline: TimeRange) -> dict[str, dict[str, Any]]:
+    """Per service, its largest single-signal |z| (raw MAD, and MAD floored at 5% of the median), same data."""
+    whole = TimeRange(start=baseline.start, end=window.end)
+    step = prom.step_for(whole)
+    cut = window.start.timestamp()
+    out: dict[str, dict[str, Any]] = {}
+
+    async def one(name: str, s: Spec) -> None:
+        try:
+            series = await prom.query_range(f"{s.agg} by (service) ({s.gauge})", whole, step=step)
+        except BackendError as e:
+            progress(f"  z-score baseline: {name} failed: {e}")
+            return
+        for ser in series:
+            svc = ser.labels.get("service", "")
+            base = [p.v for p in ser.points if p.t < cut]
+            win = [p.v for p in ser.points if p.t >= cut]
+            row = out.setdefault(svc, {"z": 0.0, "z_signal": None, "zf": 0.0, "zf_signal": None})
+            z, zf = _robust_z(win, base, 0.0), _robust_z(win, base, 0.05)
+            if z > row["z"]:
+                row.update(z=z, z_signal=name)
+            if zf > row["zf"]:
+                row.update(zf=zf, zf_signal=name)
+
+    await asyncio.gather(*(one(n, s) for n, s in SIGNALS.items()))
+    return out
+
+
+def _complete(ranked: list[str], services: list[str], rng: random.Random) -> list[str]:
+    """`ranked` first, then every other service in a seeded random order."""
+    rest = [s for s in services if s not in ranked]
+    rng.shuffle(rest)
+    return [s for s in ranked if s in services] + rest
+
+
+def _by_score(scores: dict[str, float], services: list[str], rng: random.Random) -> list[str]:
+    tiebreak = {s: rng.random() for s in services}
+    return sorted(services, key=lambda s: (-scores.get(s, 0.0), tiebreak[s]))
+
+
+def _rank(order: list[str], truth: str) -> int | None:
+    return order.index(truth) + 1 if truth in order else None
+
+
+async def run_fault(day: Day, fault: Fault, url: str, cfg: Config, offset: timedelta, window: timedelta,
+                    seed: int) -> dict[str, Any]:
+    from sre_bot.services.investigate import investigate  # the engine under test (imported late: may be new)
+
+    at = fault.at + offset
+    question = f"why is {day.entry} slow?"
+    rng = random.Random(f"{seed}/{day.name}/{fault.index}")
+    metrics = Metrics()
+    row: dict[str, Any] = {
+        "day": day.name, "app": day.app, "index": fault.index, "inject_time": fault.inject_time,
+        "inject_timestamp": fault.inject_timestamp, "timestamp_skew_s": fault.timestamp_skew_s,
+        "fault": fault.kind, "pod": fault.pod, "truth": fault.service, "asked_at": at.isoformat(),
+        "question": question, "services": len(day.services),
+    }
+    async with open_deps(_settings(url), config=cfg, clock=frozen_clock(at), metrics=metrics) as deps:
+        assert deps.prometheus is not None
+        try:
+            q0, t0 = _prom_calls(metrics), time.perf_counter()
+            try:
+                inv = await investigate(deps, question, at=at, window=window)
+            except Exception as e:  # an engine bug is a miss with a traceback, not the end of the run
+                row.update(error=f"{type(e).__name__}: {e}", wall_s=time.perf_counter() - t0)
+                progress(traceback.format_exc())
+                inv = None
+            else:
+                row.update(wall_s=round(time.perf_counter() - t0, 4), prometheus_queries=_prom_calls(metrics) - q0)
+            if inv is not None:
+                win, base = inv.window, inv.baseline
+            else:
+                win = TimeRange.ending(at, window)
+                base = win.before(max(window, timedelta(hours=1)))
+            z = await _zscores(deps.prometheus, win, base)
+        finally:
+            deps.prometheus.close()
+
+    engine_ranked = [r.service for r in inv.ranking] if inv else []
+    engine_order = _complete(engine_ranked, day.services, rng)
+    z_order = _by_score({s: v["z"] for s, v in z.items()}, day.services, rng)
+    zf_order = _by_score({s: v["zf"] for s, v in z.items()}, day.services, rng)
+    truth = fault.service
+    row.update(
+        window={"start": win.start.isoformat(), "end": win.end.isoformat()},
+        baseline={"start": base.start.isoformat(), "end": base.end.isoformat()},
+        engine_ranked=len(engine_ranked), engine_top3=engine_order[:3], engine_rank=_rank(engine_order, truth),
+        maxz_top3=z_order[:3], maxz_rank=_rank(z_order, truth),
+        maxz_floor_top3=zf_order[:3], maxz_floor_rank=_rank(zf_order, truth),
+        truth_z=z.get(truth), random_top1=1 / len(day.services), random_top3=min(3, len(day.services)) / len(day.services),
+    )
+    for key in ("engine", "maxz", "maxz_floor"):
+        r = row[f"{key}_rank"]
+        row[f"{key}_top1"], row[f"{key}_top3"] = r == 1, r is not None and r <= 3
+    if inv is None:
+        row.update(insufficient=True, in_scope=False, hypotheses=[], shown_top1=False)
+        return row
+    ev = inv.evidence
+    raw_points = sum(len(e.data.get("points") or []) + len(e.data.get("seasonal_points") or [])
+                     for e in ev if e.kind == "signal")
+    truth_entry = next((r for r in inv.ranking if r.service == truth), None)
+    row.update(
+        insufficient=inv.insufficient, in_scope=truth in inv.services, scope=inv.services,
+        hypotheses=[h.service for h in inv.hypotheses],
+        shown_top1=bool(inv.hypotheses) and inv.hypotheses[0].service == truth,
+        engine_ranking=[{"service": r.service, "score": r.score, "confidence": r.confidence, "cause": r.cause}
+                        for r in inv.ranking[:5]],
+        truth_in_ranking=truth_entry.model_dump(include={"score", "confidence", "cause", "reasons"})
+        if truth_entry else None,
+        summary=inv.summary,
+        evidence_items=len(ev), evidence_chars=sum(len(e.quote) for e in ev),
+        shown_chars=sum(len(e.quote) for h in inv.hypotheses for e in h.evidence),
+        raw_points=raw_points, raw_chars=raw_points * CHARS_PER_POINT,
+    )
+    row["evidence_tokens"] = round(row["evidence_chars"] / CHARS_PER_TOKEN)
+    return row
+
+
+def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    n = len(rows)
+    if not n:
+        return {"faults": 0}
+
+    def rate(key: str) -> float:
+        return sum(1 for r in rows if r.get(key)) / n
+
+    def avg(key: str) -> float | None:
+        vals = [r[key] for r in rows if isinstance(r.get(key), (int, float))]
+        return mean(vals) if vals else None
+
+    out = {
+        "faults": n,
+        "engine": {"top1": rate("engine_top1"), "top3": rate("engine_top3"), "shown_top1": rate("shown_top1")},
+        "maxz": {"top1": rate("maxz_top1"), "top3": rate("maxz_top3")},
+        "maxz_floor": {"top1": rate("maxz_floor_top1"), "top3": rate("maxz_floor_top3")},
+        "random": {"top1": avg("random_top1"), "top3": avg("random_top3")},
+        "abstentions": sum(1 for r in rows if r.get("insufficient")),
+        "errors": sum(1 for r in rows if r.get("error")),
+        "truth_in_scope": rate("in_scope"),
+        "truth_ranked": sum(1 for r in rows if r.get("truth_in_ranking")) / n,
+        "mean_wall_s": avg("wall_s"), "mean_prometheus_queries": avg("prometheus_queries"),
+        "mean_evidence_items": avg("evidence_items"), "mean_evidence_chars": avg("evidence_chars"),
+        "mean_evidence_tokens": avg("evidence_tokens"), "mean_shown_chars": avg("shown_chars"),
+        "mean_raw_points": avg("raw_points"), "mean_raw_chars": avg("raw_chars"),
+    }
+    if out["mean_evidence_chars"] and out["mean_raw_chars"]:
+        out["raw_to_evidence_ratio"] = out["mean_raw_chars"] / out["mean_evidence_chars"]
+    return out
+
+
+def _short(name: str) -> str:
+    return name.removeprefix("ts-").removesuffix("-service").removesuffix("service") or name
+
+
+def _ratio(a: float | None, b: float | None) -> str:
+    return "—" if a is None or not b else f"{a / b:.1f}×"
+
+
+def _tables(results: dict[str, Any], label: str) -> str:
+    rows = results["faults"]
+    per_fault = [[r["app"][:5], r["index"], r["inject_time"][11:16], r["fault"], _short(r["truth"]),
+                  " ".join(_short(s) for s in r["engine_top3"]), r["engine_rank"] or "—",
+                  "abstain" if r.get("insufficient") else "", r["maxz_rank"] or "—", r["maxz_floor_rank"] or "—",
+                  f"{r.get('wall_s', 0):.2f}s"] for r in rows]
+    out = [format_table(["app", "#", "inject", "fault", "truth", "engine top-3", "rank", "", "max|z|", "floored",
+                         "wall"], per_fault, title=f"Per fault ({label})", align="lrllllrlrrr"), ""]
+    acc = []
+    groups = [*results["by_day"].items(), ("all", results["overall"])]
+    for name, s in groups:
+        if not s.get("faults"):
+            continue
+        day = results["days"].get(name, {}).get("app", name) if name != "all" else "all"
+        rnd = s["random"]
+        acc += [
+            [day, "engine (investigate)", s["faults"], pct(s["engine"]["top1"]), pct(s["engine"]["top3"]),
+             _ratio(s["engine"]["top1"], rnd["top1"]), pct(s["engine"]["shown_top1"])],
+            ["", "max single-metric |z|", s["faults"], pct(s["maxz"]["top1"]), pct(s["maxz"]["top3"]),
+             _ratio(s["maxz"]["top1"], rnd["top1"]), ""],
+            ["", "max |z|, MAD floored 5%", s["faults"], pct(s["maxz_floor"]["top1"]), pct(s["maxz_floor"]["top3"]),
+             _ratio(s["maxz_floor"]["top1"], rnd["top1"]), ""],
+            ["", "random (expected)", s["faults"], pct(rnd["top1"]), pct(rnd["top3"]), "1.0×", ""],
+        ]
+    acc.append(["OnlineBoutique", "Nezha paper (metrics+traces+logs; not measured here)", "—",
+                pct(NEZHA_PAPER["top1"]), pct(NEZHA_PAPER["top3"]), "", ""])
+    out += [format_table(["app", "method", "faults", "top-1", "top-3", "top-1 ÷ random", "shown@1"], acc,
+                         title=f"Root-cause service accuracy ({label})", align="llrrrrr"), ""]
+    cost = []
+    for name, s in groups:
+        if not s.get("faults"):
+            continue
+        day = results["days"].get(name, {}).get("app", name) if name != "all" else "all"
+        cost.append([day, s["faults"], s["abstentions"], s["errors"], pct(s["truth_in_scope"], 0),
+                     pct(s["truth_ranked"], 0), f"{s['mean_wall_s'] or 0:.2f}s",
+                     f"{s['mean_prometheus_queries'] or 0:.0f}", f"{s['mean_evidence_items'] or 0:.0f}",
+                     f"{s['mean_evidence_chars'] or 0:,.0f}", f"{s['mean_evidence_tokens'] or 0:,.0f}",
+                     f"{s['mean_raw_chars'] or 0:,.0f}", _ratio(s.get("mean_raw_chars"), s.get("mean_evidence_chars"))])
+    out.append(format_table(["app", "faults", "abstain", "errors", "truth in scope", "truth ranked", "s/inv",
+                             "queries/inv", "evidence", "evid. chars", "≈tokens", "raw chars", "raw÷evid."], cost,
+                            title="Per investigation (means; raw = points fetched × 20 chars)",
+                            align="lrrrrrrrrrrrr"))
+    return "\n".join(out)
+
+
+def _sweep_table(sweep: list[dict[str, Any]]) -> str:
+    rows = []
+    for s in sweep:
+        for name, summ in [*s["by_day"].items(), ("all", s["overall"])]:
+            if not summ.get("faults"):
+                continue
+            rows.append([s["label"], name, summ["faults"], pct(summ["engine"]["top1"]), pct(summ["engine"]["top3"]),
+                         pct(summ["maxz"]["top1"]), pct(summ["maxz"]["top3"]), summ["abstentions"]])
+    return format_table(["setting", "day", "faults", "engine top-1", "engine top-3", "max|z| top-1", "max|z| top-3",
+                         "abstain"], rows, title="Sweep (extra rows; the headline is the first setting)",
+                        align="llrrrrrr")
+
+
+def _parse_setting(text: str) -> tuple[str, str]:
+    offset, _, window = text.partition("/")
+    parse_duration(offset), parse_duration(window)
+    return offset, window
+
+
+async def _run(args: argparse.Namespace) -> dict[str, Any]:
+    settings = [(args.at_offset, args.window), *args.sweep]
+    labels = [f"ask at inject+{o}, window {w}" for o, w in settings]
+    per_setting: list[dict[str, list[dict[str, Any]]]] = [{} for _ in settings]
+    days_info: dict[str, Any] = {}
+    started = time.perf_counter()
+    for name in args.days:
+        t0 = time.perf_counter()
+        day = load_day(args.data, name)
+        faults = day.faults[: args.limit] if args.limit else day.faults
+        text = openmetrics([day])
+        progress(f"{day.app} ({name}): {len(day.services)} services, {len(faults)}/{len(day.faults)} faults, "
+                 f"{day.samples:,} samples, {len(text) / 2**20:.0f} MB OpenMetrics; entry {day.entry} "
+                 f"({day.entry_how}); topology: {day.topology}")
+        for q in day.quirks:
+            progress(f"  quirk: {q}")
+        cfg = build_config(day)
+        with prometheus_server(text) as url:
+            progress(f"  Prometheus ready at {url} after {time.perf_counter() - t0:.1f}s")
+            for i, (offset, window) in enumerate(settings):
+                rows = per_setting[i].setdefault(name, [])
+                for f in faults:
+                    row = await run_fault(day, f, url, cfg, parse_duration(offset), parse_duration(window), args.seed)
+                    rows.append(row)
+                    progress(f"  [{labels[i]}] {f.index:2d}/{len(faults)} {f.inject_time[11:]} {f.kind:<15} "
+                             f"truth {f.service:<28} engine rank {row['engine_rank']!s:>2} "
+                             f"{'(abstain) ' if row.get('insufficient') else ''}top3 {row['engine_top3']} | "
+                             f"max|z| rank {row['maxz_rank']} | {row.get('wall_s', 0):.2f}s "
+                             f"{row.get('prometheus_queries', 0)} queries")
+        days_info[name] = {"app": day.app, "services": day.services, "entry": day.entry, "entry_how": day.entry_how,
+                           "topology": day.topology, "depends_on": {k: v for k, v in day.depends_on.items() if v},
+                           "faults_total": len(day.faults), "faults_run": len(faults), "samples": day.samples,
+                           "openmetrics_mb": round(len(text) / 2**20, 1), "quirks": day.quirks}
+
+    def pack(i: int) -> dict[str, Any]:
+        rows = [r for name in args.days for r in per_setting[i].get(name, [])]
+        return {"label": labels[i], "at_offset": settings[i][0], "window": settings[i][1],
+                "by_day": {name: summarize(per_setting[i].get(name, [])) for name in args.days},
+                "overall": summarize(rows), "faults": rows}
+
+    headline = pack(0)
+    return {
+        "benchmark": "nezha_rca", "started_at": utc_now(), "command": command_line(),
+        "machine": machine_info(binaries=("prometheus", "promtool")),
+        "settings": {"data": str(args.data), "days": args.days, "at_offset": args.at_offset, "window": args.window,
+                     "question": "why is <entry service> slow?", "clock": "frozen at inject_time + at_offset",
+                     "limit": args.limit, "seed": args.seed, "max_points": _settings("http://x").max_points,
+                     "signals": {n: {"query": f"{s.agg}({s.gauge}{{$selector}})", "unit": s.unit, "bad": s.bad,
+                                     "min_abs": s.min_abs} for n, s in SIGNALS.items()},
+                     "ranking_completion": "services the engine does not rank follow in a seeded random order",
+                     "chars_per_point": CHARS_PER_POINT, "chars_per_token": CHARS_PER_TOKEN},
+        "reference": {"nezha_paper_onlineboutique_service_level": NEZHA_PAPER,
+                      "note": "reported by the Nezha paper with metrics+traces+logs; not measured here"},
+        "days": days_info,
+        "headline": {k: v for k, v in headline.items() if k != "faults"},
+        "by_day": headline["by_day"], "overall": headline["overall"], "faults": headline["faults"],
+        "sweep": [pack(i) for i in range(1, len(settings))],
+        "elapsed_s": round(time.perf_counter() - started, 1),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.nezha_rca", description=__doc__.split("\n\n")[0])
+    p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the nezha folder (default: %(default)s)")
+    p.add_argument("--days", nargs="+", default=list(DAYS), choices=DAYS, help="which days (default: both)")
+    p.add_argument("--at-offset", default=HEADLINE[0], help="ask this long after inject_time (default %(default)s)")
+    p.add_argument("--window", default=HEADLINE[1], help="investigation window (default %(default)s)")
+    p.add_argument("--sweep", default="", help="extra settings as OFFSET/WINDOW,... e.g. 5m/20m,10m/20m")
+    p.add_argument("--limit", type=int, default=0, help="only the first N faults of each day (quick run)")
+    p.add_argument("--seed", type=int, default=7, help="seed for tie-breaking orders (default %(default)s)")
+    p.add_argument("--json", type=Path, default=RESULTS_DIR / "nezha_rca.json", help="result file (default %(default)s)")
+    args = p.parse_args(argv)
+    try:
+        parse_duration(args.at_offset), parse_duration(args.window)
+        args.sweep = [_parse_setting(s) for s in args.sweep.split(",") if s.strip()]
+    except UsageError as e:
+        p.error(str(e))
+    if not args.data.is_dir():
+        p.error(f"{args.data} is not a folder (the Nezha data, read in place; see benchmarks/README.md)")
+    results = asyncio.run(_run(args))
+    label = results["headline"]["label"]
+    print(f"Nezha RCA benchmark — {label}; question \"why is <entry> slow?\"; machine: "
+          f"{results['machine']['cpu']} ×{results['machine']['cpu_count']}, Python {results['machine']['python']}")
+    print()
+    print(_tables(results, label))
+    if results["sweep"]:
+        print()
+        print(_sweep_table([{"label": f"+{results['settings']['at_offset']}/{results['settings']['window']}",
+                             "by_day": results["by_day"], "overall": results["overall"]},
+                            *[{**s, "label": f"+{s['at_offset']}/{s['window']}"} for s in results["sweep"]]]))
+    path = write_json(args.json, results)
+    print(f"\n{results['elapsed_s']:.0f}s; JSON: {path.relative_to(REPO_ROOT) if path.is_relative_to(REPO_ROOT) else path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

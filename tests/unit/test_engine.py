@@ -1,0 +1,133 @@
+"""The investigation engine's pure parts on small hand-made series, deploys and log samples."""
+
+from __future__ import annotations
+
+import math
+
+from sre_bot.analysis.anomaly import detect_onset
+from sre_bot.analysis.log_shift import template_shifts
+from sre_bot.analysis.ranking import DeployHit, LogHit, SignalHit, rank_services
+from sre_bot.analysis.anomaly import SignalAnomaly
+
+T0 = 1_700_000_000.0
+STEP = 60.0
+
+
+def series(values: list[float], start: float = T0) -> list[tuple[float, float]]:
+    return [(start + i * STEP, v) for i, v in enumerate(values)]
+
+
+def noisy(level: float, n: int, amp: float = 0.03) -> list[float]:
+    return [level * (1 + amp * math.sin(i * 1.7)) for i in range(n)]
+
+
+WSTART = T0 + 60 * STEP  # 60 baseline points, then the window
+
+
+def test_flat_series_has_no_anomaly():
+    """A flat series never leaves its (flat) baseline."""
+    assert detect_onset(series([5.0] * 90), WSTART) is None
+
+
+def test_step_up_reports_onset_before_and_after():
+    """A latency step from 45 ms to 890 ms at a known minute is found with that onset and those levels."""
+    pts = series(noisy(0.045, 60) + noisy(0.045, 10) + noisy(0.89, 20))
+    a = detect_onset(pts, WSTART, min_abs=0.01)
+    assert a is not None and a.direction == "up"
+    assert a.onset == WSTART + 10 * STEP
+    assert abs(a.before - 0.045) < 0.003 and abs(a.after - 0.89) < 0.05 and a.z > 10
+
+
+def test_missing_points_are_tolerated():
+    """NaNs and gaps in the window do not hide a sustained change."""
+    vals = noisy(1.0, 60) + [1.0, math.nan, 1.0] + [5.0, math.nan, 5.0, 5.0, 5.0, 5.0]
+    assert detect_onset(series(vals), WSTART) is not None
+
+
+def test_counter_reset_dip_is_not_an_anomaly():
+    """A one-point drop to zero (a counter reset seen through rate()) is not a sustained change."""
+    vals = noisy(100.0, 60) + noisy(100.0, 10) + [0.0] + noisy(100.0, 10)
+    assert detect_onset(series(vals), WSTART, bad="both") is None
+
+
+def test_direction_must_be_a_symptom():
+    """Latency falling is not a symptom of an up-is-bad signal; traffic falling is for a both-ways one."""
+    vals = noisy(1.0, 60) + [0.2] * 20
+    assert detect_onset(series(vals), WSTART, bad="up") is None
+    assert detect_onset(series(vals), WSTART, bad="both").direction == "down"
+
+
+def test_seasonal_baseline_explains_a_daily_peak():
+    """A level that matches the same window yesterday is not an anomaly, though it beats the hour before."""
+    vals = noisy(100.0, 60) + noisy(300.0, 30)
+    yesterday = [(WSTART + i * STEP, v) for i, v in enumerate(noisy(300.0, 30))]
+    assert detect_onset(series(vals), WSTART, bad="both") is not None
+    assert detect_onset(series(vals), WSTART, bad="both", seasonal=yesterday) is None
+
+
+def _hit(service: str, onset_min: float, z: float = 20.0, unit: str = "seconds", title: str = "latency p95",
+         ) -> SignalHit:
+    a = SignalAnomaly(onset=T0 + onset_min * 60, direction="up", before=1, after=5, peak=6, z=z, seasonal=False)
+    return SignalHit(signal=title.replace(" ", "_"), title=title, unit=unit, anomaly=a, evidence_id=f"{service}-{title}")
+
+
+GRAPH = {"frontend": ["checkout"], "checkout": ["payments-api"], "payments-api": ["payments-db"], "payments-db": [],
+         "catalog": []}
+
+
+def test_deepest_anomalous_dependency_is_the_root():
+    """With the whole chain anomalous and no deploy, the deepest dependency ranks first."""
+    signals = {"frontend": [_hit("frontend", 3)], "checkout": [_hit("checkout", 2)],
+               "payments-api": [_hit("payments-api", 1)],
+               "payments-db": [_hit("payments-db", 1, unit="cores", title="CPU")]}
+    ranked = rank_services(graph=GRAPH, focus="frontend", signals=signals, deploys={}, logs={})
+    assert ranked[0].service == "payments-db" and ranked[0].cause_kind == "resource_saturation"
+
+
+def test_deploy_before_onset_is_blamed_and_after_is_not():
+    """A deploy 2 min before the first anomaly makes its service the trigger; one after the onset is never blamed."""
+    signals = {"checkout": [_hit("checkout", 10)], "payments-db": [_hit("payments-db", 10, unit="cores")]}
+    before = {"checkout": [DeployHit(at=T0 + 8 * 60, text="#3 rev abc", evidence_id="d1")]}
+    ranked = rank_services(graph=GRAPH, focus="checkout", signals=signals, deploys=before, logs={})
+    assert ranked[0].service == "checkout" and ranked[0].cause_kind == "bad_deploy"
+    after = {"checkout": [DeployHit(at=T0 + 14 * 60, text="#4 rev def", evidence_id="d2")]}
+    ranked = rank_services(graph=GRAPH, focus="checkout", signals=signals, deploys=after, logs={})
+    assert ranked[0].service == "payments-db"
+    checkout = next(c for c in ranked if c.service == "checkout")
+    assert checkout.parts["deploy"] == 0 and any("not blamed" in r for r in checkout.reasons)
+
+
+def test_two_simultaneous_unrelated_anomalies_are_both_candidates():
+    """Two anomalies in unrelated services both appear, each with its own evidence."""
+    signals = {"payments-db": [_hit("payments-db", 5, unit="cores")], "catalog": [_hit("catalog", 5)]}
+    ranked = rank_services(graph=GRAPH, focus=None, signals=signals, deploys={}, logs={})
+    assert {c.service for c in ranked} == {"payments-db", "catalog"}
+    assert all(c.evidence_ids for c in ranked)
+
+
+def test_service_with_no_data_is_not_a_candidate_and_none_means_no_answer():
+    """A service without data is never blamed; no anomalies at all gives no candidates."""
+    assert rank_services(graph=GRAPH, focus="frontend", signals={"frontend": [], "checkout": []},
+                         deploys={}, logs={}) == []
+
+
+def test_new_log_template_adds_weight_and_gaps_lower_confidence():
+    """A new error template raises a service's score; failing backends lower every confidence."""
+    signals = {"payments-db": [_hit("payments-db", 5)], "catalog": [_hit("catalog", 5)]}
+    logs = {"catalog": [LogHit(kind="new", text="new template", evidence_id="l1")]}
+    ranked = rank_services(graph={}, focus=None, signals=signals, deploys={}, logs=logs)
+    assert ranked[0].service == "catalog"
+    degraded = rank_services(graph={}, focus=None, signals=signals, deploys={}, logs=logs, gaps=2)
+    assert degraded[0].confidence < ranked[0].confidence
+
+
+def test_template_shifts_find_new_and_jumped_templates():
+    """A template absent before is `new`; one 10× more frequent is a `jump`; steady ones are ignored."""
+    before = ["ERROR cache miss for key 17"] * 10 + ["WARN slow query took 120ms"] * 2
+    during = (["ERROR could not obtain connection from pool within 5000ms"] * 30 + ["ERROR cache miss for key 9"] * 10
+              + ["WARN slow query took 900ms"] * 40)
+    shifts = template_shifts(before, during, before_minutes=60, during_minutes=60)
+    kinds = {s.kind: s for s in shifts}
+    assert kinds["new"].example == "ERROR could not obtain connection from pool within 5000ms"
+    assert kinds["new"].before == 0 and kinds["new"].during == 30
+    assert kinds["jump"].during == 40 and all("cache miss" not in s.template for s in shifts)
