@@ -201,7 +201,7 @@ async def run_fault(day: Day, fault: Fault, url: str, cfg: Config, offset: timed
     )
     for key in ("engine", "maxz", "maxz_floor"):
         r = row[f"{key}_rank"]
-        row[f"{key}_top1"], row[f"{key}_top3"] = r == 1, r is not None and r <= 3
+        row[f"{key}_hit1"], row[f"{key}_hit3"] = r == 1, r is not None and r <= 3
     if inv is None:
         row.update(insufficient=True, in_scope=False, hypotheses=[], shown_top1=False)
         return row
@@ -240,9 +240,9 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
     out = {
         "faults": n,
-        "engine": {"top1": rate("engine_top1"), "top3": rate("engine_top3"), "shown_top1": rate("shown_top1")},
-        "maxz": {"top1": rate("maxz_top1"), "top3": rate("maxz_top3")},
-        "maxz_floor": {"top1": rate("maxz_floor_top1"), "top3": rate("maxz_floor_top3")},
+        "engine": {"top1": rate("engine_hit1"), "top3": rate("engine_hit3"), "shown_top1": rate("shown_top1")},
+        "maxz": {"top1": rate("maxz_hit1"), "top3": rate("maxz_hit3")},
+        "maxz_floor": {"top1": rate("maxz_floor_hit1"), "top3": rate("maxz_floor_hit3")},
         "random": {"top1": avg("random_top1"), "top3": avg("random_top3")},
         "abstentions": sum(1 for r in rows if r.get("insufficient")),
         "errors": sum(1 for r in rows if r.get("error")),
@@ -272,7 +272,7 @@ def _tables(results: dict[str, Any], label: str) -> str:
                   " ".join(_short(s) for s in r["engine_top3"]), r["engine_rank"] or "—",
                   "abstain" if r.get("insufficient") else "", r["maxz_rank"] or "—", r["maxz_floor_rank"] or "—",
                   f"{r.get('wall_s', 0):.2f}s"] for r in rows]
-    out = [format_table(["app", "#", "inject", "fault", "truth", "engine top-3", "rank", "", "max|z|", "floored",
+    out = [format_table(["app", "#", "inject", "fault", "truth", "engine top-3", "rank", "note", "max|z|", "floored",
                          "wall"], per_fault, title=f"Per fault ({label})", align="lrllllrlrrr"), ""]
     acc = []
     groups = [*results["by_day"].items(), ("all", results["overall"])]

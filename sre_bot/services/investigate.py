@@ -90,6 +90,12 @@ def _anomaly_evidence(e: Evidence, window: TimeRange) -> tuple[SignalHit, Eviden
     return SignalHit(signal=sig, title=title, unit=unit, anomaly=a, evidence_id=ev.id), ev
 
 
+def _strongest_first(items: list[Evidence]) -> list[Evidence]:
+    """Deploys first (the change), then signals by how far they moved, then log shifts."""
+    order = {"deploy": 0, "anomaly": 1, "log_shift": 2}
+    return sorted(items, key=lambda e: (order.get(e.kind, 3), -abs(e.data.get("z") or 0)))
+
+
 def _cause(c: Candidate, hits: list[SignalHit], deploys: list[Evidence]) -> str:
     strongest = max(hits, key=lambda h: abs(h.anomaly.z))
     a = strongest.anomaly
@@ -160,7 +166,7 @@ async def investigate(deps: Deps, question: str, *, at: datetime | None = None, 
     insufficient = not ranking or ranking[0].confidence < MIN_CONFIDENCE
     hypotheses = [] if insufficient else [
         Hypothesis(service=r.service, cause=r.cause, cause_kind=r.cause_kind, confidence=r.confidence,
-                   reasons=r.reasons, evidence=[by_id[i] for i in c.evidence_ids if i in by_id])
+                   reasons=r.reasons, evidence=_strongest_first([by_id[i] for i in c.evidence_ids if i in by_id]))
         for r, c in list(zip(ranking, candidates))[:3] if r.confidence >= MIN_CONFIDENCE
     ]
     alerts = [e for e in evidence if e.kind == "alert"]
@@ -232,8 +238,12 @@ def _summary(focus: str | None, symptom: str | None, scope: list[str], ranking: 
 
 def _timeline(shown: list[Evidence], deploy_ev: list[Evidence], alerts: list[Evidence], shift_ev: list[Evidence],
               win: TimeRange) -> list[TimelineEntry]:
-    out = [TimelineEntry(at=datetime.fromisoformat(e.data["onset"]), service=e.service,
-                         text=f"{e.label} first off baseline", evidence_id=e.id) for e in shown]
+    grouped: dict[tuple[str | None, str], list[Evidence]] = {}
+    for e in sorted(shown, key=lambda e: e.data["onset"]):
+        grouped.setdefault((e.service, e.data["onset"][:16]), []).append(e)
+    out = [TimelineEntry(at=datetime.fromisoformat(items[0].data["onset"]), service=svc,
+                         text=f"{svc}: " + ", ".join(e.label.removeprefix(f"{svc} ") for e in items) + " off baseline",
+                         evidence_id=items[0].id) for (svc, _), items in grouped.items()]
     lookback = win.start - timedelta(seconds=DEPLOY_LOOKBACK_S)
     for e in deploy_ev:
         t = datetime.fromisoformat(e.data["deployed_at"])

@@ -115,7 +115,8 @@ async def error_shift(deps: Deps, svc: ServiceConfig, window: TimeRange, baselin
             id=evidence_id("loki", logql, window, "shift:" + s.template), source="loki", kind="log_shift",
             label=f"{svc.name} {what}: {s.during} lines in the window, {s.before} before", query=logql,
             window=window, quote=s.example, extra_urls=_links(deps, logql, window), service=svc.name,
-            partial="counts are of the newest lines only (line limit hit)" if capped else None,
+            partial=f"counted in at most {deps.settings.log_line_limit} lines per period (line limit hit)"
+            if capped else None,
             data={"template": s.template, "kind": s.kind, "before": s.before, "during": s.during,
                   "rate_before_per_min": round(s.rate_before, 3), "rate_during_per_min": round(s.rate_during, 3),
                   "first_seen": first.time.isoformat(), "baseline_window": {
