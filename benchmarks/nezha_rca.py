@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import math
+import hashlib
 import random
 import sys
 import time
@@ -23,7 +23,7 @@ import traceback
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from statistics import mean, median
+from statistics import median
 from typing import Any
 
 from sre_bot.backends.prometheus import PrometheusBackend
@@ -33,22 +33,21 @@ from sre_bot.config import Config, ServiceConfig, Signal
 from sre_bot.errors import BackendError, UsageError
 from sre_bot.metrics import Metrics
 from sre_bot.models import TimeRange
-from sre_bot.settings import load_settings
+from sre_bot.settings import Settings, load_settings
 from sre_bot.windows import parse_duration
 from tests.realprom import prometheus_server
 
 from ._nezha_data import Day, Fault, load_day, openmetrics
-from ._report import REPO_ROOT, RESULTS_DIR, command_line, format_table, machine_info, pct, progress, utc_now, \
-    write_json
+from ._nezha_tables import NEZHA_PAPER, by_fault_type, render, render_sweep, summarize
+from ._report import REPO_ROOT, RESULTS_DIR, command_line, machine_info, progress, utc_now, write_json
 
-__all__ = ["main", "SIGNALS", "build_config"]
+__all__ = ["main", "SIGNALS", "SIGNAL_SETS", "build_config"]
 
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "benchmarks" / "nezha"
 DAYS = ("2022-08-22", "2023-01-29")
 HEADLINE = ("5m", "10m")  # ask 5 min after the injection, about the 10 min before (faults are ~8 min apart)
 CHARS_PER_POINT = 20  # "[1661140279.0, 0.1234]," as raw JSON
 CHARS_PER_TOKEN = 4
-NEZHA_PAPER = {"top1": 0.929, "top3": 0.964}  # service level, OnlineBoutique, metrics+traces+logs
 
 
 @dataclass(frozen=True)
@@ -61,29 +60,35 @@ class Spec:
     min_abs: float = 0.0
 
 
-# The signals the engine gets (and the z-score baseline scores): one pod per service, so the aggregation only
-# matters for the shape of the query. Success rate is 0 in every row of the dataset: not a signal.
+# The signals the engine gets (and the z-score baseline scores); one pod per service, so the aggregation only
+# shapes the query. "golden" mirrors the bot's built-in golden signals (request rate, latency p95/p99, CPU,
+# memory; the error ratio has no counterpart: PodSuccessRate is 0 in every row of both days). "extended" adds
+# the pod's outbound-call latency and network throughput.
 SIGNALS: dict[str, Spec] = {
+    "workload": Spec("nezha_workload_ops", "sum", "request rate", "rps", bad="both", min_abs=0.2),
+    "latency_p95": Spec("nezha_server_latency_p95_seconds", "avg", "latency p95", "seconds", min_abs=0.01),
+    "latency_p99": Spec("nezha_server_latency_p99_seconds", "avg", "latency p99", "seconds", min_abs=0.01),
     "cpu": Spec("nezha_cpu_usage_ratio", "max", "CPU (of limit)", "ratio", min_abs=0.05),
     "memory": Spec("nezha_memory_usage_bytes", "max", "memory", "bytes", min_abs=16 * 2**20),
-    "latency_p95": Spec("nezha_server_latency_p95_seconds", "avg", "latency p95", "seconds", min_abs=0.01),
-    "latency_p99": Spec("nezha_server_latency_p99_seconds", "avg", "latency p99", "seconds", min_abs=0.02),
     "client_latency_p95": Spec("nezha_client_latency_p95_seconds", "avg", "outbound call latency p95", "seconds",
                                min_abs=0.01),
-    "workload": Spec("nezha_workload_ops", "sum", "request rate", "rps", bad="both", min_abs=0.2),
     "net_rx": Spec("nezha_network_receive_bytes", "sum", "network received/s", "bytes", bad="both", min_abs=4096),
     "net_tx": Spec("nezha_network_transmit_bytes", "sum", "network sent/s", "bytes", bad="both", min_abs=4096),
 }
+SIGNAL_SETS = {
+    "golden": ("workload", "latency_p95", "latency_p99", "cpu", "memory"),
+    "extended": tuple(SIGNALS),
+}
 
 
-def build_config(day: Day) -> Config:
+def build_config(day: Day, specs: dict[str, Spec]) -> Config:
     signals = {n: Signal(title=s.title, query=f"{s.agg}({s.gauge}{{$selector}})", unit=s.unit, bad=s.bad,
-                         min_abs=s.min_abs) for n, s in SIGNALS.items()}
+                         min_abs=s.min_abs) for n, s in specs.items()}
     services = [ServiceConfig(name=s, depends_on=day.depends_on.get(s, [])) for s in day.services]
     return Config(builtin_signals=False, signals=signals, services=services)
 
 
-def _settings(url: str):
+def _settings(url: str) -> Settings:
     # Only Prometheus: anything else the environment names (Loki, Argo CD, ...) is switched off for the run.
     return load_settings(None, PROMETHEUS_URL=url, LOKI_URL=None, ARGOCD_URL=None, ALERTMANAGER_URL=None,
                          GRAFANA_URL=None, ANTHROPIC_API_KEY=None)
@@ -107,7 +112,8 @@ def _robust_z(values: list[float], base: list[float], floor: float) -> float:
     return max(abs(v - med) / sigma for v in values)
 
 
-async def _zscores(prom: PrometheusBackend, window: TimeRange, baseline: TimeRange) -> dict[str, dict[str, Any]]:
+async def _zscores(prom: PrometheusBackend, specs: dict[str, Spec], window: TimeRange, baseline: TimeRange,
+                   ) -> dict[str, dict[str, Any]]:
     """Per service, its largest single-signal |z| (raw MAD, and MAD floored at 5% of the median), same data."""
     whole = TimeRange(start=baseline.start, end=window.end)
     step = prom.step_for(whole)
@@ -131,7 +137,7 @@ async def _zscores(prom: PrometheusBackend, window: TimeRange, baseline: TimeRan
             if zf > row["zf"]:
                 row.update(zf=zf, zf_signal=name)
 
-    await asyncio.gather(*(one(n, s) for n, s in SIGNALS.items()))
+    await asyncio.gather(*(one(n, s) for n, s in specs.items()))
     return out
 
 
@@ -151,8 +157,8 @@ def _rank(order: list[str], truth: str) -> int | None:
     return order.index(truth) + 1 if truth in order else None
 
 
-async def run_fault(day: Day, fault: Fault, url: str, cfg: Config, offset: timedelta, window: timedelta,
-                    seed: int) -> dict[str, Any]:
+async def run_fault(day: Day, fault: Fault, url: str, specs: dict[str, Spec], offset: timedelta,
+                    window: timedelta, seed: int) -> dict[str, Any]:
     from sre_bot.services.investigate import investigate  # the engine under test (imported late: may be new)
 
     at = fault.at + offset
@@ -165,6 +171,7 @@ async def run_fault(day: Day, fault: Fault, url: str, cfg: Config, offset: timed
         "fault": fault.kind, "pod": fault.pod, "truth": fault.service, "asked_at": at.isoformat(),
         "question": question, "services": len(day.services),
     }
+    cfg = build_config(day, specs)
     async with open_deps(_settings(url), config=cfg, clock=frozen_clock(at), metrics=metrics) as deps:
         assert deps.prometheus is not None
         try:
@@ -172,7 +179,7 @@ async def run_fault(day: Day, fault: Fault, url: str, cfg: Config, offset: timed
             try:
                 inv = await investigate(deps, question, at=at, window=window)
             except Exception as e:  # an engine bug is a miss with a traceback, not the end of the run
-                row.update(error=f"{type(e).__name__}: {e}", wall_s=time.perf_counter() - t0)
+                row.update(error=f"{type(e).__name__}: {e}", wall_s=round(time.perf_counter() - t0, 4))
                 progress(traceback.format_exc())
                 inv = None
             else:
@@ -182,7 +189,7 @@ async def run_fault(day: Day, fault: Fault, url: str, cfg: Config, offset: timed
             else:
                 win = TimeRange.ending(at, window)
                 base = win.before(max(window, timedelta(hours=1)))
-            z = await _zscores(deps.prometheus, win, base)
+            z = await _zscores(deps.prometheus, specs, win, base)
         finally:
             deps.prometheus.close()
 
@@ -197,11 +204,15 @@ async def run_fault(day: Day, fault: Fault, url: str, cfg: Config, offset: timed
         engine_ranked=len(engine_ranked), engine_top3=engine_order[:3], engine_rank=_rank(engine_order, truth),
         maxz_top3=z_order[:3], maxz_rank=_rank(z_order, truth),
         maxz_floor_top3=zf_order[:3], maxz_floor_rank=_rank(zf_order, truth),
-        truth_z=z.get(truth), random_top1=1 / len(day.services), random_top3=min(3, len(day.services)) / len(day.services),
+        truth_z=z.get(truth), random_top1=1 / len(day.services),
+        random_top3=min(3, len(day.services)) / len(day.services),
     )
     for key in ("engine", "maxz", "maxz_floor"):
         r = row[f"{key}_rank"]
         row[f"{key}_hit1"], row[f"{key}_hit3"] = r == 1, r is not None and r <= 3
+    # hits the engine's own ranking earned (not the seeded random fill behind it)
+    own = row["engine_rank"] is not None and row["engine_rank"] <= len(engine_ranked)
+    row["engine_own_hit1"], row["engine_own_hit3"] = row["engine_hit1"] and own, row["engine_hit3"] and own
     if inv is None:
         row.update(insufficient=True, in_scope=False, hypotheses=[], shown_top1=False)
         return row
@@ -226,102 +237,19 @@ async def run_fault(day: Day, fault: Fault, url: str, cfg: Config, offset: timed
     return row
 
 
-def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    n = len(rows)
-    if not n:
-        return {"faults": 0}
+def _engine_info() -> dict[str, Any]:
+    """Which engine ran: its version tag and a digest of its source (it changes while being developed)."""
+    from sre_bot.investigation import ENGINE_VERSION
 
-    def rate(key: str) -> float:
-        return sum(1 for r in rows if r.get(key)) / n
-
-    def avg(key: str) -> float | None:
-        vals = [r[key] for r in rows if isinstance(r.get(key), (int, float))]
-        return mean(vals) if vals else None
-
-    out = {
-        "faults": n,
-        "engine": {"top1": rate("engine_hit1"), "top3": rate("engine_hit3"), "shown_top1": rate("shown_top1")},
-        "maxz": {"top1": rate("maxz_hit1"), "top3": rate("maxz_hit3")},
-        "maxz_floor": {"top1": rate("maxz_floor_hit1"), "top3": rate("maxz_floor_hit3")},
-        "random": {"top1": avg("random_top1"), "top3": avg("random_top3")},
-        "abstentions": sum(1 for r in rows if r.get("insufficient")),
-        "errors": sum(1 for r in rows if r.get("error")),
-        "truth_in_scope": rate("in_scope"),
-        "truth_ranked": sum(1 for r in rows if r.get("truth_in_ranking")) / n,
-        "mean_wall_s": avg("wall_s"), "mean_prometheus_queries": avg("prometheus_queries"),
-        "mean_evidence_items": avg("evidence_items"), "mean_evidence_chars": avg("evidence_chars"),
-        "mean_evidence_tokens": avg("evidence_tokens"), "mean_shown_chars": avg("shown_chars"),
-        "mean_raw_points": avg("raw_points"), "mean_raw_chars": avg("raw_chars"),
-    }
-    if out["mean_evidence_chars"] and out["mean_raw_chars"]:
-        out["raw_to_evidence_ratio"] = out["mean_raw_chars"] / out["mean_evidence_chars"]
-    return out
-
-
-def _short(name: str) -> str:
-    return name.removeprefix("ts-").removesuffix("-service").removesuffix("service") or name
-
-
-def _ratio(a: float | None, b: float | None) -> str:
-    return "—" if a is None or not b else f"{a / b:.1f}×"
-
-
-def _tables(results: dict[str, Any], label: str) -> str:
-    rows = results["faults"]
-    per_fault = [[r["app"][:5], r["index"], r["inject_time"][11:16], r["fault"], _short(r["truth"]),
-                  " ".join(_short(s) for s in r["engine_top3"]), r["engine_rank"] or "—",
-                  "abstain" if r.get("insufficient") else "", r["maxz_rank"] or "—", r["maxz_floor_rank"] or "—",
-                  f"{r.get('wall_s', 0):.2f}s"] for r in rows]
-    out = [format_table(["app", "#", "inject", "fault", "truth", "engine top-3", "rank", "note", "max|z|", "floored",
-                         "wall"], per_fault, title=f"Per fault ({label})", align="lrllllrlrrr"), ""]
-    acc = []
-    groups = [*results["by_day"].items(), ("all", results["overall"])]
-    for name, s in groups:
-        if not s.get("faults"):
-            continue
-        day = results["days"].get(name, {}).get("app", name) if name != "all" else "all"
-        rnd = s["random"]
-        acc += [
-            [day, "engine (investigate)", s["faults"], pct(s["engine"]["top1"]), pct(s["engine"]["top3"]),
-             _ratio(s["engine"]["top1"], rnd["top1"]), pct(s["engine"]["shown_top1"])],
-            ["", "max single-metric |z|", s["faults"], pct(s["maxz"]["top1"]), pct(s["maxz"]["top3"]),
-             _ratio(s["maxz"]["top1"], rnd["top1"]), ""],
-            ["", "max |z|, MAD floored 5%", s["faults"], pct(s["maxz_floor"]["top1"]), pct(s["maxz_floor"]["top3"]),
-             _ratio(s["maxz_floor"]["top1"], rnd["top1"]), ""],
-            ["", "random (expected)", s["faults"], pct(rnd["top1"]), pct(rnd["top3"]), "1.0×", ""],
-        ]
-    acc.append(["OnlineBoutique", "Nezha paper (metrics+traces+logs; not measured here)", "—",
-                pct(NEZHA_PAPER["top1"]), pct(NEZHA_PAPER["top3"]), "", ""])
-    out += [format_table(["app", "method", "faults", "top-1", "top-3", "top-1 ÷ random", "shown@1"], acc,
-                         title=f"Root-cause service accuracy ({label})", align="llrrrrr"), ""]
-    cost = []
-    for name, s in groups:
-        if not s.get("faults"):
-            continue
-        day = results["days"].get(name, {}).get("app", name) if name != "all" else "all"
-        cost.append([day, s["faults"], s["abstentions"], s["errors"], pct(s["truth_in_scope"], 0),
-                     pct(s["truth_ranked"], 0), f"{s['mean_wall_s'] or 0:.2f}s",
-                     f"{s['mean_prometheus_queries'] or 0:.0f}", f"{s['mean_evidence_items'] or 0:.0f}",
-                     f"{s['mean_evidence_chars'] or 0:,.0f}", f"{s['mean_evidence_tokens'] or 0:,.0f}",
-                     f"{s['mean_raw_chars'] or 0:,.0f}", _ratio(s.get("mean_raw_chars"), s.get("mean_evidence_chars"))])
-    out.append(format_table(["app", "faults", "abstain", "errors", "truth in scope", "truth ranked", "s/inv",
-                             "queries/inv", "evidence", "evid. chars", "≈tokens", "raw chars", "raw÷evid."], cost,
-                            title="Per investigation (means; raw = points fetched × 20 chars)",
-                            align="lrrrrrrrrrrrr"))
-    return "\n".join(out)
-
-
-def _sweep_table(sweep: list[dict[str, Any]]) -> str:
-    rows = []
-    for s in sweep:
-        for name, summ in [*s["by_day"].items(), ("all", s["overall"])]:
-            if not summ.get("faults"):
-                continue
-            rows.append([s["label"], name, summ["faults"], pct(summ["engine"]["top1"]), pct(summ["engine"]["top3"]),
-                         pct(summ["maxz"]["top1"]), pct(summ["maxz"]["top3"]), summ["abstentions"]])
-    return format_table(["setting", "day", "faults", "engine top-1", "engine top-3", "max|z| top-1", "max|z| top-3",
-                         "abstain"], rows, title="Sweep (extra rows; the headline is the first setting)",
-                        align="llrrrrrr")
+    pkg = REPO_ROOT / "sre_bot"
+    files = sorted([pkg / "services" / "investigate.py", pkg / "investigation.py", pkg / "tools" / "signals.py",
+                    *(pkg / "analysis").glob("*.py")])
+    digest = hashlib.sha256()
+    for f in files:
+        if f.exists():
+            digest.update(f.relative_to(REPO_ROOT).as_posix().encode() + b"\0" + f.read_bytes())
+    return {"version": ENGINE_VERSION, "source_sha256": digest.hexdigest()[:16],
+            "files": [f.relative_to(REPO_ROOT).as_posix() for f in files if f.exists()]}
 
 
 def _parse_setting(text: str) -> tuple[str, str]:
@@ -331,11 +259,12 @@ def _parse_setting(text: str) -> tuple[str, str]:
 
 
 async def _run(args: argparse.Namespace) -> dict[str, Any]:
+    specs = {n: SIGNALS[n] for n in SIGNAL_SETS[args.signals]}
     settings = [(args.at_offset, args.window), *args.sweep]
-    labels = [f"ask at inject+{o}, window {w}" for o, w in settings]
+    labels = [f"ask at inject+{o}, window {w}, {args.signals} signals" for o, w in settings]
     per_setting: list[dict[str, list[dict[str, Any]]]] = [{} for _ in settings]
     days_info: dict[str, Any] = {}
-    started = time.perf_counter()
+    started, started_at = time.perf_counter(), utc_now()
     for name in args.days:
         t0 = time.perf_counter()
         day = load_day(args.data, name)
@@ -346,13 +275,13 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
                  f"({day.entry_how}); topology: {day.topology}")
         for q in day.quirks:
             progress(f"  quirk: {q}")
-        cfg = build_config(day)
         with prometheus_server(text) as url:
             progress(f"  Prometheus ready at {url} after {time.perf_counter() - t0:.1f}s")
             for i, (offset, window) in enumerate(settings):
                 rows = per_setting[i].setdefault(name, [])
                 for f in faults:
-                    row = await run_fault(day, f, url, cfg, parse_duration(offset), parse_duration(window), args.seed)
+                    row = await run_fault(day, f, url, specs, parse_duration(offset), parse_duration(window),
+                                          args.seed)
                     rows.append(row)
                     progress(f"  [{labels[i]}] {f.index:2d}/{len(faults)} {f.inject_time[11:]} {f.kind:<15} "
                              f"truth {f.service:<28} engine rank {row['engine_rank']!s:>2} "
@@ -368,24 +297,27 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
         rows = [r for name in args.days for r in per_setting[i].get(name, [])]
         return {"label": labels[i], "at_offset": settings[i][0], "window": settings[i][1],
                 "by_day": {name: summarize(per_setting[i].get(name, [])) for name in args.days},
-                "overall": summarize(rows), "faults": rows}
+                "overall": summarize(rows), "by_fault_type": by_fault_type(rows), "faults": rows}
 
     headline = pack(0)
     return {
-        "benchmark": "nezha_rca", "started_at": utc_now(), "command": command_line(),
+        "benchmark": "nezha_rca", "started_at": started_at, "command": command_line(),
         "machine": machine_info(binaries=("prometheus", "promtool")),
+        "engine": _engine_info(),
         "settings": {"data": str(args.data), "days": args.days, "at_offset": args.at_offset, "window": args.window,
                      "question": "why is <entry service> slow?", "clock": "frozen at inject_time + at_offset",
                      "limit": args.limit, "seed": args.seed, "max_points": _settings("http://x").max_points,
+                     "signal_set": args.signals,
                      "signals": {n: {"query": f"{s.agg}({s.gauge}{{$selector}})", "unit": s.unit, "bad": s.bad,
-                                     "min_abs": s.min_abs} for n, s in SIGNALS.items()},
+                                     "min_abs": s.min_abs} for n, s in specs.items()},
                      "ranking_completion": "services the engine does not rank follow in a seeded random order",
                      "chars_per_point": CHARS_PER_POINT, "chars_per_token": CHARS_PER_TOKEN},
         "reference": {"nezha_paper_onlineboutique_service_level": NEZHA_PAPER,
                       "note": "reported by the Nezha paper with metrics+traces+logs; not measured here"},
         "days": days_info,
         "headline": {k: v for k, v in headline.items() if k != "faults"},
-        "by_day": headline["by_day"], "overall": headline["overall"], "faults": headline["faults"],
+        "by_day": headline["by_day"], "overall": headline["overall"], "by_fault_type": headline["by_fault_type"],
+        "faults": headline["faults"],
         "sweep": [pack(i) for i in range(1, len(settings))],
         "elapsed_s": round(time.perf_counter() - started, 1),
     }
@@ -398,9 +330,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--at-offset", default=HEADLINE[0], help="ask this long after inject_time (default %(default)s)")
     p.add_argument("--window", default=HEADLINE[1], help="investigation window (default %(default)s)")
     p.add_argument("--sweep", default="", help="extra settings as OFFSET/WINDOW,... e.g. 5m/20m,10m/20m")
+    p.add_argument("--signals", default="golden", choices=sorted(SIGNAL_SETS),
+                   help="golden: request rate, latency p95/p99, CPU, memory; extended: + outbound latency p95, "
+                        "network rx/tx (default %(default)s)")
     p.add_argument("--limit", type=int, default=0, help="only the first N faults of each day (quick run)")
     p.add_argument("--seed", type=int, default=7, help="seed for tie-breaking orders (default %(default)s)")
-    p.add_argument("--json", type=Path, default=RESULTS_DIR / "nezha_rca.json", help="result file (default %(default)s)")
+    p.add_argument("--json", type=Path, default=RESULTS_DIR / "nezha_rca.json",
+                   help="result file (default %(default)s)")
     args = p.parse_args(argv)
     try:
         parse_duration(args.at_offset), parse_duration(args.window)
@@ -414,14 +350,17 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Nezha RCA benchmark — {label}; question \"why is <entry> slow?\"; machine: "
           f"{results['machine']['cpu']} ×{results['machine']['cpu_count']}, Python {results['machine']['python']}")
     print()
-    print(_tables(results, label))
+    print(render(results, label))
     if results["sweep"]:
         print()
-        print(_sweep_table([{"label": f"+{results['settings']['at_offset']}/{results['settings']['window']}",
-                             "by_day": results["by_day"], "overall": results["overall"]},
-                            *[{**s, "label": f"+{s['at_offset']}/{s['window']}"} for s in results["sweep"]]]))
+        apps = {name: d["app"] for name, d in results["days"].items()}
+        print(render_sweep([{"label": f"+{results['settings']['at_offset']}/{results['settings']['window']}",
+                             "by_day": results["by_day"], "overall": results["overall"], "apps": apps},
+                            *[{**s, "label": f"+{s['at_offset']}/{s['window']}", "apps": apps}
+                              for s in results["sweep"]]]))
     path = write_json(args.json, results)
-    print(f"\n{results['elapsed_s']:.0f}s; JSON: {path.relative_to(REPO_ROOT) if path.is_relative_to(REPO_ROOT) else path}")
+    shown = path.relative_to(REPO_ROOT) if path.resolve().is_relative_to(REPO_ROOT) else path
+    print(f"\n{results['elapsed_s']:.0f}s; JSON: {shown}")
     return 0
 
 
