@@ -32,7 +32,7 @@ from .reply import gaps_of
 
 __all__ = ["investigate", "investigation_window", "scope_services", "MAX_SERVICES"]
 
-MAX_SERVICES = 12
+MAX_SERVICES = 40
 
 
 def investigation_window(now: datetime, length: timedelta, at: datetime | None) -> TimeRange:
@@ -44,12 +44,13 @@ def investigation_window(now: datetime, length: timedelta, at: datetime | None) 
 
 
 def scope_services(config: Config, focus: str | None, names: Mapping[str, str]) -> list[str]:
-    """The focus, everything it depends on (transitively), and its direct callers; or every known service."""
+    """The focus, everything it depends on (transitively, nearest first), and its direct callers; or every known
+    service. Not capped here: the caller keeps the first MAX_SERVICES and says when it cut."""
     graph = config.dependencies()
     if focus is None:
-        return sorted(set(config.service_names) or set(names.values()))[:MAX_SERVICES]
+        return sorted(set(config.service_names) or set(names.values()))
     out, frontier = [focus], [focus]
-    while frontier and len(out) < MAX_SERVICES:
+    while frontier:
         nxt = []
         for s in frontier:
             for d in graph.get(s, []):
@@ -58,7 +59,7 @@ def scope_services(config: Config, focus: str | None, names: Mapping[str, str]) 
                     nxt.append(d)
         frontier = nxt
     callers = [s for s, ds in graph.items() if focus in ds and s not in out]
-    return (out + callers)[:MAX_SERVICES]
+    return out + callers
 
 
 def _hhmm(t: float | datetime) -> str:
@@ -73,7 +74,8 @@ def _anomaly_evidence(e: Evidence, window: TimeRange) -> tuple[SignalHit, Eviden
     unit = e.data["unit"]
     a = detect_onset([(p[0], p[1]) for p in e.data["points"]], window.start.timestamp(),
                      bad=e.data.get("bad", "up"), min_abs=e.data.get("min_abs", 0.0),
-                     seasonal=[(p[0], p[1]) for p in e.data.get("seasonal_points") or []])
+                     seasonal=[(p[0], p[1]) for p in e.data.get("seasonal_points") or []],
+                     expected=tuple(e.data["expected_points"]) if e.data.get("expected_points") else None)
     if a is None:
         return None
     verb = "rose" if a.direction == "up" else "fell"
@@ -88,6 +90,20 @@ def _anomaly_evidence(e: Evidence, window: TimeRange) -> tuple[SignalHit, Eviden
     })
     title = e.label.removeprefix(f"{e.service} ") if e.service else e.label
     return SignalHit(signal=sig, title=title, unit=unit, anomaly=a, evidence_id=ev.id), ev
+
+
+def _dedupe_not_configured(items: list[Evidence]) -> list[Evidence]:
+    """One "X is not configured" note per system, not one per service."""
+    seen: set[str] = set()
+    out = []
+    for e in items:
+        if e.data.get("error_kind") == "not_configured":
+            if e.source in seen:
+                continue
+            seen.add(e.source)
+            e = e.model_copy(update={"service": None, "label": f"{e.source} checks"})
+        out.append(e)
+    return out
 
 
 def _strongest_first(items: list[Evidence]) -> list[Evidence]:
@@ -126,10 +142,11 @@ async def investigate(deps: Deps, question: str, *, at: datetime | None = None, 
     focus = focus or find_service(question, names)
     win = investigation_window(now, window or q.window or deps.default_window, at or q.at)
     base = baseline_for(win)
-    scope = scope_services(deps.config, focus, names)
+    full_scope = scope_services(deps.config, focus, names)
+    scope = full_scope[:MAX_SERVICES]
     live = now - win.end < timedelta(minutes=5)  # Alertmanager only knows the present
     gathered = await asyncio.gather(*(_gather(deps, deps.config.service(s), win, base, live) for s in scope))
-    evidence = [e for group in gathered for e in group]
+    evidence = _dedupe_not_configured([e for group in gathered for e in group])
     # enrich signal evidence with how to judge it (direction and floor come from the config's signal)
     signals_cfg = deps.config.all_signals
     hits: dict[str, list[SignalHit]] = {s: [] for s in scope}
@@ -149,6 +166,8 @@ async def investigate(deps: Deps, question: str, *, at: datetime | None = None, 
     logs = {s: [LogHit(kind=e.data["kind"], text=e.label, evidence_id=e.id) for e in shift_ev if e.service == s]
             for s in scope}
     gaps = gaps_of(evidence)
+    if len(full_scope) > MAX_SERVICES:
+        gaps.append(f"only {MAX_SERVICES} of {len(full_scope)} services in scope were checked (nearest first)")
     failing = {e.source for e in evidence if e.status == "error" and e.data.get("error_kind") != "not_configured"}
     graph = deps.config.dependencies()
     candidates = rank_services(graph=graph, focus=focus, signals=hits, deploys=deploys, logs=logs,

@@ -55,8 +55,9 @@ async def _one(deps: Deps, svc: ServiceConfig, r: RenderedSignal, window: TimeRa
     label = f"{svc.name} {r.signal.title}"
     whole = TimeRange(start=baseline.start, end=window.end)
     try:
+        step = deps.prometheus.step_for(whole)
         series, season = await asyncio.gather(
-            deps.prometheus.query_range(r.query, whole, step=deps.prometheus.step_for(whole)),
+            deps.prometheus.query_range(r.query, whole, step=step),
             _yesterday(deps, r.query, window) if seasonal else asyncio.sleep(0, result=[]),
         )
     except BackendError as e:
@@ -87,6 +88,8 @@ async def _one(deps: Deps, svc: ServiceConfig, r: RenderedSignal, window: TimeRa
             "baseline_window": {"start": baseline.start.isoformat(), "end": baseline.end.isoformat()},
             "points": [[p.t, p.v] for p in s.points],
             "seasonal_points": season,
+            "step": step,
+            "expected_points": [window.duration.total_seconds() / step, baseline.duration.total_seconds() / step],
         },
     )
 

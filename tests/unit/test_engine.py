@@ -131,3 +131,11 @@ def test_template_shifts_find_new_and_jumped_templates():
     assert kinds["new"].example == "ERROR could not obtain connection from pool within 5000ms"
     assert kinds["new"].before == 0 and kinds["new"].during == 30
     assert kinds["jump"].during == 40 and all("cache miss" not in s.template for s in shifts)
+
+
+def test_sparse_series_is_not_judged():
+    """A low-traffic series with most expected points missing is too sparse to call an anomaly."""
+    pts = series(noisy(0.02, 60))[::4] + series([0.05] * 30, start=WSTART)[::4]
+    assert detect_onset(pts, WSTART, expected=(30, 60)) is None
+    dense = series(noisy(0.02, 60) + [0.05] * 30)
+    assert detect_onset(dense, WSTART, expected=(30, 60)) is not None
