@@ -18,7 +18,7 @@ from ..analysis.question import parse_question
 from ..analysis.ranking import (
     DEPLOY_LOOKBACK_S, MIN_CONFIDENCE, Candidate, DeployHit, LogHit, SignalHit, rank_services,
 )
-from ..config import Config, ServiceConfig
+from ..config import ServiceConfig
 from ..deps import Deps
 from ..investigation import Hypothesis, Investigation, RankedService, TimelineEntry
 from ..models import Evidence, TimeRange, evidence_id
@@ -27,6 +27,7 @@ from ..tools.alerts import firing_alerts
 from ..tools.deploys import app_status
 from ..tools.logs import error_shift
 from ..tools.signals import baseline_for, golden_signals
+from ..tools.topology import discover_edges, merge_graph
 from .names import find_service, known_services
 from .reply import gaps_of
 
@@ -43,12 +44,11 @@ def investigation_window(now: datetime, length: timedelta, at: datetime | None) 
     return TimeRange(start=min(end - length, at - length / 2), end=end)
 
 
-def scope_services(config: Config, focus: str | None, names: Mapping[str, str]) -> list[str]:
+def scope_services(graph: Mapping[str, list[str]], focus: str | None, names: Mapping[str, str]) -> list[str]:
     """The focus, everything it depends on (transitively, nearest first), and its direct callers; or every known
     service. Not capped here: the caller keeps the first MAX_SERVICES and says when it cut."""
-    graph = config.dependencies()
     if focus is None:
-        return sorted(set(config.service_names) or set(names.values()))
+        return sorted(set(graph) | set(names.values()))
     out, frontier = [focus], [focus]
     while frontier:
         nxt = []
@@ -142,7 +142,8 @@ async def investigate(deps: Deps, question: str, *, at: datetime | None = None, 
     focus = focus or find_service(question, names)
     win = investigation_window(now, window or q.window or deps.default_window, at or q.at)
     base = baseline_for(win)
-    full_scope = scope_services(deps.config, focus, names)
+    graph = merge_graph(deps.config.dependencies(), await discover_edges(deps, win))
+    full_scope = scope_services(graph, focus, names)
     scope = full_scope[:MAX_SERVICES]
     live = now - win.end < timedelta(minutes=5)  # Alertmanager only knows the present
     gathered = await asyncio.gather(*(_gather(deps, deps.config.service(s), win, base, live) for s in scope))
@@ -169,7 +170,6 @@ async def investigate(deps: Deps, question: str, *, at: datetime | None = None, 
     if len(full_scope) > MAX_SERVICES:
         gaps.append(f"only {MAX_SERVICES} of {len(full_scope)} services in scope were checked (nearest first)")
     failing = {e.source for e in evidence if e.status == "error" and e.data.get("error_kind") != "not_configured"}
-    graph = deps.config.dependencies()
     candidates = rank_services(graph=graph, focus=focus, signals=hits, deploys=deploys, logs=logs,
                                gaps=len(failing))
     elsewhere: list[str] = []
