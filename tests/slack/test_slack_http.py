@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from contextlib import asynccontextmanager
 
 import pytest
 from aiohttp import web
@@ -12,6 +13,21 @@ from tests.fakes import free_port
 from tests.fakes.slack_api import BOT_USER_ID, FakeSlack
 from tests.harness import running_bot
 from tests.slack_signing import app_mention, slash_command, url_verification
+
+
+@asynccontextmanager
+async def stub_prometheus(handler):
+    """A local HTTP server answering every /api/v1/* request with `handler`; yields its URL."""
+    app = web.Application()
+    app.router.add_route("*", "/api/v1/{tail:.*}", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
 
 
 @pytest.fixture
@@ -95,18 +111,9 @@ async def test_slash_command_html_entities_are_unescaped(fake):
         seen.append((await request.post()).get("query") or request.query.get("query"))
         return web.json_response({"status": "success", "data": {"resultType": "matrix", "result": []}})
 
-    app = web.Application()
-    app.router.add_route("*", "/api/v1/query_range", query_range)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
-        async with running_bot(fake, PROMETHEUS_URL=f"http://127.0.0.1:{port}") as bot:
-            await bot.post(slash_command(text="query up &gt; 0 30m", response_url=fake.response_url()))
-            await fake.wait_for("response_url")
-    finally:
-        await runner.cleanup()
+    async with stub_prometheus(query_range) as url, running_bot(fake, PROMETHEUS_URL=url) as bot:
+        await bot.post(slash_command(text="query up &gt; 0 30m", response_url=fake.response_url()))
+        await fake.wait_for("response_url")
     assert seen == ["up > 0"]
 
 
@@ -148,24 +155,15 @@ async def test_ack_is_fast_even_when_a_backend_is_slow(fake):
         await asyncio.sleep(4)
         return web.json_response({"status": "success", "data": {"resultType": "matrix", "result": []}})
 
-    app = web.Application()
-    app.router.add_route("*", "/api/v1/{tail:.*}", slow)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
-        async with running_bot(fake, PROMETHEUS_URL=f"http://127.0.0.1:{port}") as bot:
-            started = time.monotonic()
-            resp = await bot.post(slash_command(text="status checkout", response_url=fake.response_url()))
-            acked = time.monotonic() - started
-            mention_started = time.monotonic()
-            resp2 = await bot.post(app_mention(f"<@{BOT_USER_ID}> status checkout"))
-            mention_acked = time.monotonic() - mention_started
-            [call] = await fake.wait_for("response_url", timeout=15)
-            answered = time.monotonic() - started
-    finally:
-        await runner.cleanup()
+    async with stub_prometheus(slow) as url, running_bot(fake, PROMETHEUS_URL=url) as bot:
+        started = time.monotonic()
+        resp = await bot.post(slash_command(text="status checkout", response_url=fake.response_url()))
+        acked = time.monotonic() - started
+        mention_started = time.monotonic()
+        resp2 = await bot.post(app_mention(f"<@{BOT_USER_ID}> status checkout"))
+        mention_acked = time.monotonic() - mention_started
+        [call] = await fake.wait_for("response_url", timeout=15)
+        answered = time.monotonic() - started
     assert resp.status_code == 200 and resp2.status_code == 200
     assert acked < 1.0 and mention_acked < 1.0
     assert answered >= 3.5
