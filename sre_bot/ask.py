@@ -26,8 +26,6 @@ async def ask(settings: Settings, question: str, *, at: str | None = None, windo
     length = parse_duration(window) if window else None
     async with open_deps(settings) as deps:
         inv = await investigate(deps, question, at=when, window=length)
-        if deps.prometheus is not None:
-            deps.prometheus.close()
     if as_json:
         json.dump(inv.to_json(), out, indent=2)
         print(file=out)

@@ -60,14 +60,18 @@ async def open_deps(
         client = await stack.enter_async_context(new_client())
         # Argo CD often sits behind a self-signed certificate: only its client may skip verification.
         argo_client = client if s.argocd_verify_tls else await stack.enter_async_context(new_client(False))
+        prometheus = None
+        if s.prometheus_url:
+            prometheus = PrometheusBackend(
+                _url(s.prometheus_url), timeout=s.backend_timeout_s, max_points=s.max_points,
+                token=_secret(s.prometheus_token), public_url=_url(s.prometheus_public_url), metrics=m,
+            )
+            stack.callback(prometheus.close)  # its requests session is the one client not owned by httpx
         yield Deps(
             settings=s, config=cfg, metrics=m, clock=clock, default_window=default_window,
             links=Links(grafana_url=_url(s.grafana_url), prometheus_uid=s.grafana_prometheus_uid,
                         loki_uid=s.grafana_loki_uid),
-            prometheus=PrometheusBackend(
-                _url(s.prometheus_url), timeout=s.backend_timeout_s, max_points=s.max_points,
-                token=_secret(s.prometheus_token), public_url=_url(s.prometheus_public_url), metrics=m,
-            ) if s.prometheus_url else None,
+            prometheus=prometheus,
             loki=LokiBackend(client, _url(s.loki_url), org_id=s.loki_org_id, token=_secret(s.loki_token),
                              metrics=m) if s.loki_url else None,
             argocd=ArgoCDBackend(argo_client, _url(s.argocd_url), token=_secret(s.argocd_token), metrics=m)

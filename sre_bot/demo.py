@@ -6,7 +6,6 @@ backends at it, and runs the bot's console surface: interactive on a terminal, a
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from pathlib import Path
 from typing import TextIO
@@ -65,8 +64,6 @@ async def run_demo(scenario: str | None = None, *, interactive: bool | None = No
             else:
                 print("Not a terminal: playing a scripted conversation.\n", file=out)
                 await play_script(deps, DEMO_SCRIPT, out)
-            if deps.prometheus is not None:
-                await asyncio.to_thread(deps.prometheus.close)
     print(_NEXT, file=out)
     return 0
 

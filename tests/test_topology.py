@@ -42,7 +42,6 @@ async def test_edges_with_traffic_are_discovered_and_merged(real_prometheus):
     cfg = parse_config({"services": {"frontend": {}, "cart": {"depends_on": ["frontend"]}}})
     async with open_deps(load_settings(None, PROMETHEUS_URL=url), config=cfg) as deps:
         edges = await discover_edges(deps, window)
-        deps.prometheus.close()
     assert edges == {("frontend", "checkout"), ("checkout", "payments-api"), ("payments-api", "payments-db")}
     graph = merge_graph(cfg.dependencies(), edges)
     assert graph["frontend"] == ["checkout"] and graph["cart"] == ["frontend"]
@@ -57,4 +56,3 @@ async def test_no_service_graph_metrics_adds_nothing(real_prometheus):
     window = TimeRange.ending(datetime.fromtimestamp(end, tz=timezone.utc), timedelta(minutes=5))
     async with open_deps(load_settings(None, PROMETHEUS_URL=url), config=parse_config({})) as deps:
         assert await discover_edges(deps, window) == set()
-        deps.prometheus.close()
