@@ -161,6 +161,8 @@ async def investigate(deps: Deps, question: str, *, at: datetime | None = None, 
             hits[e.service or ""].append(found[0])
             shown.append(found[1])
     deploy_ev = [e for e in evidence if e.kind == "deploy"]
+    # services whose Argo CD history was actually read: only for those may the answer say "no deploy"
+    argo_read = {e.service for e in evidence if e.source == "argocd" and e.kind == "app" and e.status == "ok"}
     deploys = {s: [DeployHit(at=datetime.fromisoformat(e.data["deployed_at"]).timestamp(), text=e.quote,
                              evidence_id=e.id) for e in deploy_ev if e.service == s] for s in scope}
     shift_ev = [e for e in evidence if e.kind == "log_shift"]
@@ -191,11 +193,11 @@ async def investigate(deps: Deps, question: str, *, at: datetime | None = None, 
     alerts = [e for e in evidence if e.kind == "alert"]
     return Investigation(
         question=question, focus=focus, symptom=q.symptom, window=win, baseline=base, insufficient=insufficient,
-        summary=_summary(focus, q.symptom, scope, ranking, hits, deploys, shift_ev, deploy_ev, insufficient, win,
+        summary=_summary(focus, q.symptom, scope, ranking, hits, argo_read, shift_ev, deploy_ev, insufficient, win,
                          elsewhere),
         hypotheses=hypotheses, ranking=ranking, gaps=gaps, services=scope,
         timeline=_timeline(shown, deploy_ev, alerts, shift_ev, win),
-        checked=_checked(scope, evidence, hits, logs),
+        checked=_checked(scope, evidence, hits, logs, loki=deps.loki is not None),
         evidence=[*shown, *evidence],
     )
 
@@ -219,7 +221,7 @@ def _symptom_hit(hits: list[SignalHit], symptom: str | None) -> SignalHit:
 
 
 def _summary(focus: str | None, symptom: str | None, scope: list[str], ranking: list[RankedService],
-             hits: dict[str, list[SignalHit]], deploys: dict[str, list[DeployHit]], shift_ev: list[Evidence],
+             hits: dict[str, list[SignalHit]], argo_read: set[str | None], shift_ev: list[Evidence],
              deploy_ev: list[Evidence], insufficient: bool, win: TimeRange, elsewhere: list[str]) -> str:
     if not ranking:
         who = focus or f"{len(scope)} services"
@@ -250,7 +252,7 @@ def _summary(focus: str | None, symptom: str | None, scope: list[str], ranking: 
         if d:
             parts.append(f"{top.service} deployed {d.data['revision'][:7]} by {d.data.get('author') or 'unknown'} "
                          f"at {_hhmm(datetime.fromisoformat(d.data['deployed_at']))}")
-    elif any(e.service == top.service for e in deploy_ev) or deploys.get(top.service) is not None:
+    elif top.service in argo_read:
         parts.append(f"no deploy of {top.service} in the {DEPLOY_LOOKBACK_S // 60} min before")
     return "; ".join(parts) + f" → likely {top.cause}; confidence {top.confidence:.2f}"
 
@@ -282,15 +284,14 @@ def _timeline(shown: list[Evidence], deploy_ev: list[Evidence], alerts: list[Evi
 
 
 def _checked(scope: list[str], evidence: list[Evidence], hits: dict[str, list[SignalHit]],
-             logs: dict[str, list[LogHit]]) -> list[str]:
+             logs: dict[str, list[LogHit]], *, loki: bool) -> list[str]:
     out = []
     for s in scope:
-        sig = [e for e in evidence if e.service == s and e.kind == "signal"]
-        ok = [e for e in sig if e.status == "ok"]
+        ok = [e for e in evidence if e.service == s and e.kind == "signal" and e.status == "ok"]
         bad = len(hits.get(s, []))
         parts = [f"{len(ok) - bad} of {len(ok)} signals normal" if ok else "no signal data"]
-        if any(e.service == s and e.source == "loki" and e.status != "error" for e in evidence) or not any(
-                e.service == s and e.source == "loki" for e in evidence):
+        logs_read = loki and not any(e.service == s and e.source == "loki" and e.status == "error" for e in evidence)
+        if logs_read:
             parts.append("error logs unchanged" if not logs.get(s) else f"{len(logs[s])} log template change(s)")
         out.append(f"{s}: " + ", ".join(parts))
     return out
