@@ -1,4 +1,8 @@
-"""`sre-bot ask "QUESTION" [--at TIME] [--window DURATION] [--json]`: the same investigation as a mention."""
+"""`sre-bot ask "QUESTION" [--at TIME] [--window DURATION] [--json] [--no-llm]`: the same answer as a mention.
+
+With ANTHROPIC_API_KEY set the model investigates on top of the engine; `--no-llm` forces the engine alone. The
+answer always says which one answered.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,8 @@ from typing import TextIO
 
 from .clock import system_clock
 from .compose import open_deps
-from .services.answer import investigation_reply
-from .services.investigate import investigate
+from .services.answer import llm_json
+from .services.explain import explain
 from .settings import Settings
 from .slack.render import render_reply
 from .slack.text import blocks_to_text
@@ -19,17 +23,20 @@ __all__ = ["ask"]
 
 
 async def ask(settings: Settings, question: str, *, at: str | None = None, window: str | None = None,
-              as_json: bool = False, out: TextIO = sys.stdout) -> int:
+              as_json: bool = False, use_llm: bool = True, out: TextIO = sys.stdout) -> int:
     """Exit 0 with an answer (insufficient evidence is an answer too); bad --at/--window raise UsageError."""
     now = system_clock()
     when = parse_time(at, now=now) if at else None
     length = parse_duration(window) if window else None
-    async with open_deps(settings) as deps:
-        inv = await investigate(deps, question, at=when, window=length)
+    async with open_deps(settings, use_llm=use_llm) as deps:
+        done = await explain(deps, question, at=when, window=length)
     if as_json:
-        json.dump(inv.to_json(), out, indent=2)
+        data = done.engine.to_json()
+        data.update(answered_by=done.answered_by, why_engine=done.why_engine,
+                    llm=llm_json(done.llm) if done.llm else None)
+        json.dump(data, out, indent=2)
         print(file=out)
     else:
-        _, blocks = render_reply(investigation_reply(inv))
+        _, blocks = render_reply(done.reply)
         print(blocks_to_text(blocks), file=out)
     return 0

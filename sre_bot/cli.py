@@ -73,7 +73,8 @@ async def _run(args: argparse.Namespace) -> int:
     if args.command == "ask":
         from .ask import ask
 
-        return await ask(settings, args.question, at=args.at, window=args.window, as_json=args.json)
+        return await ask(settings, args.question, at=args.at, window=args.window, as_json=args.json,
+                         use_llm=not args.no_llm)
     from .serve import serve
 
     await serve(settings)

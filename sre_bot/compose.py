@@ -20,6 +20,7 @@ from .config import Config, load_config
 from .deps import Deps
 from .errors import UsageError, ConfigError
 from .links import Links
+from .llm.client import open_llm
 from .metrics import Metrics
 from .settings import Settings
 from .windows import parse_duration
@@ -43,6 +44,7 @@ async def open_deps(
     clock: Clock = system_clock,
     metrics: Metrics | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
+    use_llm: bool = True,
 ) -> AsyncIterator[Deps]:
     """Build every client from `settings`; `config` defaults to the YAML file named by SRE_BOT_CONFIG."""
     cfg = config if config is not None else load_config(settings.config_path)
@@ -67,8 +69,11 @@ async def open_deps(
                 token=_secret(s.prometheus_token), public_url=_url(s.prometheus_public_url), metrics=m,
             )
             stack.callback(prometheus.close)  # its requests session is the one client not owned by httpx
+        llm = await stack.enter_async_context(open_llm(s, cfg, m)) if use_llm else None
+        off = ("--no-llm was given" if not use_llm else "ANTHROPIC_API_KEY is not set")
         yield Deps(
             settings=s, config=cfg, metrics=m, clock=clock, default_window=default_window,
+            llm=llm, llm_off_reason=off,
             links=Links(grafana_url=_url(s.grafana_url), prometheus_uid=s.grafana_prometheus_uid,
                         loki_uid=s.grafana_loki_uid),
             prometheus=prometheus,

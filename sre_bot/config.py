@@ -8,6 +8,7 @@ A service that is not in the file still works: `Config.service(name)` derives on
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -18,7 +19,7 @@ from .errors import ConfigError
 from .querylang import LABEL_NAME_RE, matchers, quote_value, render_template, selector
 from .settings import format_validation_error
 
-__all__ = ["Signal", "ServiceConfig", "Defaults", "Config", "load_config", "parse_config", "DEFAULT_SIGNALS", "RenderedSignal"]
+__all__ = ["Signal", "ServiceConfig", "Defaults", "Config", "load_config", "parse_config", "DEFAULT_SIGNALS", "RenderedSignal", "LLMConfig"]
 
 Unit = Literal["rps", "ratio", "seconds", "cores", "bytes", "count"]
 
@@ -101,6 +102,22 @@ class ServiceConfig(_Strict):
     tier: str | None = None  # free text shown in reports, e.g. "database"
 
 
+class LLMConfig(_Strict):
+    """What the model may see: extra redaction patterns (regular expressions) on top of the built-in ones."""
+
+    redact: list[str] = Field(default_factory=list)
+
+    @field_validator("redact")
+    @classmethod
+    def _compiles(cls, v: list[str]) -> list[str]:
+        for p in v:
+            try:
+                re.compile(p)
+            except re.error as e:
+                raise ValueError(f"redact pattern {p!r} is not a valid regular expression: {e}") from None
+        return v
+
+
 class RenderedSignal(_Strict):
     name: str
     signal: Signal
@@ -112,6 +129,7 @@ class Config(_Strict):
     builtin_signals: bool = True  # false: only the file's `signals:` (for telemetry without the usual metrics)
     signals: dict[str, Signal] = Field(default_factory=dict)
     services: list[ServiceConfig] = Field(default_factory=list)
+    llm: LLMConfig = Field(default_factory=LLMConfig)
 
     @model_validator(mode="after")
     def _check(self) -> "Config":

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from .backends.argocd import ArgoCDBackend
     from .backends.loki import LokiBackend
     from .backends.prometheus import PrometheusBackend
+    from .llm.client import LLM
 
 __all__ = ["Deps"]
 
@@ -36,3 +37,5 @@ class Deps:
     argocd: "ArgoCDBackend | None" = None
     alertmanager: "AlertmanagerBackend | None" = None
     default_window: timedelta = timedelta(hours=1)
+    llm: "LLM | None" = None  # None: no ANTHROPIC_API_KEY (or --no-llm); the engine answers alone
+    llm_off_reason: str = "ANTHROPIC_API_KEY is not set"

@@ -56,6 +56,7 @@ class Investigation(BaseModel):
     evidence: list[Evidence] = Field(default_factory=list)
     services: list[str] = Field(default_factory=list)
     engine: str = ENGINE_VERSION
+    graph: dict[str, list[str]] = Field(default_factory=dict)  # the dependency graph the engine used
 
     def to_json(self) -> dict[str, Any]:
         """The stable JSON shape of `sre-bot ask --json`."""

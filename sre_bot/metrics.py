@@ -30,6 +30,12 @@ class Metrics:
         object.__setattr__(self, "llm_tokens", Counter(
             "sre_bot_llm_tokens_total", "LLM tokens used, by type (input, output, cache_read, cache_write).",
             ["type"], registry=r))
+        object.__setattr__(self, "llm_answers", Counter(
+            "sre_bot_llm_answers_total", "LLM investigations, by outcome (answered, forced, repaired, fallback_*).",
+            ["outcome"], registry=r))
+        object.__setattr__(self, "llm_grounding", Counter(
+            "sre_bot_llm_grounding_removals_total", "What the grounding check removed or could not verify, by kind.",
+            ["kind"], registry=r))
 
     # attributes created in __post_init__ (declared for type checkers)
     requests: Counter = field(init=False, repr=False)
@@ -37,6 +43,8 @@ class Metrics:
     backend_seconds: Histogram = field(init=False, repr=False)
     backend_errors: Counter = field(init=False, repr=False)
     llm_tokens: Counter = field(init=False, repr=False)
+    llm_answers: Counter = field(init=False, repr=False)
+    llm_grounding: Counter = field(init=False, repr=False)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

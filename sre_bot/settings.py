@@ -61,6 +61,21 @@ class Settings(BaseSettings):
     anthropic_api_key: SecretStr | None = Field(None, validation_alias="ANTHROPIC_API_KEY")
     anthropic_model: str = Field(DEFAULT_MODEL, validation_alias="ANTHROPIC_MODEL")
     anthropic_base_url: AnyHttpUrl | None = Field(None, validation_alias="ANTHROPIC_BASE_URL")
+    llm_max_steps: int = Field(8, ge=2, le=30, validation_alias="SRE_BOT_LLM_MAX_STEPS")
+    llm_deadline_s: float = Field(90.0, gt=1, le=900, validation_alias="SRE_BOT_LLM_DEADLINE")
+    llm_max_retries: int = Field(2, ge=0, le=8, validation_alias="SRE_BOT_LLM_MAX_RETRIES")
+    llm_request_timeout_s: float = Field(60.0, gt=0, le=600, validation_alias="SRE_BOT_LLM_REQUEST_TIMEOUT")
+    llm_max_output_tokens: int = Field(4096, ge=256, le=16000, validation_alias="SRE_BOT_LLM_MAX_OUTPUT_TOKENS")
+    llm_input_budget_tokens: int = Field(60000, ge=4000, le=900000, validation_alias="SRE_BOT_LLM_INPUT_BUDGET")
+    llm_tool_result_tokens: int = Field(2500, ge=200, le=50000, validation_alias="SRE_BOT_LLM_TOOL_RESULT_TOKENS")
+    llm_price_input: float = Field(3.0, ge=0, validation_alias="SRE_BOT_LLM_PRICE_INPUT")  # USD per million tokens
+    llm_price_output: float = Field(15.0, ge=0, validation_alias="SRE_BOT_LLM_PRICE_OUTPUT")
+    llm_price_cache_write: float = Field(3.75, ge=0, validation_alias="SRE_BOT_LLM_PRICE_CACHE_WRITE")
+    llm_price_cache_read: float = Field(0.30, ge=0, validation_alias="SRE_BOT_LLM_PRICE_CACHE_READ")
+    llm_redact_ips: bool = Field(False, validation_alias="SRE_BOT_REDACT_IPS")
+    llm_redact_emails: bool = Field(True, validation_alias="SRE_BOT_REDACT_EMAILS")
+    llm_audit_path: Path | None = Field(None, validation_alias="SRE_BOT_LLM_AUDIT_PATH")
+    prompts_dir: Path | None = Field(None, validation_alias="SRE_BOT_PROMPTS_DIR")
 
     @field_validator("slack_api_url")
     @classmethod

@@ -1,17 +1,28 @@
-"""An Investigation as a Reply: summary, timeline, up to three hypotheses with their evidence, what was checked
-and found normal, and what could not be checked (and what that means for the confidence)."""
+"""An investigation as a Reply: the engine's (summary, timeline, up to three hypotheses with their evidence, what
+was checked, what could not be) or the model's, after the grounding check (verified quotes, catalog actions,
+unknowns, and what the check removed). The footer always says who answered: the engine or the model, and why."""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from ..investigation import Investigation
 from .reply import Reply, Section
 
-__all__ = ["investigation_reply", "EVIDENCE_PER_HYPOTHESIS"]
+if TYPE_CHECKING:
+    from ..llm.investigator import LLMResult
+
+__all__ = ["investigation_reply", "llm_reply", "llm_json", "EVIDENCE_PER_HYPOTHESIS"]
 
 EVIDENCE_PER_HYPOTHESIS = 4
 
 
-def investigation_reply(inv: Investigation) -> Reply:
+def _title(question: str) -> str:
+    return f"Why: {question}" if len(question) < 120 else "Investigation"
+
+
+def investigation_reply(inv: Investigation, *, why_engine: str | None = None) -> Reply:
+    """The engine's answer; `why_engine` says why the model did not answer (no key, --no-llm, API down)."""
     timeline = "\n".join(f"• {t.at:%H:%M} — {t.text}" for t in inv.timeline[:10])
     sections = []
     for i, h in enumerate(inv.hypotheses, 1):
@@ -23,6 +34,52 @@ def investigation_reply(inv: Investigation) -> Reply:
     gaps = list(inv.gaps)
     if gaps:
         gaps.append("confidence is lowered for each system that could not be checked")
-    title = f"Why: {inv.question}" if len(inv.question) < 120 else "Investigation"
-    return Reply(kind="investigation", title=title, summary=inv.summary, window=inv.window,
-                 text=f"*Timeline*\n{timeline}" if timeline else None, sections=sections, gaps=gaps)
+    footer = f"Answered by the statistics engine ({inv.engine})" + (f"; no LLM: {why_engine}" if why_engine else "")
+    return Reply(kind="investigation", title=_title(inv.question), summary=inv.summary, window=inv.window,
+                 text=f"*Timeline*\n{timeline}" if timeline else None, sections=sections, gaps=gaps, footer=footer)
+
+
+def llm_reply(engine: Investigation, result: "LLMResult", question: str) -> Reply:
+    """The model's answer after the grounding check, with the engine's gaps (what nobody could check)."""
+    a = result.answer
+    timeline = "\n".join(f"• {at} — {text}" for at, text, _ in a.timeline[:10])
+    summary = a.summary
+    if a.insufficient and "insufficient" not in summary.lower():
+        summary = f"Insufficient evidence: {summary}"
+    sections = []
+    for i, h in enumerate(a.hypotheses, 1):
+        quotes = "\n".join(f"“{q}” (`{i_}`)" for i_, q in h.quotes[:3])
+        sections.append(Section(title=f"{i}. {h.cause} — model confidence {h.confidence:.2f} (uncalibrated)",
+                                note=quotes or "cites evidence without a verbatim quote",
+                                evidence=h.evidence[:EVIDENCE_PER_HYPOTHESIS]))
+    if a.actions:
+        lines = "\n".join(f"• {p.describe()} — {p.reason}" for p in a.actions)
+        sections.append(Section(title="Suggested actions (a person decides; nothing runs from this message)",
+                                note=lines))
+    if a.unknowns:
+        sections.append(Section(title="Unknown", note="\n".join(f"• {u}" for u in a.unknowns[:8])))
+    checked = "every quote and number verified against the evidence" if not a.marks else "; ".join(a.marks)
+    sections.append(Section(title="Grounding check", note=checked))
+    footer = (f"Drafted by {result.model} ({result.prompt_version}) from {result.evidence_count} evidence items, "
+              f"{result.steps} step(s), {len(result.tools_called)} tool call(s); needs a human check · "
+              f"{result.usage.describe(result.prices)}")
+    return Reply(kind="investigation", title=_title(question), summary=summary, window=engine.window,
+                 text=f"*Timeline*\n{timeline}" if timeline else None, sections=sections, gaps=list(engine.gaps),
+                 footer=footer)
+
+
+def llm_json(result: "LLMResult") -> dict[str, Any]:
+    """The model's part of `sre-bot ask --json`."""
+    a = result.answer
+    return {
+        "model": result.model, "prompt_version": result.prompt_version, "steps": result.steps,
+        "ended": result.ended, "tools_called": result.tools_called, "refused_calls": result.refused_calls,
+        "summary": a.summary, "insufficient_evidence": a.insufficient, "needs_human_check": True,
+        "hypotheses": [{"service": h.service, "cause": h.cause, "confidence": h.confidence,
+                        "evidence_ids": [e.id for e in h.evidence],
+                        "quotes": [{"evidence_id": i, "text": q} for i, q in h.quotes]} for h in a.hypotheses],
+        "timeline": [{"at": at, "text": t, "evidence_id": i} for at, t, i in a.timeline],
+        "suggested_actions": [p.model_dump() for p in a.actions], "unknowns": a.unknowns,
+        "grounding": {"marks": a.marks, "counts": a.counts, "dropped_actions": a.dropped_actions},
+        "usage": result.usage.as_dict(result.prices),
+    }

@@ -31,6 +31,7 @@ class Reply(BaseModel):
     gaps: list[str] = Field(default_factory=list)  # what could not be checked, said plainly
     text: str | None = None  # free text (help, errors)
     ephemeral: bool = False  # only the asker should see it
+    footer: str | None = None  # who answered and how (engine or model, tokens, cost), shown last and small
 
     @property
     def evidence(self) -> list[Evidence]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
@@ -19,6 +20,27 @@ __all__ = ["register"]
 log = get_logger(__name__)
 
 
+PROGRESS_EVERY_S = 1.5  # chat.update is rate limited (about 50 a minute); progress is a courtesy, not a stream
+
+
+def _progress(client: AsyncWebClient, channel: str, ts: str) -> Callable[[str], Awaitable[None]]:
+    """Updates the "looking…" message in place with what is being checked, at most every PROGRESS_EVERY_S."""
+    last = 0.0
+
+    async def update(what: str) -> None:
+        nonlocal last
+        if time.monotonic() - last < PROGRESS_EVERY_S:
+            return
+        last = time.monotonic()
+        text, blocks = looking_blocks(what)
+        try:
+            await client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
+        except Exception as e:  # a failed progress update must never cost the answer
+            log.warning("progress update failed", error=str(e))
+
+    return update
+
+
 def register(app: AsyncApp, deps: Deps, seen: SeenEvents) -> None:
     @app.event("app_mention")
     async def on_mention(body: dict, event: dict, client: AsyncWebClient) -> None:
@@ -32,8 +54,10 @@ def register(app: AsyncApp, deps: Deps, seen: SeenEvents) -> None:
         started = time.monotonic()
         text, blocks = looking_blocks("checking the telemetry")
         posted = await client.chat_postMessage(channel=channel, thread_ts=thread, text=text, blocks=blocks)
+        progress = _progress(client, channel, posted["ts"])
         try:
-            reply = await answer_mention(deps, unescape(event.get("text", "")))
+            reply = await answer_mention(deps, unescape(event.get("text", "")), thread=f"{channel}:{thread}",
+                                         progress=progress)
             text, blocks = render_reply(reply)
             outcome = reply.kind
         except Exception:

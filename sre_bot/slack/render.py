@@ -85,9 +85,12 @@ def render_reply(reply: Reply) -> tuple[str, list[dict]]:
         blocks.append(DividerBlock())
         gaps = "\n".join(f"• {escape(g)}" for g in reply.gaps)
         blocks.append(SectionBlock(text=_mrkdwn(f"*Could not check* (the answer above is missing this):\n{gaps}")))
+    if reply.footer:
+        blocks.append(ContextBlock(elements=[_mrkdwn(escape(reply.footer))]))
     if len(blocks) > MAX_BLOCKS:
         dropped = len(blocks) - (MAX_BLOCKS - 1)
-        blocks = blocks[: MAX_BLOCKS - 1] + [
+        keep = blocks[-1:] if reply.footer else []  # who answered is never the part that gets cut
+        blocks = blocks[: MAX_BLOCKS - 1 - len(keep)] + keep + [
             ContextBlock(elements=[_mrkdwn(f"_{dropped} more blocks not shown (Slack's limit is 50)_")])]
     fallback = reply.summary or reply.text or reply.title
     return _clip(fallback, 3000), [b.to_dict() for b in blocks]

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from sre_bot.sandbox import load_scenario
-from sre_bot.sandbox.server import Sandbox
 from tests.fakes import free_port
 from tests.fakes.slack_api import BOT_USER_ID, FakeSlack
 from tests.harness import running_bot
@@ -13,15 +11,8 @@ from tests.slack_signing import app_mention, slash_command
 
 
 @pytest.fixture
-async def shop():
-    async with Sandbox(load_scenario()) as sb:
-        yield sb
-
-
-@pytest.fixture
-async def fake():
-    async with FakeSlack.start() as f:
-        yield f
+def fake(fake_slack: FakeSlack) -> FakeSlack:
+    return fake_slack
 
 
 def _text(blocks: list[dict]) -> str:

@@ -1,0 +1,157 @@
+"""The action catalog: every remediation the bot can ever propose, with typed arguments.
+
+Nothing outside this catalog can be proposed, and a proposal whose arguments do not validate is dropped. A model
+(or a person) names an action and its arguments; `validate_action` turns that into a `ProposedAction` or says
+exactly why it cannot. Validation checks the shape (pydantic), that a named service exists, and what evidence an
+action needs before it may even be suggested: a rollback needs a deploy of that service in the evidence, a
+silence needs a firing alert its matchers select.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from ..errors import UsageError
+from ..models import Evidence
+from ..windows import parse_duration
+
+__all__ = ["ActionSpec", "CATALOG", "ProposedAction", "validate_action", "catalog_summary",
+           "RollbackArgs", "RestartArgs", "SilenceArgs", "ScaleArgs"]
+
+_NAME = re.compile(r"^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$")
+MAX_SILENCE = timedelta(hours=24)
+
+
+class _Args(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class RollbackArgs(_Args):
+    """Roll the service's Argo CD application back to an earlier deploy."""
+
+    service: str
+    to_history_id: int | None = Field(None, ge=0, description="Argo CD history id to return to; default the one "
+                                                               "before the suspect deploy")
+
+
+class RestartArgs(_Args):
+    """Rolling restart of the service's workload."""
+
+    service: str
+
+
+class ScaleArgs(_Args):
+    """Scale the service's workload to a number of replicas."""
+
+    service: str
+    replicas: int = Field(ge=1, le=100)
+
+
+class SilenceArgs(_Args):
+    """Silence alerts in Alertmanager for a while."""
+
+    matchers: dict[str, str] = Field(min_length=1)
+    duration: str = "1h"
+    comment: str = Field(min_length=3, max_length=300)
+
+    @field_validator("duration")
+    @classmethod
+    def _duration(cls, v: str) -> str:
+        try:
+            d = parse_duration(v)
+        except UsageError as e:
+            raise ValueError(str(e)) from None
+        if d > MAX_SILENCE:
+            raise ValueError("a silence may last at most 24h")
+        return v
+
+
+Needs = Literal["deploy", "alert", "signal"]
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    name: str
+    args: type[_Args]
+    summary: str
+    needs: Needs  # what must be in the cited evidence (for the service the action targets)
+
+
+CATALOG: dict[str, ActionSpec] = {s.name: s for s in (
+    ActionSpec("rollback", RollbackArgs, "roll a service back to its previous Argo CD deploy", "deploy"),
+    ActionSpec("restart", RestartArgs, "rolling restart of a service's workload", "signal"),
+    ActionSpec("scale", ScaleArgs, "scale a service's workload", "signal"),
+    ActionSpec("silence", SilenceArgs, "silence firing alerts in Alertmanager (at most 24h)", "alert"),
+)}
+
+
+class ProposedAction(BaseModel):
+    """A catalog action with validated arguments and the evidence that supports proposing it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    action: str
+    args: dict[str, Any]
+    reason: str
+    evidence_ids: list[str]
+    service: str | None = None
+
+    def describe(self) -> str:
+        args = ", ".join(f"{k}={v}" for k, v in self.args.items() if v is not None)
+        return f"{self.action}({args})"
+
+
+def catalog_summary() -> str:
+    """One line per action with its argument names, for prompts and help text."""
+    lines = []
+    for s in CATALOG.values():
+        fields = ", ".join(f"{n}{'' if f.is_required() else '?'}" for n, f in s.args.model_fields.items())
+        lines.append(f"- {s.name}({fields}): {s.summary}")
+    return "\n".join(lines)
+
+
+def _supports(spec: ActionSpec, args: _Args, service: str | None, cited: Sequence[Evidence]) -> bool:
+    ok = [e for e in cited if e.status == "ok"]
+    if spec.needs == "deploy":
+        return any(e.kind == "deploy" and e.service == service for e in ok)
+    if spec.needs == "alert":
+        matchers = getattr(args, "matchers", {})
+        return any(e.kind == "alert" and all((e.data.get("labels") or {}).get(k) == v for k, v in matchers.items())
+                   for e in ok)
+    return any(e.service == service and e.kind in ("anomaly", "signal", "log_shift", "logs", "alert") for e in ok)
+
+
+def validate_action(name: str, args: Mapping[str, Any], *, reason: str, evidence_ids: Sequence[str],
+                    evidence: Mapping[str, Evidence], services: Mapping[str, str]) -> ProposedAction:
+    """The proposal, validated; raises UsageError saying why it cannot be proposed.
+
+    `evidence` is every item the investigation actually returned (by id); `services` maps every known name and
+    alias to its canonical service name.
+    """
+    spec = CATALOG.get(name)
+    if spec is None:
+        raise UsageError(f"{name!r} is not in the action catalog ({', '.join(CATALOG)})")
+    try:
+        parsed = spec.args.model_validate(dict(args))
+    except ValidationError as e:
+        problems = "; ".join(f"{'.'.join(map(str, x['loc'])) or 'args'}: {x['msg']}" for x in e.errors())
+        raise UsageError(f"{name}: invalid arguments: {problems}") from None
+    service = getattr(parsed, "service", None)
+    if service is not None:
+        if service not in services or not _NAME.match(services[service]):
+            raise UsageError(f"{name}: unknown service {service!r}")
+        service = services[service]
+        parsed = parsed.model_copy(update={"service": service})
+    cited = [evidence[i] for i in evidence_ids if i in evidence]
+    if not _supports(spec, parsed, service, cited):
+        need = {"deploy": f"a deploy of {service}", "alert": "a firing alert its matchers select",
+                "signal": f"an anomaly of {service}"}[spec.needs]
+        raise UsageError(f"{name}: the cited evidence does not show {need}")
+    return ProposedAction(action=name, args=parsed.model_dump(), reason=reason.strip()[:500],
+                          evidence_ids=[e.id for e in cited], service=service)

@@ -1,0 +1,1 @@
+"""The only package that talks to the model: client, tool loop, prompts, grounding check, redaction."""

@@ -1,0 +1,207 @@
+"""Secrets and personal data out of everything sent to the model, each replaced by `[REDACTED:<kind>]`.
+
+For key=value, header and URL-password shapes only the value goes (`password=[REDACTED:password]`,
+`postgres://app:[REDACTED:password]@db/orders`), so the evidence still reads. A placeholder is never matched
+again, so redacting twice is redacting once. Rules run most specific first: vendor token shapes, then the
+generic key=value rules, then emails, IPs (only when asked) and the configured extra patterns.
+
+Judgement calls, because a false positive costs the model evidence:
+- a value that is a plain number, duration or boolean is a setting, not a secret: `token_bucket_size=5`,
+  `max_tokens=1024`, `auth_status=401` stay; so does a value that is already masked (`password=****`);
+- a key that names something *about* a secret stays: `secretName`, `token_ttl`, `password_file`, `token_url`;
+- `auth` counts only as the last word of a key (`auth`, `basic_auth`, `Authorization`), so a service
+  `auth-api: ...` or `auth_method=oidc` stays; `PWD=/srv/app` is a directory; `git@github.com:` is a git remote;
+- `key: value` without quotes counts only at the start of a line or right after `{ ( , ; |` or a quote, so
+  prose such as "failed to fetch token: timeout" stays; `key=value` counts anywhere;
+- a lone `Bearer x` needs 16+ characters with a digit; after `Authorization:` any value goes;
+- IPs stay unless `redact_ips=True`: they are usually the evidence.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import ConfigError
+
+__all__ = ["Redactor", "KINDS", "PLACEHOLDER"]
+
+PLACEHOLDER = re.compile(r"\[REDACTED:[a-z0-9_]+\]")
+
+_KEY = (r"(?P<key>[\w.-]*?(?:passw(?:or)?d|passphrase|pwd|secret|token|api[_-]?key|apikey|access[_-]?key"
+        r"|private[_-]?key|auth(?:orization)?(?![\w.-]))[\w.-]*)")
+_VAL = (r"""(?:\\"(?P<eq>[^"\\\n]*)\\"|"(?P<dq>(?:[^"\\\n]|\\.)*)"|'(?P<sq>[^'\n]*)'"""
+        r"|(?P<bare>(?!(?:bearer|basic|token|digest|negotiate)\s)[^\s\"'`,;&<>{}\[\]]+))")
+_VALUE_GROUPS = ("eq", "dq", "sq", "bare")
+_KEY_ONLY = re.compile(_KEY, re.I)
+_SETTING = re.compile(r"[-+]?\d+(?:\.\d+)?(?:ms|s|m|h|d|%)?|true|false|yes|no|on|off|null|none|nil|\*+", re.I)
+_ABOUT_A_SECRET = re.compile(r"(?:name|names|ref|path|file|type|len|length|count|size|ttl|expiry|expires"
+                             r"|version|status|method|mode|enabled|url|uri|endpoint|rotation|policy)$")
+
+
+def _key_kind(key: str, value: str) -> str | None:
+    """The kind for a value stored under a secret-sounding key, or None when the pair is not a secret."""
+    key = key.strip("\"'\\ -").lower()
+    if not value or _SETTING.fullmatch(value) or _ABOUT_A_SECRET.search(key) or PLACEHOLDER.fullmatch(value):
+        return None
+    if key in ("pwd", "oldpwd") and value.startswith(("/", "~")):
+        return None
+    if re.search(r"passw|passphrase|pwd", key):
+        return "password"
+    if re.search(r"api[_-]?key|apikey", key):
+        return "api_key"
+    return "token" if "token" in key else "secret"
+
+
+def _kv_kind(m: re.Match[str]) -> str | None:
+    groups = m.groupdict()
+    value = next((groups[g] for g in _VALUE_GROUPS if groups.get(g) is not None), "")
+    return _key_kind(m.group("key"), value)
+
+
+@dataclass(frozen=True)
+class _Rule:
+    kind: str | Callable[[re.Match[str]], str | None]  # a callable decides per match (None: leave it)
+    regex: re.Pattern[str]
+    groups: tuple[int | str, ...] = (0,)  # the first group that took part is replaced; the rest is kept
+
+
+def _r(kind: Any, pattern: str, groups: tuple[int | str, ...] = (0,), flags: int = 0) -> _Rule:
+    return _Rule(kind, re.compile(pattern, flags), groups)
+
+
+_I, _M, _S = re.IGNORECASE, re.MULTILINE, re.DOTALL
+_V = ("v",)
+_AUTHZ = r"\b(?:proxy-)?authorization[\"']?\s*[:=]\s*[\"']?"  # the header, up to its scheme
+_PEM = r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----"
+_PEM_END = r"-----END[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----"
+_RULES: tuple[_Rule, ...] = (
+    _r("private_key", _PEM + r"(?:(?:(?!-----BEGIN).){0,16000}?" + _PEM_END + r"|(?:\\n|[A-Za-z0-9+/=\s])*)",
+       flags=_S),  # no END (a truncated log line): the base64 body that follows
+    _r("password", r"\b[a-z][a-z0-9+.-]*://[^\s:/@?#]*:(?P<v>[^\s@/?#]+)@", _V, _I),
+    _r("jwt", r"\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"),
+    _r("aws_access_key",
+       r"(?<![A-Z0-9])(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AIPA|ANPA|ANVA|AROA|APKA)[A-Z0-9]{16}(?![A-Z0-9])"),
+    _r("github_token", r"(?<!\w)(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})(?!\w)"),
+    _r("gitlab_token", r"(?<![\w-])glpat-[A-Za-z0-9_-]{20,}"),
+    _r("slack_token", r"(?<![\w-])(?:xox[abposr]-[A-Za-z0-9-]{10,}|xapp-\d-[A-Za-z0-9-]{10,})"),
+    _r("slack_webhook", r"https://hooks\.slack\.com/(?:services|workflows|triggers)/(?P<v>[A-Za-z0-9/_-]+)", _V),
+    _r("stripe_key", r"(?<!\w)(?:(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}|whsec_[A-Za-z0-9]{24,})"),
+    _r("google_api_key", r"(?<![\w-])AIza[0-9A-Za-z_-]{35}(?![\w-])"),
+    _r("anthropic_key", r"(?<![\w-])sk-ant-[A-Za-z0-9_-]{20,}"),
+    _r("openai_key", r"(?<![\w-])sk-(?:proj-|svcacct-|admin-)?(?=[A-Za-z0-9_-]*\d)[A-Za-z0-9_-]{20,}"),
+    _r("npm_token", r"(?<!\w)npm_[A-Za-z0-9]{36}(?!\w)"),
+    _r("pypi_token", r"(?<![\w-])pypi-[A-Za-z0-9_-]{40,}"),
+    _r("sendgrid_key", r"(?<![\w.])SG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}"),
+    _r("twilio_key", r"(?<!\w)(?:SK|AC)[0-9a-f]{32}(?!\w)"),
+    _r("mailgun_key", r"(?<![\w-])key-[0-9a-f]{32}(?!\w)"),
+    _r("vault_token", r"(?<![\w.])hv[sbr]\.[A-Za-z0-9_-]{24,}"),
+    _r("docker_token", r"(?<!\w)dckr_pat_[A-Za-z0-9_-]{20,}"),
+    _r("shopify_token", r"(?<!\w)shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}(?!\w)"),
+    _r("digitalocean_token", r"(?<!\w)do[por]_v1_[a-f0-9]{64}(?!\w)"),
+    _r("azure_storage_key", r"AccountKey=(?P<v>[A-Za-z0-9+/]{20,}={0,2})", _V, _I),
+    _r("azure_sas", r"[?&]sig=(?P<v>[A-Za-z0-9%+/=]{16,})", _V),
+    _r("aws_secret_key",
+       r"aws_?secret_?(?:access_?)?key[\"']?\s*[:=]\s*[\"']?(?P<v>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+])", _V, _I),
+    _r("datadog_key",
+       r"(?<![\w.-])(?:dd|datadog)[\w.-]{0,40}?(?:api|app(?:lication)?)[_-]?key[\"']?\s*[:=]\s*[\"']?"
+       r"(?P<v>[a-f0-9]{32,40})\b",
+       _V, _I),
+    _r("api_key", r"api[_-]?key[\"']?\s*[:=]\s*[\"']?(?P<v>[a-f0-9]{32,40})\b", _V, _I),  # hex after any api_key
+    _r("heroku_api_key",
+       r"heroku[\w.-]{0,40}[\"']?\s*[:=]\s*[\"']?(?P<v>[0-9a-f]{8}-(?:[0-9a-f]{4}-){3}[0-9a-f]{12})\b", _V, _I),
+    _r("bearer_token", _AUTHZ + r"(?:bearer|token)\s+(?P<v>[^\s\"',;]+)", _V, _I),
+    _r("bearer_token", r"\bbearer\s+(?P<v>(?=[\w.~+/-]*\d)[\w.~+/-]{16,}=*)", _V, _I),
+    _r("basic_auth", _AUTHZ + r"basic\s+(?P<v>[A-Za-z0-9+/]+=*)", _V, _I),
+    # key=value anywhere; "key": value; key: value at a line start or after { ( , ; | or a quote; --key value
+    _r(_kv_kind, r"(?<![\w.-])(?:\\?[\"'])?" + _KEY + r"(?:\\?[\"'])?[ \t]*=(?![=~])[ \t]*" + _VAL, _VALUE_GROUPS, _I),
+    _r(_kv_kind, r"\\?[\"']" + _KEY + r"\\?[\"'][ \t]*:[ \t]*" + _VAL, _VALUE_GROUPS, _I),
+    _r(_kv_kind, r"(?:^|(?<=[{(,;|\"']))[ \t]*(?:-[ \t]+)?" + _KEY + r"[ \t]*:[ \t]*" + _VAL, _VALUE_GROUPS, _I | _M),
+    _r(_kv_kind, r"(?<![\w-])--?" + _KEY + r"[ \t]+(?P<bare>(?!-)[^\s\"'`]+)", ("bare",), _I),
+)
+_EMAIL = _r("email", r"(?<![\w.%+-])(?!git@)[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![\w-])")
+_H = r"[0-9a-f]{1,4}"
+_IPS = (
+    _r("ip", rf"(?<![\w:.])(?:(?:{_H}:){{7}}{_H}|(?:{_H}:){{1,7}}:(?:{_H}(?::{_H}){{0,5}})?|::{_H}(?::{_H}){{0,6}})"
+             r"(?:%\w+)?(?![\w:.])", flags=_I),
+    _r("ip", r"(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?!\.?\d)"),
+)
+KINDS: tuple[str, ...] = tuple(dict.fromkeys(  # every kind a placeholder can name
+    [r.kind for r in _RULES if isinstance(r.kind, str)] + ["api_key", "token", "secret", "email", "ip", "custom"]))
+
+
+def _custom(pattern: str) -> _Rule:
+    """A configured pattern; a named group `secret` limits the replacement to that part of the match."""
+    try:
+        regex = re.compile(pattern)
+    except (re.error, TypeError) as e:
+        raise ConfigError(f"llm.redact: pattern {pattern!r} is not a valid regular expression: {e}") from None
+    return _Rule("custom", regex, ("secret",) if "secret" in regex.groupindex else (0,))
+
+
+def _apply(rule: _Rule, text: str, counts: dict[str, int]) -> str:
+    spans = [m.span() for m in PLACEHOLDER.finditer(text)]  # sorted, disjoint: never matched again
+    ends = [e for _, e in spans]
+
+    def replace(m: re.Match[str]) -> str:
+        group = next((g for g in rule.groups if m.start(g) != -1), 0)
+        start, end = m.span(group)
+        i = bisect_right(ends, start)  # the first placeholder ending after `start`
+        if start == end or (i < len(spans) and spans[i][0] < end):
+            return m.group(0)
+        kind = rule.kind if isinstance(rule.kind, str) else rule.kind(m)
+        if kind is None:
+            return m.group(0)
+        counts[kind] = counts.get(kind, 0) + 1
+        whole, base = m.group(0), m.start()
+        return f"{whole[: start - base]}[REDACTED:{kind}]{whole[end - base :]}"
+
+    return rule.regex.sub(replace, text)
+
+
+@dataclass(frozen=True)
+class Redactor:
+    """Built-in secret rules, optionally emails and IPs, plus extra patterns from `llm.redact` in the config."""
+
+    extra_patterns: Sequence[str] = ()
+    redact_emails: bool = True
+    redact_ips: bool = False
+    _rules: tuple[_Rule, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "extra_patterns", tuple(self.extra_patterns))
+        rules = _RULES + ((_EMAIL,) if self.redact_emails else ()) + (_IPS if self.redact_ips else ())
+        object.__setattr__(self, "_rules", rules + tuple(_custom(p) for p in self.extra_patterns))
+
+    def redact_counted(self, text: str) -> tuple[str, dict[str, int]]:
+        """`text` with every secret replaced by its placeholder, and how many of each kind were replaced."""
+        counts: dict[str, int] = {}
+        for rule in self._rules:
+            text = _apply(rule, text, counts)
+        return text, counts
+
+    def redact(self, text: str) -> str:
+        """`text` with every secret replaced by `[REDACTED:<kind>]`."""
+        return self.redact_counted(text)[0]
+
+    def redact_obj(self, obj: Any) -> Any:
+        """A copy of `obj` with every string in it (dict keys too) redacted; a str value under a key that names
+        a secret (`{"password": "..."}`) is replaced whole, since no key=value shape is left to find in it."""
+        if isinstance(obj, str):
+            return self.redact(obj)
+        if isinstance(obj, Mapping):
+            out = {}
+            for k, v in obj.items():
+                named = isinstance(k, str) and isinstance(v, str) and _KEY_ONLY.fullmatch(k)
+                kind = _key_kind(k, v) if named else None
+                out[self.redact_obj(k)] = f"[REDACTED:{kind}]" if kind else self.redact_obj(v)
+            return out
+        if isinstance(obj, list):
+            return [self.redact_obj(v) for v in obj]
+        if isinstance(obj, tuple):
+            return tuple(self.redact_obj(v) for v in obj)
+        return obj
+

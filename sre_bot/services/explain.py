@@ -1,0 +1,64 @@
+"""A question about an incident, answered: the engine always runs first; the model, when configured, investigates
+on top of it; a follow-up in the same thread continues the model's conversation with its evidence.
+
+Whatever happens to the model (no key, --no-llm, rate limits, overload, a malformed answer, the deadline), the
+person gets an answer: the engine's, with one line saying why the model did not answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from ..deps import Deps
+from ..investigation import Investigation
+from ..llm.investigator import LLMResult, LLMUnavailable, Progress, run_llm_investigation
+from ..logging import get_logger
+from .answer import investigation_reply, llm_reply
+from .investigate import investigate
+from .names import find_service, known_services
+from .reply import Reply
+
+__all__ = ["Explained", "explain"]
+
+log = get_logger(__name__)
+
+
+@dataclass
+class Explained:
+    reply: Reply
+    engine: Investigation
+    llm: LLMResult | None = None
+    why_engine: str | None = None  # set when the engine's answer is shown: why the model's is not
+
+    @property
+    def answered_by(self) -> str:
+        return "llm" if self.llm is not None else "engine"
+
+
+async def explain(deps: Deps, question: str, *, thread: str | None = None, at: datetime | None = None,
+                  window: timedelta | None = None, progress: Progress | None = None) -> Explained:
+    names = await known_services(deps)
+    conv = deps.llm.conversations.get(thread) if deps.llm is not None else None
+    if conv is not None:
+        engine = conv.engine
+        if find_service(question, names) not in (None, engine.focus):  # a follow-up about another service
+            engine = await investigate(deps, question, at=conv.window.end - conv.window.duration / 4,
+                                       window=conv.window.duration)
+    else:
+        engine = await investigate(deps, question, at=at, window=window)
+    if deps.llm is None:
+        return Explained(investigation_reply(engine, why_engine=deps.llm_off_reason), engine,
+                         why_engine=deps.llm_off_reason)
+    if progress:
+        await progress("asking the model to investigate the engine's findings")
+    try:
+        result = await run_llm_investigation(deps.llm, deps, question, engine, services=names, graph=engine.graph,
+                                             conversation=conv, key=thread, progress=progress)
+    except LLMUnavailable as e:
+        deps.metrics.llm_answers.labels(f"fallback_{e.kind}").inc()
+        log.warning("llm unavailable; engine answer shown", reason=e.reason, kind=e.kind)
+        why = f"{e.reason}; this is the statistics engine's answer"
+        return Explained(investigation_reply(engine, why_engine=why), engine, why_engine=why)
+    deps.metrics.llm_answers.labels(result.ended.split(":")[0]).inc()
+    return Explained(llm_reply(engine, result, question), engine, llm=result)
