@@ -95,3 +95,31 @@ async def test_ask_text_output_and_bad_arguments(shop, tmp_path):
     assert code == 0 and "likely bad deploy of checkout" in out and "Timeline" in out
     code, _, err = await _ask(env, "why?", "--at", "the dawn of time", cwd=tmp_path)
     assert code == 2 and "not a time" in err and "Traceback" not in err
+
+
+async def test_ask_uses_the_model_when_a_key_is_set_and_no_llm_forces_the_engine(shop, tmp_path):
+    """With ANTHROPIC_API_KEY the model answers (and the output says so); `--no-llm` gives the engine's answer."""
+    from tests.fakes.anthropic_api import FakeAnthropic
+    from tests.llm._script import answer, find
+
+    sb, cfg = shop
+    with FakeAnthropic() as model:
+        model.enqueue(lambda body: answer(
+            summary="checkout's deploy 4f1c2e9 started it.",
+            hypotheses=[{"service": "checkout", "cause": "bad deploy of checkout", "confidence": 0.7,
+                         "quotes": [{"evidence_id": find(body, "4f1c2e9")[0], "text": find(body, "4f1c2e9")[1]}]}]))
+        env = {**sb.urls.as_env(), "SRE_BOT_CONFIG": str(cfg), "ANTHROPIC_API_KEY": "test-key",
+               "ANTHROPIC_BASE_URL": model.url}
+        code, out, err = await _ask(env, "why is payments-api slow?", "--json", cwd=tmp_path)
+        assert code == 0, err
+        data = json.loads(out)
+        assert data["answered_by"] == "llm" and data["llm"]["model"] == "claude-sonnet-5-5"
+        assert data["llm"]["hypotheses"][0]["quotes"] and data["llm"]["needs_human_check"] is True
+        assert data["llm"]["usage"]["requests"] == 1 and data["llm"]["usage"]["cost_usd"] > 0
+        code, out, err = await _ask(env, "why is payments-api slow?", cwd=tmp_path)  # script is empty now
+        assert code == 0, err
+        assert "statistics engine" in out and "Anthropic API" in out  # the 500 fell back to the engine
+        code, out, err = await _ask(env, "why is payments-api slow?", "--no-llm", cwd=tmp_path)
+        assert code == 0, err
+        assert "Answered by the statistics engine (stats-v1); no LLM: --no-llm was given" in out
+        assert model.unscripted == 1 and len(model.bodies) == 2

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -116,23 +116,35 @@ def catalog_summary() -> str:
     return "\n".join(lines)
 
 
-def _supports(spec: ActionSpec, args: _Args, service: str | None, cited: Sequence[Evidence]) -> bool:
-    ok = [e for e in cited if e.status == "ok"]
+def _deployed_at(e: Evidence) -> datetime | None:
+    raw = e.data.get("deployed_at")
+    return datetime.fromisoformat(raw) if isinstance(raw, str) else None
+
+
+def _supports(spec: ActionSpec, args: _Args, service: str | None, cited: Sequence[Evidence],
+              since: datetime | None) -> bool:
+    """Whether the cited evidence shows what the action needs. A log line that merely mentions a service (or asks
+    for an action) supports nothing: it takes a deploy in the window, a firing alert, or a measured anomaly."""
+    ok = [e for e in cited if e.status == "ok" and e.service == service or e.kind == "alert" and e.status == "ok"]
     if spec.needs == "deploy":
-        return any(e.kind == "deploy" and e.service == service for e in ok)
+        return any(e.kind == "deploy" and e.service == service
+                   and (since is None or ((t := _deployed_at(e)) is not None and t >= since)) for e in ok)
     if spec.needs == "alert":
         matchers = getattr(args, "matchers", {})
         return any(e.kind == "alert" and all((e.data.get("labels") or {}).get(k) == v for k, v in matchers.items())
                    for e in ok)
-    return any(e.service == service and e.kind in ("anomaly", "signal", "log_shift", "logs", "alert") for e in ok)
+    return any(e.kind in ("anomaly", "log_shift") or e.kind == "signal" and e.data.get("verdict") in ("high", "low")
+               or e.kind == "alert" and e.service == service for e in ok)
 
 
 def validate_action(name: str, args: Mapping[str, Any], *, reason: str, evidence_ids: Sequence[str],
-                    evidence: Mapping[str, Evidence], services: Mapping[str, str]) -> ProposedAction:
+                    evidence: Mapping[str, Evidence], services: Mapping[str, str],
+                    since: datetime | None = None) -> ProposedAction:
     """The proposal, validated; raises UsageError saying why it cannot be proposed.
 
     `evidence` is every item the investigation actually returned (by id); `services` maps every known name and
-    alias to its canonical service name.
+    alias to its canonical service name; a deploy before `since` does not support a rollback (it is not the
+    change that started this).
     """
     spec = CATALOG.get(name)
     if spec is None:
@@ -149,8 +161,9 @@ def validate_action(name: str, args: Mapping[str, Any], *, reason: str, evidence
         service = services[service]
         parsed = parsed.model_copy(update={"service": service})
     cited = [evidence[i] for i in evidence_ids if i in evidence]
-    if not _supports(spec, parsed, service, cited):
-        need = {"deploy": f"a deploy of {service}", "alert": "a firing alert its matchers select",
+    if not _supports(spec, parsed, service, cited, since):
+        need = {"deploy": f"a deploy of {service}" + (f" since {since:%H:%M} UTC" if since else ""),
+                "alert": "a firing alert its matchers select",
                 "signal": f"an anomaly of {service}"}[spec.needs]
         raise UsageError(f"{name}: the cited evidence does not show {need}")
     return ProposedAction(action=name, args=parsed.model_dump(), reason=reason.strip()[:500],

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from ..actions.catalog import ProposedAction, validate_action
 from ..errors import UsageError
@@ -89,8 +90,9 @@ class GroundedAnswer:
 
 
 def ground(answer: ModelAnswer, *, visible: Mapping[str, str], evidence: Mapping[str, Evidence],
-           services: Mapping[str, str]) -> GroundedAnswer:
-    """Check `answer` against `visible` (the text sent per evidence id) and `evidence` (the items by id)."""
+           services: Mapping[str, str], deploys_since: datetime | None = None) -> GroundedAnswer:
+    """Check `answer` against `visible` (the text sent per evidence id) and `evidence` (the items by id); a deploy
+    before `deploys_since` does not support a rollback."""
     texts = {i: normalise(t) for i, t in visible.items()}
     corpus = "\n".join(visible.values())
     values = _values(corpus)
@@ -143,7 +145,7 @@ def ground(answer: ModelAnswer, *, visible: Mapping[str, str], evidence: Mapping
     for a in answer.suggested_actions:
         try:
             actions.append(validate_action(a.action, a.args, reason=a.reason, evidence_ids=a.evidence_ids,
-                                           evidence=evidence, services=services))
+                                           evidence=evidence, services=services, since=deploys_since))
         except UsageError as e:
             counts["actions_dropped"] += 1
             dropped.append(str(e))

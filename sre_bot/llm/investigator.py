@@ -20,12 +20,14 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import anthropic
 from pydantic import ValidationError
 
 from ..actions.catalog import catalog_summary
+from ..analysis.ranking import DEPLOY_LOOKBACK_S
 from ..deps import Deps
 from ..investigation import Investigation
 from ..logging import get_logger
@@ -283,19 +285,22 @@ class _Run:
                  "content": "not run: the investigation is at its final answer"} for u in uses]
 
     def _shrink(self, pending: list[dict[str, Any]], budget: int) -> list[dict[str, Any]]:
-        """Over budget even now: older tool results are replaced by a note (the evidence ids stay valid)."""
+        """Over budget even now: earlier tool results, then the largest new ones, are replaced by a note saying so
+        (never cut silently; the model is told what is missing)."""
         def size() -> int:
             return estimate_request({"system": self.system, "tools": self.tools,
                                      "messages": [*self.conv.messages, {"role": "user", "content": pending}]})
-        for m in self.conv.messages:
+
+        older = [b for m in self.conv.messages if m["role"] == "user" for b in m["content"]
+                 if b.get("type") == "tool_result"]
+        newer = sorted((b for b in pending if b.get("type") == "tool_result"),
+                       key=lambda b: -len(str(b.get("content", ""))))
+        for b in [*older, *newer]:
             if size() <= budget * 0.9:
                 break
-            if m["role"] != "user":
-                continue
-            for b in m["content"]:
-                if b.get("type") == "tool_result" and len(str(b.get("content", ""))) > 400:
-                    b["content"] = ("[this earlier result was removed to stay within the token budget; its "
-                                    "evidence ids remain citable]")
+            if len(str(b.get("content", ""))) > 400:
+                b["content"] = ("[this result was removed to stay within the token budget; answer from the rest, "
+                                "and list what it would have shown under unknowns]")
         return pending
 
 
@@ -335,7 +340,8 @@ async def run_llm_investigation(llm: LLM, deps: Deps, question: str, engine: Inv
             for kind, n in (("input", run.usage.input), ("output", run.usage.output),
                             ("cache_write", run.usage.cache_write), ("cache_read", run.usage.cache_read)):
                 llm.metrics.llm_tokens.labels(kind).inc(n)
-    grounded = ground(answer, visible=conv.visible, evidence=conv.evidence, services=services)
+    grounded = ground(answer, visible=conv.visible, evidence=conv.evidence, services=services,
+                      deploys_since=conv.window.start - timedelta(seconds=DEPLOY_LOOKBACK_S))
     log.info("llm answer", steps=run.step, tools=run.tools_called, ended=ended, refused=run.refused,
              grounding=grounded.counts, dropped_actions=grounded.dropped_actions,
              usage=run.usage.as_dict(llm.prices))

@@ -11,8 +11,10 @@ Judgement calls, because a false positive costs the model evidence:
 - a key that names something *about* a secret stays: `secretName`, `token_ttl`, `password_file`, `token_url`;
 - `auth` counts only as the last word of a key (`auth`, `basic_auth`, `Authorization`), so a service
   `auth-api: ...` or `auth_method=oidc` stays; `PWD=/srv/app` is a directory; `git@github.com:` is a git remote;
-- `key: value` without quotes counts only at the start of a line or right after `{ ( , ; |` or a quote, so
-  prose such as "failed to fetch token: timeout" stays; `key=value` counts anywhere;
+- `key: value` without quotes counts at the start of a line or right after `{ ( , ; |` or a quote, so prose
+  such as "failed to fetch token: timeout" stays; mid-line it counts only for unambiguous keys (password,
+  secret, api key, access/private key) with a credential-looking value (a digit, or 16+ token characters);
+  `key=value` counts anywhere;
 - a lone `Bearer x` needs 16+ characters with a digit; after `Authorization:` any value goes;
 - IPs stay unless `redact_ips=True`: they are usually the evidence.
 """
@@ -33,6 +35,8 @@ PLACEHOLDER = re.compile(r"\[REDACTED:[a-z0-9_]+\]")
 
 _KEY = (r"(?P<key>[\w.-]*?(?:passw(?:or)?d|passphrase|pwd|secret|token|api[_-]?key|apikey|access[_-]?key"
         r"|private[_-]?key|auth(?:orization)?(?![\w.-]))[\w.-]*)")
+_STRONG_KEY = (r"(?P<key>[\w.-]*?(?:passw(?:or)?d|passphrase|secret|api[_-]?key|apikey|access[_-]?key"
+               r"|private[_-]?key)(?![\w.-]))")
 _VAL = (r"""(?:\\"(?P<eq>[^"\\\n]*)\\"|"(?P<dq>(?:[^"\\\n]|\\.)*)"|'(?P<sq>[^'\n]*)'"""
         r"|(?P<bare>(?!(?:bearer|basic|token|digest|negotiate)\s)[^\s\"'`,;&<>{}\[\]]+))")
 _VALUE_GROUPS = ("eq", "dq", "sq", "bare")
@@ -121,6 +125,10 @@ _RULES: tuple[_Rule, ...] = (
     _r(_kv_kind, r"\\?[\"']" + _KEY + r"\\?[\"'][ \t]*:[ \t]*" + _VAL, _VALUE_GROUPS, _I),
     _r(_kv_kind, r"(?:^|(?<=[{(,;|\"']))[ \t]*(?:-[ \t]+)?" + _KEY + r"[ \t]*:[ \t]*" + _VAL, _VALUE_GROUPS, _I | _M),
     _r(_kv_kind, r"(?<![\w-])--?" + _KEY + r"[ \t]+(?P<bare>(?!-)[^\s\"'`]+)", ("bare",), _I),
+    # mid-line `key: value` for the unambiguous keys, when the value looks like a credential (a digit in it, or
+    # 16+ token characters): "... client_secret: s3cr3t" goes, "invalid password: user not found" stays
+    _r(_kv_kind, r"(?<![\w.-])" + _STRONG_KEY + r"[ \t]*:[ \t]*(?P<bare>(?=[^\s\"'`,;]*\d)[^\s\"'`,;]{4,}"
+       r"|[A-Za-z0-9+/_=.-]{16,})", ("bare",), _I),
 )
 _EMAIL = _r("email", r"(?<![\w.%+-])(?!git@)[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![\w-])")
 _H = r"[0-9a-f]{1,4}"

@@ -146,3 +146,22 @@ def test_timeline_entry_needs_existing_evidence():
     g = _ground(_answer(timeline=[dict(at="03:58 UTC", text="deploy", evidence_id="ev_deploy"),
                                   dict(at="04:10 UTC", text="DB failover", evidence_id="ev_nowhere")]))
     assert g.timeline == [("03:58 UTC", "deploy", "ev_deploy")] and g.counts["timeline_dropped"] == 1
+
+
+def test_an_old_deploy_does_not_support_a_rollback():
+    """A deploy from before the incident's lookback is not the change that started it."""
+    a = _answer(suggested_actions=[dict(action="rollback", args={"service": "checkout"}, reason="r",
+                                        evidence_ids=["ev_deploy"])])
+    late = datetime(2026, 11, 20, 5, 0, tzinfo=timezone.utc)
+    g = ground(a, visible=VISIBLE, evidence=EV, services=SERVICES, deploys_since=late)
+    assert g.actions == [] and "since 05:00 UTC" in g.dropped_actions[0]
+
+
+def test_a_log_line_alone_does_not_support_a_restart():
+    """Logs that mention (or ask for) a restart are not an anomaly; a measured anomaly is."""
+    logs_only = _answer(suggested_actions=[dict(action="restart", args={"service": "checkout"}, reason="r",
+                                                evidence_ids=["ev_logs"])])
+    assert _ground(logs_only).actions == []
+    measured = _answer(suggested_actions=[dict(action="restart", args={"service": "checkout"}, reason="r",
+                                               evidence_ids=["ev_lat"])])
+    assert [p.action for p in _ground(measured).actions] == ["restart"]
