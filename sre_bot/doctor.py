@@ -6,6 +6,7 @@ import sys
 from typing import TextIO
 
 from .compose import open_deps
+from .llm.client import check_model
 from .config import load_config
 from .errors import ConfigError
 from .services.health import Check, check_backends
@@ -32,11 +33,12 @@ def _config_check(settings: Settings) -> Check:
     return Check("config", True, f"{path}: {len(cfg.services)} services, {len(cfg.all_signals)} signals")
 
 
-def _llm_check(settings: Settings) -> Check:
+async def _llm_check(settings: Settings) -> Check:
     if settings.anthropic_api_key is None:
         return Check("anthropic", False, "ANTHROPIC_API_KEY not set: answers come from the statistics engine alone",
                      configured=False)
-    return Check("anthropic", True, f"key present; model {settings.anthropic_model}")
+    ok, detail = await check_model(settings)
+    return Check("anthropic", ok, detail)
 
 
 async def doctor(settings: Settings, out: TextIO = sys.stdout) -> int:
@@ -46,7 +48,7 @@ async def doctor(settings: Settings, out: TextIO = sys.stdout) -> int:
     if checks[0].ok:
         async with open_deps(settings) as deps:
             checks += await check_backends(deps)
-    checks.append(_llm_check(settings))
+    checks.append(await _llm_check(settings))
     for c in checks:
         print(format_check(c), file=out)
     failed = [c for c in checks if c.configured and not c.ok]

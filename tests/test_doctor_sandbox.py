@@ -22,3 +22,19 @@ async def test_doctor_all_ok_against_sandbox(fake_slack, tmp_path, monkeypatch):
     assert code == 0, text
     for name in ("slack", "prometheus", "loki", "argocd", "alertmanager"):
         assert any(line.startswith("[ok  ]") and f" {name} " in line for line in text.splitlines()), text
+
+
+async def test_doctor_checks_the_model_without_spending_tokens(fake_slack, tmp_path, monkeypatch):
+    """With a key, doctor asks the API about the model (no Messages request); a wrong model name is a problem."""
+    from tests.fakes.anthropic_api import FakeAnthropic
+
+    monkeypatch.chdir(tmp_path)
+    with FakeAnthropic() as model:
+        for name, code_expected, words in (("claude-sonnet-5-5", 0, "key works; model claude-sonnet-5-5"),
+                                           ("gpt-9", 1, "model 'gpt-9' not found")):
+            settings = load_settings(None, ANTHROPIC_API_KEY="k", ANTHROPIC_BASE_URL=model.url, ANTHROPIC_MODEL=name)
+            out = io.StringIO()
+            code = await doctor(settings, out)
+            line = next(x for x in out.getvalue().splitlines() if " anthropic " in x)
+            assert code == code_expected and words in line, out.getvalue()
+        assert model.bodies == []

@@ -22,7 +22,7 @@ from .conversation import Conversations
 from .prompts import Prompts
 from .redact import Redactor
 
-__all__ = ["LLM", "Limits", "open_llm"]
+__all__ = ["LLM", "Limits", "open_llm", "check_model"]
 
 
 @dataclass(frozen=True)
@@ -74,3 +74,22 @@ async def open_llm(settings: Settings, config: Config, metrics: Metrics | None =
         )
     finally:
         await client.close()
+
+
+async def check_model(settings: Settings) -> tuple[bool, str]:
+    """Whether the key works and the model exists (`GET /v1/models/{id}`: no tokens spent), said plainly."""
+    assert settings.anthropic_api_key is not None
+    async with anthropic.AsyncAnthropic(
+            api_key=settings.anthropic_api_key.get_secret_value(), max_retries=0, timeout=10,
+            base_url=str(settings.anthropic_base_url).rstrip("/") if settings.anthropic_base_url else None) as c:
+        try:
+            m = await c.models.retrieve(settings.anthropic_model)
+        except anthropic.AuthenticationError:
+            return False, "ANTHROPIC_API_KEY was refused (401): check the key"
+        except anthropic.NotFoundError:
+            return False, f"model {settings.anthropic_model!r} not found: set ANTHROPIC_MODEL to a current model"
+        except anthropic.APIStatusError as e:
+            return False, f"the Anthropic API answered {e.status_code}"
+        except anthropic.APIError:
+            return False, "the Anthropic API could not be reached"
+    return True, f"key works; model {m.id}"

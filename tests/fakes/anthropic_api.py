@@ -241,12 +241,23 @@ class FakeAnthropic(FakeServer):
     def _routes(self, app: web.Application) -> None:
         self._wake = asyncio.Event()
         app.router.add_post("/v1/messages", self._messages)
+        app.router.add_get("/v1/models/{model}", self._model)
         app.router.add_route("*", "/{tail:.*}", self._not_found)
 
     def stop(self) -> None:
         if self._loop is not None and self._wake is not None and self._thread is not None:
             self._loop.call_soon_threadsafe(self._wake.set)
         super().stop()
+
+    async def _model(self, request: web.Request) -> web.Response:
+        """`GET /v1/models/{id}`: known when it is a Claude model name (what `sre-bot doctor` asks)."""
+        if not (request.headers.get("x-api-key") or request.headers.get("authorization")):
+            return _error_response(401, "authentication_error", "x-api-key header is required", should_retry=False)
+        model = request.match_info["model"]
+        if not model.startswith("claude-"):
+            return _error_response(404, "not_found_error", f"model: {model}", should_retry=False)
+        return web.json_response({"type": "model", "id": model, "display_name": model,
+                                  "created_at": "2026-01-01T00:00:00Z"})
 
     async def _not_found(self, request: web.Request) -> web.Response:
         message = f"FakeAnthropic: no route for {request.method} {request.path} (only POST /v1/messages)"

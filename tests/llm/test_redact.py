@@ -133,3 +133,11 @@ def test_truncated_pem_body_is_redacted():
     truncated = _PEM.split("-----END")[0]
     out = REDACTOR.redact("key: " + truncated + "…(truncated)")
     assert "fakeFAKE" not in out and "[REDACTED:private_key]" in out
+
+
+def test_config_rejects_a_bad_redact_pattern():
+    """`llm.redact` in the YAML config is checked when the config loads, naming the pattern."""
+    from sre_bot.config import parse_config
+
+    with pytest.raises(ConfigError, match=r"llm.redact.*\(unclosed"):
+        parse_config({"llm": {"redact": ["(unclosed"]}})
