@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.fakes.anthropic_api import FakeAnthropic, call, delay, error, text, tool_use
+from tests.fakes.anthropic_api import FakeAnthropic, call, delay, error, raw, text, tool_use
 from tests.fakes.slack_api import BOT_USER_ID, FakeSlack
 from tests.harness import running_bot
 from tests.llm._script import answer, blocks_text, evidence_in, final_update, find
@@ -212,3 +212,10 @@ async def test_tool_errors_go_back_to_the_model_not_the_user(fake, shop, model):
     assert "there is no tool 'delete_everything'" in errors[0]["content"]
     assert "limit" in errors[1]["content"] and "unknown service 'prod'" in errors[2]["content"]
     assert evidence_in(model.bodies[0])  # the engine's evidence went in the first message
+
+
+async def test_a_response_that_is_not_a_message_ends_in_the_engine_answer(fake, shop, model):
+    """A 200 whose body is not JSON (a broken proxy): the engine's answer, saying the response could not be read."""
+    model.enqueue(raw(200, "<html>gateway</html>"))
+    shown = await _ask(fake, shop, model)
+    assert "could not be read" in shown and "Answered by the statistics engine" in shown
