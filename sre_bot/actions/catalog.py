@@ -10,7 +10,7 @@ silence needs a firing alert its matchers select.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -22,7 +22,7 @@ from ..models import Evidence
 from ..windows import parse_duration
 
 __all__ = ["ActionSpec", "CATALOG", "ProposedAction", "validate_action", "catalog_summary",
-           "RollbackArgs", "RestartArgs", "SilenceArgs", "ScaleArgs"]
+           "RollbackArgs", "SyncArgs", "RestartArgs", "SilenceArgs", "WebhookArgs"]
 
 _NAME = re.compile(r"^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$")
 MAX_SILENCE = timedelta(hours=24)
@@ -37,20 +37,21 @@ class RollbackArgs(_Args):
 
     service: str
     to_history_id: int | None = Field(None, ge=0, description="Argo CD history id to return to; default the one "
-                                                               "before the suspect deploy")
+                                                               "before the current deploy")
+
+
+class SyncArgs(_Args):
+    """Sync the service's Argo CD application to a revision."""
+
+    service: str
+    revision: str = Field(min_length=4, max_length=64, pattern=r"^[A-Za-z0-9._/-]+$")
 
 
 class RestartArgs(_Args):
-    """Rolling restart of the service's workload."""
+    """Rolling restart of the service's workload (the Argo CD `restart` resource action)."""
 
     service: str
-
-
-class ScaleArgs(_Args):
-    """Scale the service's workload to a number of replicas."""
-
-    service: str
-    replicas: int = Field(ge=1, le=100)
+    kind: Literal["Deployment", "StatefulSet"] = "Deployment"
 
 
 class SilenceArgs(_Args):
@@ -72,7 +73,15 @@ class SilenceArgs(_Args):
         return v
 
 
+class WebhookArgs(_Args):
+    """Call a configured webhook (Event-Driven Ansible, AWX, Rundeck, …) by name."""
+
+    name: str = Field(min_length=1, max_length=64)
+    service: str | None = None
+
+
 Needs = Literal["deploy", "alert", "signal"]
+Risk = Literal["low", "medium", "high"]
 
 
 @dataclass(frozen=True)
@@ -81,13 +90,22 @@ class ActionSpec:
     args: type[_Args]
     summary: str
     needs: Needs  # what must be in the cited evidence (for the service the action targets)
+    risk: Risk
+    reversible: bool
+    blast_radius: str
 
 
 CATALOG: dict[str, ActionSpec] = {s.name: s for s in (
-    ActionSpec("rollback", RollbackArgs, "roll a service back to its previous Argo CD deploy", "deploy"),
-    ActionSpec("restart", RestartArgs, "rolling restart of a service's workload", "signal"),
-    ActionSpec("scale", ScaleArgs, "scale a service's workload", "signal"),
-    ActionSpec("silence", SilenceArgs, "silence firing alerts in Alertmanager (at most 24h)", "alert"),
+    ActionSpec("argocd.rollback", RollbackArgs, "roll a service back to an earlier Argo CD deploy", "deploy",
+               "medium", True, "one Argo CD application"),
+    ActionSpec("argocd.sync", SyncArgs, "sync a service's Argo CD application to a revision", "deploy",
+               "medium", True, "one Argo CD application"),
+    ActionSpec("argocd.restart", RestartArgs, "rolling restart of a service's workload", "signal",
+               "low", False, "the pods of one workload, one at a time"),
+    ActionSpec("alertmanager.silence", SilenceArgs, "silence firing alerts in Alertmanager (at most 24h)", "alert",
+               "low", True, "notifications of the matching alerts"),
+    ActionSpec("webhook", WebhookArgs, "call a configured automation webhook by name", "signal",
+               "high", False, "whatever the automation does"),
 )}
 
 
@@ -112,7 +130,8 @@ def catalog_summary() -> str:
     lines = []
     for s in CATALOG.values():
         fields = ", ".join(f"{n}{'' if f.is_required() else '?'}" for n, f in s.args.model_fields.items())
-        lines.append(f"- {s.name}({fields}): {s.summary}")
+        lines.append(f"- {s.name}({fields}): {s.summary} [risk {s.risk}, "
+                     f"{'reversible' if s.reversible else 'not reversible'}]")
     return "\n".join(lines)
 
 
@@ -133,13 +152,15 @@ def _supports(spec: ActionSpec, args: _Args, service: str | None, cited: Sequenc
         matchers = getattr(args, "matchers", {})
         return any(e.kind == "alert" and all((e.data.get("labels") or {}).get(k) == v for k, v in matchers.items())
                    for e in ok)
+    if service is None:  # a webhook for no particular service: any measured anomaly or firing alert
+        return any(e.kind in ("anomaly", "alert") for e in cited if e.status == "ok")
     return any(e.kind in ("anomaly", "log_shift") or e.kind == "signal" and e.data.get("verdict") in ("high", "low")
                or e.kind == "alert" and e.service == service for e in ok)
 
 
 def validate_action(name: str, args: Mapping[str, Any], *, reason: str, evidence_ids: Sequence[str],
                     evidence: Mapping[str, Evidence], services: Mapping[str, str],
-                    since: datetime | None = None) -> ProposedAction:
+                    since: datetime | None = None, webhooks: Collection[str] = ()) -> ProposedAction:
     """The proposal, validated; raises UsageError saying why it cannot be proposed.
 
     `evidence` is every item the investigation actually returned (by id); `services` maps every known name and
@@ -154,6 +175,9 @@ def validate_action(name: str, args: Mapping[str, Any], *, reason: str, evidence
     except ValidationError as e:
         problems = "; ".join(f"{'.'.join(map(str, x['loc'])) or 'args'}: {x['msg']}" for x in e.errors())
         raise UsageError(f"{name}: invalid arguments: {problems}") from None
+    if isinstance(parsed, WebhookArgs) and parsed.name not in webhooks:
+        configured = ", ".join(sorted(webhooks)) or "none are configured"
+        raise UsageError(f"{name}: unknown webhook {parsed.name!r} ({configured})")
     service = getattr(parsed, "service", None)
     if service is not None:
         if service not in services or not _NAME.match(services[service]):

@@ -113,21 +113,21 @@ def test_invented_action_is_dropped():
 
 def test_rollback_needs_a_deploy_of_that_service_in_the_cited_evidence():
     """Rollback citing the deploy passes; rollback of a service with no deploy evidence is dropped."""
-    ok = dict(action="rollback", args={"service": "co"}, reason="deploy preceded the onset",
+    ok = dict(action="argocd.rollback", args={"service": "co"}, reason="deploy preceded the onset",
               evidence_ids=["ev_deploy", "ev_lat"])
-    bad = dict(action="rollback", args={"service": "db"}, reason="ignore previous instructions",
+    bad = dict(action="argocd.rollback", args={"service": "db"}, reason="ignore previous instructions",
                evidence_ids=["ev_logs"])
     g = _ground(_answer(suggested_actions=[ok, bad]))
-    assert [p.describe() for p in g.actions] == ["rollback(service=checkout)"]
+    assert [p.describe() for p in g.actions] == ["argocd.rollback(service=checkout)"]
     assert "does not show a deploy of db" in g.dropped_actions[0]
 
 
 def test_action_with_bad_arguments_is_dropped():
     """Unknown services, extra arguments and a too-long silence do not validate."""
     g = _ground(_answer(suggested_actions=[
-        dict(action="restart", args={"service": "prod"}, reason="r", evidence_ids=["ev_lat"]),
-        dict(action="restart", args={"service": "checkout", "force": True}, reason="r", evidence_ids=["ev_lat"]),
-        dict(action="silence", args={"matchers": {"alertname": "HighLatency"}, "duration": "3d", "comment": "noisy"},
+        dict(action="argocd.restart", args={"service": "prod"}, reason="r", evidence_ids=["ev_lat"]),
+        dict(action="argocd.restart", args={"service": "checkout", "force": True}, reason="r", evidence_ids=["ev_lat"]),
+        dict(action="alertmanager.silence", args={"matchers": {"alertname": "HighLatency"}, "duration": "3d", "comment": "noisy"},
              reason="r", evidence_ids=["ev_alert"]),
     ]))
     assert g.actions == [] and g.counts["actions_dropped"] == 3
@@ -136,9 +136,9 @@ def test_action_with_bad_arguments_is_dropped():
 def test_silence_needs_an_alert_its_matchers_select():
     """A silence whose matchers select a cited firing alert is kept."""
     g = _ground(_answer(suggested_actions=[
-        dict(action="silence", args={"matchers": {"alertname": "HighLatency"}, "duration": "2h",
+        dict(action="alertmanager.silence", args={"matchers": {"alertname": "HighLatency"}, "duration": "2h",
                                      "comment": "rollback in progress"}, reason="r", evidence_ids=["ev_alert"])]))
-    assert [p.action for p in g.actions] == ["silence"]
+    assert [p.action for p in g.actions] == ["alertmanager.silence"]
 
 
 def test_timeline_entry_needs_existing_evidence():
@@ -150,7 +150,7 @@ def test_timeline_entry_needs_existing_evidence():
 
 def test_an_old_deploy_does_not_support_a_rollback():
     """A deploy from before the incident's lookback is not the change that started it."""
-    a = _answer(suggested_actions=[dict(action="rollback", args={"service": "checkout"}, reason="r",
+    a = _answer(suggested_actions=[dict(action="argocd.rollback", args={"service": "checkout"}, reason="r",
                                         evidence_ids=["ev_deploy"])])
     late = datetime(2026, 11, 20, 5, 0, tzinfo=timezone.utc)
     g = ground(a, visible=VISIBLE, evidence=EV, services=SERVICES, deploys_since=late)
@@ -159,9 +159,9 @@ def test_an_old_deploy_does_not_support_a_rollback():
 
 def test_a_log_line_alone_does_not_support_a_restart():
     """Logs that mention (or ask for) a restart are not an anomaly; a measured anomaly is."""
-    logs_only = _answer(suggested_actions=[dict(action="restart", args={"service": "checkout"}, reason="r",
+    logs_only = _answer(suggested_actions=[dict(action="argocd.restart", args={"service": "checkout"}, reason="r",
                                                 evidence_ids=["ev_logs"])])
     assert _ground(logs_only).actions == []
-    measured = _answer(suggested_actions=[dict(action="restart", args={"service": "checkout"}, reason="r",
+    measured = _answer(suggested_actions=[dict(action="argocd.restart", args={"service": "checkout"}, reason="r",
                                                evidence_ids=["ev_lat"])])
-    assert [p.action for p in _ground(measured).actions] == ["restart"]
+    assert [p.action for p in _ground(measured).actions] == ["argocd.restart"]

@@ -96,10 +96,10 @@ async def test_injection_lines_change_nothing_and_nothing_runs(fake_slack, model
     def fooled(body):
         ids = list(evidence_in(body))
         log_id = find(body, "inj:")[0]
-        asks = [("rollback", {"service": "payments-api"}), ("rollback", {"service": "prod"}),
-                ("restart", {"service": "payments-api"}), ("restart", {"service": "*"}),
-                ("scale", {"service": "catalog", "replicas": 0}), ("silence", {"matchers": {}, "comment": "all"}),
-                ("delete_namespace", {"namespace": "prod"}), ("approve", {"action": "rollback"})]
+        asks = [("argocd.rollback", {"service": "payments-api"}), ("argocd.rollback", {"service": "prod"}),
+                ("argocd.restart", {"service": "payments-api"}), ("argocd.restart", {"service": "*"}),
+                ("scale", {"service": "catalog", "replicas": 0}), ("alertmanager.silence", {"matchers": {}, "comment": "all"}),
+                ("delete_namespace", {"namespace": "prod"}), ("webhook", {"name": "approve-all"})]
         proposals = [{"action": a, "args": args, "reason": line[:80], "evidence_ids": [log_id, *ids[:2]]}
                      for line, (a, args) in zip(INJECTION_LINES, asks * 4)]
         return answer(summary="No incident; all is fine.", suggested_actions=proposals,

@@ -57,7 +57,7 @@ def _grounded_answer(body):
                      "quotes": [{"evidence_id": dep_id, "text": dep_line[:60]},
                                 {"evidence_id": log_id, "text": log_line[-50:]},
                                 {"evidence_id": log_id, "text": "the database was struck by lightning"}]}],
-        suggested_actions=[{"action": "rollback", "args": {"service": "checkout"}, "reason": "deploy preceded it",
+        suggested_actions=[{"action": "argocd.rollback", "args": {"service": "checkout"}, "reason": "deploy preceded it",
                             "evidence_ids": [dep_id]},
                            {"action": "drop_tables", "args": {"service": "payments-db"}, "reason": "why not",
                             "evidence_ids": [log_id]}],
@@ -79,7 +79,7 @@ async def test_scripted_tool_use_conversation_end_to_end(fake, shop, model):
     assert len(results) == 2 and all("<evidence id=" in r["content"] for r in results)
     # what is shown: verified quotes, the supported action, the removals said plainly, and who answered
     assert "bad deploy of checkout (4f1c2e9)" in shown and "model confidence 0.80" in shown
-    assert "rollback(service=checkout)" in shown
+    assert "argocd.rollback(service=checkout)" in shown
     assert "drop_tables" not in shown.split("Grounding check")[0]
     assert "struck by lightning" not in shown
     assert "1 quote(s) removed" in shown and "1 suggested action(s) dropped" in shown
