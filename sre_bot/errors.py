@@ -17,6 +17,11 @@ correlation id that is the only thing the user sees.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
 __all__ = [
     "SreBotError",
     "ConfigError",
@@ -27,6 +32,7 @@ __all__ = [
     "QueryRejected",
     "NotFound",
     "Unauthorized",
+    "validation_problems",
 ]
 
 
@@ -75,3 +81,8 @@ class NotFound(BackendError):
 
 class Unauthorized(BackendError):
     kind = "unauthorized"
+
+
+def validation_problems(err: "ValidationError", limit: int = 10) -> str:
+    """A pydantic ValidationError as one line: `field: message; other.field: message`."""
+    return "; ".join(f"{'.'.join(map(str, x['loc'])) or 'input'}: {x['msg']}" for x in err.errors()[:limit])

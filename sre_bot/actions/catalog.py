@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from ..errors import UsageError
+from ..errors import UsageError, validation_problems
 from ..models import Evidence
 from ..windows import parse_duration
 
@@ -173,8 +173,7 @@ def validate_action(name: str, args: Mapping[str, Any], *, reason: str, evidence
     try:
         parsed = spec.args.model_validate(dict(args))
     except ValidationError as e:
-        problems = "; ".join(f"{'.'.join(map(str, x['loc'])) or 'args'}: {x['msg']}" for x in e.errors())
-        raise UsageError(f"{name}: invalid arguments: {problems}") from None
+        raise UsageError(f"{name}: invalid arguments: {validation_problems(e)}") from None
     if isinstance(parsed, WebhookArgs) and parsed.name not in webhooks:
         configured = ", ".join(sorted(webhooks)) or "none are configured"
         raise UsageError(f"{name}: unknown webhook {parsed.name!r} ({configured})")

@@ -29,6 +29,7 @@ from pydantic import ValidationError
 from ..actions.catalog import catalog_summary
 from ..analysis.ranking import DEPLOY_LOOKBACK_S
 from ..deps import Deps
+from ..errors import validation_problems
 from ..investigation import Investigation
 from ..logging import get_logger
 from ..models import Evidence
@@ -253,8 +254,7 @@ class _Run:
                     if repaired:
                         raise LLMUnavailable("the model's answer did not validate twice", kind="malformed") from e
                     repaired, forced_reason = True, "repair"
-                    problems = "; ".join(f"{'.'.join(map(str, x['loc'])) or 'input'}: {x['msg']}"
-                                         for x in e.errors()[:10])
+                    problems = validation_problems(e)
                     pending = [*self._not_run(others),
                                {"type": "tool_result", "tool_use_id": submit["id"], "is_error": True,
                                 "content": self.llm.prompts.repair.render(errors=problems)}]

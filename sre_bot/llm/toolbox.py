@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..deps import Deps
+from ..errors import validation_problems
 from ..investigation import Investigation
 from ..models import Evidence, TimeRange, evidence_id
 from ..tools.alerts import firing_alerts
@@ -206,8 +207,7 @@ def parse_call(name: str, raw: Any) -> tuple[Tool, _Args]:
     try:
         return tool, tool.args.model_validate(raw if isinstance(raw, dict) else {})
     except ValidationError as e:
-        problems = "; ".join(f"{'.'.join(map(str, x['loc'])) or 'input'}: {x['msg']}" for x in e.errors())
-        raise ToolInputError(f"invalid arguments for {name}: {problems}") from None
+        raise ToolInputError(f"invalid arguments for {name}: {validation_problems(e)}") from None
 
 
 async def call_tool(ctx: ToolContext, tool: Tool, args: _Args) -> list[Evidence]:

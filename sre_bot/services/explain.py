@@ -37,16 +37,17 @@ class Explained:
 
 
 async def explain(deps: Deps, question: str, *, thread: str | None = None, at: datetime | None = None,
-                  window: timedelta | None = None, progress: Progress | None = None) -> Explained:
-    names = await known_services(deps)
+                  window: timedelta | None = None, progress: Progress | None = None,
+                  names: dict[str, str] | None = None) -> Explained:
+    names = names if names is not None else await known_services(deps)
     conv = deps.llm.conversations.get(thread) if deps.llm is not None else None
     if conv is not None:
         engine = conv.engine
         if find_service(question, names) not in (None, engine.focus):  # a follow-up about another service
             engine = await investigate(deps, question, at=conv.window.end - conv.window.duration / 4,
-                                       window=conv.window.duration)
+                                       window=conv.window.duration, names=names)
     else:
-        engine = await investigate(deps, question, at=at, window=window)
+        engine = await investigate(deps, question, at=at, window=window, names=names)
     if deps.llm is None:
         return Explained(investigation_reply(engine, why_engine=deps.llm_off_reason), engine,
                          why_engine=deps.llm_off_reason)

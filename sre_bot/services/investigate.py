@@ -135,10 +135,11 @@ async def _gather(deps: Deps, svc: ServiceConfig, window: TimeRange, baseline: T
 
 
 async def investigate(deps: Deps, question: str, *, at: datetime | None = None, window: timedelta | None = None,
-                      focus: str | None = None) -> Investigation:
+                      focus: str | None = None, names: dict[str, str] | None = None) -> Investigation:
+    """`names`: the known service names (`known_services`), when the caller already has them."""
     now = deps.clock()
     q = parse_question(question, now=now)
-    names = await known_services(deps)
+    names = names if names is not None else await known_services(deps)
     focus = focus or find_service(question, names)
     win = investigation_window(now, window or q.window or deps.default_window, at or q.at)
     base = baseline_for(win)

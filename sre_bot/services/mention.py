@@ -28,4 +28,4 @@ async def answer_mention(deps: Deps, text: str, *, thread: str | None = None,
     names = await known_services(deps)
     if not text or (not follow_up and find_service(text, names) is None and not deps.config.services):
         return await run_command(deps, "help")
-    return (await explain(deps, text, thread=thread, progress=progress)).reply
+    return (await explain(deps, text, thread=thread, progress=progress, names=names)).reply
