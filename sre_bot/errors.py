@@ -3,6 +3,7 @@
     SreBotError
     ├── ConfigError            invalid settings or YAML config; names the field and the reason
     ├── UsageError             bad input from a person (unknown verb, bad window, bad PromQL argument)
+    ├── StoreError             the store (SQLite / PostgreSQL) failed: `store/errors.py`
     └── BackendError           a telemetry/control system failed; carries `backend` and `operation`
         ├── BackendUnavailable connection refused, DNS, 5xx
         ├── BackendTimeout     the call exceeded its timeout

@@ -1,0 +1,23 @@
+"""The store's one error: a database operation failed, said plainly (which operation, which backend)."""
+
+from __future__ import annotations
+
+from ..errors import SreBotError
+
+__all__ = ["StoreError"]
+
+
+class StoreError(SreBotError):
+    """A store operation failed: the database is unreachable, locked, at an unknown schema, or refused a write.
+
+    `backend` is "sqlite" or "postgresql"; `operation` names the Store method ("claim", "open", ...). The driver's
+    exception is chained (`raise … from e`) for the developer log; the message is safe to show a person.
+    """
+
+    def __init__(self, message: str, *, backend: str, operation: str) -> None:
+        super().__init__(message)
+        self.backend = backend
+        self.operation = operation
+
+    def __str__(self) -> str:
+        return f"store ({self.backend}) {self.operation}: {self.args[0]}"

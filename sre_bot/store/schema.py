@@ -1,0 +1,105 @@
+"""The tables, as SQLAlchemy Core: what the code reads and writes. The migrations create exactly this.
+
+`tests/store/test_migrations.py` compares this metadata with a database the migrations built, so a column added
+here without a migration (or the reverse) fails a test. Bounded strings are only those `records.py` validates (ids,
+statuses, kinds); everything else is `Text`, so a long value never fails on PostgreSQL after passing on SQLite.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import (JSON, BigInteger, Boolean, Column, DateTime, Index, Integer, MetaData, String, Table, Text,
+                        TypeDecorator)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+
+__all__ = ["metadata", "action_requests", "audit", "flags", "seen_events", "UTCDateTime", "JSONDoc"]
+
+metadata = MetaData()
+
+# JSON on SQLite (text), JSONB on PostgreSQL (queryable later without a rewrite).
+JSONDoc = JSON().with_variant(JSONB(), "postgresql")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, on both backends.
+
+    SQLite stores `DateTime` as text without a zone, compared as strings: normalising every value to UTC first is
+    what makes `expires_at > :now` correct there. PostgreSQL stores `timestamptz`.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        value = value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+action_requests = Table(
+    "action_requests", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("action", String(100), nullable=False),
+    Column("args", JSONDoc, nullable=False),
+    Column("preview", Text, nullable=False),
+    Column("risk", String(8), nullable=False),
+    Column("reversible", Boolean, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("evidence_ids", JSONDoc, nullable=False),
+    Column("source", JSONDoc, nullable=False),
+    Column("requested_by", Text),
+    Column("channel", Text, nullable=False),
+    Column("thread_ts", Text),
+    Column("message_ts", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("decided_by", Text),
+    Column("decided_by_name", Text),
+    Column("decided_at", UTCDateTime),
+    Column("reason_rejected", Text),
+    Column("started_at", UTCDateTime),
+    Column("finished_at", UTCDateTime),
+    Column("outcome_detail", Text),
+    Column("target_response", JSONDoc),
+    Column("version", Integer, nullable=False),
+    Index("ix_action_requests_status_expires_at", "status", "expires_at"),
+)
+
+# Append-only: the migration adds a trigger on each backend that refuses UPDATE and DELETE.
+audit = Table(
+    "audit", metadata,
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("actor", Text),
+    Column("request_id", Text),
+    Column("summary", Text, nullable=False),
+    Column("data", JSONDoc, nullable=False),
+    Index("ix_audit_at_id", "at", "id"),
+    Index("ix_audit_request_id", "request_id"),
+)
+
+flags = Table(
+    "flags", metadata,
+    Column("name", Text, primary_key=True),
+    Column("value", Boolean, nullable=False),
+    Column("set_by", Text),
+    Column("set_at", UTCDateTime),
+)
+
+seen_events = Table(
+    "seen_events", metadata,
+    Column("key", Text, primary_key=True),
+    Column("seen_at", UTCDateTime, nullable=False),
+    Index("ix_seen_events_seen_at", "seen_at"),
+)

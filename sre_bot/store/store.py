@@ -1,0 +1,281 @@
+"""The `Store`: approvals, exactly-once execution, the append-only audit log, flags and seen events.
+
+    store = await open_store("sqlite+aiosqlite:///var/lib/sre-bot/sre-bot.db")   # or postgresql+asyncpg://…
+    async with store:
+        req = await store.claim(request_id, user="U123", user_name="ana", now=now)
+        if req is None: ...  # someone else won, or it was rejected/expired: get_request() says which
+
+Every state change is one conditional statement (`UPDATE … WHERE status = 'pending' … RETURNING`), so the
+database decides who wins, across coroutines, processes and replicas. The store never reads a clock: every
+method that needs the time takes `now`. Database and driver errors leave as `StoreError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
+from types import TracebackType
+from typing import Any
+
+from pydantic_core import to_jsonable_python
+from sqlalchemy import Row, delete, insert, select, tuple_, update
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from ._dialect import WRITE, Backend, backend_of, describe, make_engine, parse_url, upsert
+from .errors import StoreError
+from .migrate import upgrade_to_head
+from .records import ActionRequest, AuditRecord, Flag
+from .schema import action_requests, audit, flags, seen_events
+
+__all__ = ["Store", "open_store"]
+
+_R = action_requests.c
+_JSON_FIELDS = ("args", "evidence_ids", "source", "target_response")
+_EXPORT_BATCH = 500
+_PRUNE_EVERY = timedelta(minutes=5)
+
+
+async def open_store(url: str) -> Store:
+    """Connect to `url`, bring its schema to the newest revision, and return the store (close it when done).
+
+    SQLite: the file's directory is created; WAL, foreign keys and a busy timeout are set on every connection.
+    Raises ConfigError for a URL that is not SQLite or PostgreSQL, StoreError when the database fails.
+    """
+    parsed = parse_url(url)
+    backend = backend_of(parsed)
+    try:
+        engine = make_engine(parsed)
+    except OSError as e:
+        raise StoreError(f"cannot create the directory of {describe(parsed)}: {e.strerror or e}", backend=backend,
+                         operation="open") from e
+    store = Store(engine, backend, describe(parsed))
+    try:
+        async with store._guard("open"):
+            await upgrade_to_head(store._engine, backend)
+    except BaseException:
+        await store.close()
+        raise
+    return store
+
+
+def _reason(e: BaseException) -> str:
+    cause = e.orig if isinstance(e, DBAPIError) and e.orig is not None else e
+    text = str(cause).strip().splitlines()
+    return text[0] if text else type(cause).__name__
+
+
+def _request(row: Row[Any]) -> ActionRequest:
+    return ActionRequest.model_validate(dict(row._mapping))
+
+
+def _audit(row: Row[Any]) -> AuditRecord:
+    return AuditRecord.model_validate(dict(row._mapping))
+
+
+class Store:
+    """One database behind one interface; safe to share between coroutines (it holds a connection pool)."""
+
+    def __init__(self, engine: AsyncEngine, backend: Backend, where: str) -> None:
+        self._engine = engine
+        self.backend: Backend = backend
+        self.where = where  # the URL without its password
+        self._closed = False
+        self._next_prune: datetime | None = None
+
+    async def close(self) -> None:
+        """Close every pooled connection; later calls raise StoreError."""
+        self._closed = True
+        await self._engine.dispose()
+
+    async def __aenter__(self) -> Store:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.close()
+
+    # -- plumbing ------------------------------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def _guard(self, operation: str) -> AsyncIterator[None]:
+        try:
+            yield
+        except IntegrityError as e:
+            raise StoreError(f"the database refused the write: {_reason(e)}", backend=self.backend,
+                             operation=operation) from e
+        except (SQLAlchemyError, OSError) as e:
+            raise StoreError(f"failed on {self.where}: {_reason(e)}", backend=self.backend,
+                             operation=operation) from e
+
+    @asynccontextmanager
+    async def _tx(self, operation: str, *, write: bool = False) -> AsyncIterator[AsyncConnection]:
+        """One transaction; a write one takes SQLite's write lock up front (`BEGIN IMMEDIATE`)."""
+        if self._closed:
+            raise StoreError("the store is closed", backend=self.backend, operation=operation)
+        async with self._guard(operation), self._engine.connect() as conn:
+            if write:
+                conn = await conn.execution_options(**WRITE)
+            async with conn.begin():
+                yield conn
+
+    async def _change(self, operation: str, statement: Any) -> ActionRequest | None:
+        async with self._tx(operation, write=True) as conn:
+            row = (await conn.execute(statement.returning(*action_requests.c))).first()
+        return None if row is None else _request(row)
+
+    # -- audit (append-only: there is no update or delete, and a database trigger refuses both) -------------------
+
+    async def append(self, record: AuditRecord) -> AuditRecord:
+        """Append one record; returns it as stored: with the id the database assigned, `data` as JSON values."""
+        values = record.model_dump(exclude={"id"})
+        values["data"] = to_jsonable_python(record.data)
+        async with self._tx("append", write=True) as conn:
+            new_id = (await conn.execute(insert(audit).values(values).returning(audit.c.id))).scalar_one()
+        return record.model_copy(update={"id": new_id, "data": values["data"]})
+
+    async def latest(self, n: int) -> list[AuditRecord]:
+        """The `n` newest records, newest first."""
+        if n < 0:
+            raise ValueError(f"latest(n) needs n >= 0, got {n}")
+        query = select(audit).order_by(audit.c.at.desc(), audit.c.id.desc()).limit(n)
+        async with self._tx("latest") as conn:
+            return [_audit(row) for row in await conn.execute(query)]
+
+    async def since(self, t: datetime, *, limit: int | None = None) -> AsyncIterator[AuditRecord]:
+        """Records at or after `t`, oldest first, fetched in batches (each its own short transaction)."""
+        after: tuple[datetime, int] | None = None
+        left = limit
+        while left is None or left > 0:
+            size = _EXPORT_BATCH if left is None else min(left, _EXPORT_BATCH)
+            query = select(audit).where(audit.c.at >= t)
+            if after is not None:
+                query = query.where(tuple_(audit.c.at, audit.c.id) > tuple_(*after))
+            query = query.order_by(audit.c.at, audit.c.id).limit(size)
+            async with self._tx("since") as conn:
+                batch = [_audit(row) for row in await conn.execute(query)]
+            for record in batch:
+                yield record
+            if len(batch) < size:
+                return
+            after = (batch[-1].at, batch[-1].id)  # type: ignore[assignment]
+            left = None if left is None else left - len(batch)
+
+    # -- action requests -----------------------------------------------------------------------------------------
+
+    async def create_request(self, req: ActionRequest) -> ActionRequest:
+        """Insert a new request (normally `pending`); StoreError if the id exists."""
+        values = req.model_dump()
+        values.update({name: to_jsonable_python(getattr(req, name)) for name in _JSON_FIELDS})
+        async with self._tx("create_request", write=True) as conn:
+            await conn.execute(insert(action_requests).values(values))
+        return req.model_copy(update={name: values[name] for name in _JSON_FIELDS})
+
+    async def get_request(self, request_id: str) -> ActionRequest | None:
+        async with self._tx("get_request") as conn:
+            row = (await conn.execute(select(action_requests).where(_R.id == request_id))).first()
+        return None if row is None else _request(row)
+
+    async def pending(self, now: datetime) -> list[ActionRequest]:
+        """Requests still waiting for a decision (pending and not expired), oldest first."""
+        query = (select(action_requests).where(_R.status == "pending", _R.expires_at > now)
+                 .order_by(_R.created_at, _R.id))
+        async with self._tx("pending") as conn:
+            return [_request(row) for row in await conn.execute(query)]
+
+    async def set_message(self, request_id: str, channel: str, message_ts: str) -> ActionRequest | None:
+        """Record where the approval message was posted; None when the id is unknown."""
+        return await self._change("set_message", update(action_requests).where(_R.id == request_id)
+                                  .values(channel=channel, message_ts=message_ts, version=_R.version + 1))
+
+    async def claim(self, request_id: str, *, user: str, user_name: str | None,
+                    now: datetime) -> ActionRequest | None:
+        """Approve and start in one statement: the row (now `executing`) when this caller won, else None.
+
+        Only a pending, unexpired request can be claimed, and only once, whatever the number of concurrent
+        callers, processes or replicas. None means lost, rejected, expired, already run or unknown.
+        """
+        return await self._change("claim", update(action_requests)
+                                  .where(_R.id == request_id, _R.status == "pending", _R.expires_at > now)
+                                  .values(status="executing", decided_by=user, decided_by_name=user_name,
+                                          decided_at=now, started_at=now, version=_R.version + 1))
+
+    async def reject(self, request_id: str, *, user: str, user_name: str | None, reason: str,
+                     now: datetime) -> ActionRequest | None:
+        """Pending and unexpired → rejected; None when the request was not in that state."""
+        return await self._change("reject", update(action_requests)
+                                  .where(_R.id == request_id, _R.status == "pending", _R.expires_at > now)
+                                  .values(status="rejected", decided_by=user, decided_by_name=user_name,
+                                          decided_at=now, reason_rejected=reason, version=_R.version + 1))
+
+    async def mark_refused(self, request_id: str, *, reason: str, now: datetime) -> ActionRequest | None:
+        """Pending → refused by policy (kill switch, autonomy level); None when it was not pending."""
+        return await self._change("mark_refused", update(action_requests)
+                                  .where(_R.id == request_id, _R.status == "pending")
+                                  .values(status="refused", decided_at=now, reason_rejected=reason,
+                                          version=_R.version + 1))
+
+    async def expire(self, now: datetime) -> list[str]:
+        """Every pending request whose `expires_at` has passed → expired; returns their ids."""
+        statement = (update(action_requests).where(_R.status == "pending", _R.expires_at <= now)
+                     .values(status="expired", decided_at=now, version=_R.version + 1).returning(_R.id))
+        async with self._tx("expire", write=True) as conn:
+            return sorted((await conn.execute(statement)).scalars())
+
+    async def finish(self, request_id: str, *, ok: bool, detail: str, response: dict[str, Any] | None,
+                     now: datetime) -> ActionRequest | None:
+        """Executing → succeeded or failed, with the outcome; None when the request was not executing."""
+        return await self._change("finish", update(action_requests)
+                                  .where(_R.id == request_id, _R.status == "executing")
+                                  .values(status="succeeded" if ok else "failed", finished_at=now,
+                                          outcome_detail=detail, target_response=to_jsonable_python(response),
+                                          version=_R.version + 1))
+
+    async def stuck(self, now: datetime, older_than: timedelta) -> list[ActionRequest]:
+        """Requests `executing` since at least `older_than` ago: a crash between claim and finish left them there.
+
+        They are never claimed again; a person checks the target and the bot shows the row as it is.
+        """
+        query = (select(action_requests).where(_R.status == "executing", _R.started_at <= now - older_than)
+                 .order_by(_R.started_at, _R.id))
+        async with self._tx("stuck") as conn:
+            return [_request(row) for row in await conn.execute(query)]
+
+    # -- flags ---------------------------------------------------------------------------------------------------
+
+    async def get_flag(self, name: str) -> Flag:
+        """`(value, set_by, set_at)`; a flag never set is `(False, None, None)`."""
+        query = select(flags.c.value, flags.c.set_by, flags.c.set_at).where(flags.c.name == name)
+        async with self._tx("get_flag") as conn:
+            row = (await conn.execute(query)).first()
+        return Flag(False, None, None) if row is None else Flag(bool(row.value), row.set_by, row.set_at)
+
+    async def set_flag(self, name: str, value: bool, *, by: str | None, now: datetime) -> Flag:
+        """Set a flag (insert or overwrite) and return it."""
+        statement = upsert(self.backend, flags).values(name=name, value=value, set_by=by, set_at=now)
+        statement = statement.on_conflict_do_update(
+            index_elements=[flags.c.name],
+            set_={"value": statement.excluded.value, "set_by": statement.excluded.set_by,
+                  "set_at": statement.excluded.set_at})
+        async with self._tx("set_flag", write=True) as conn:
+            await conn.execute(statement)
+        return Flag(value, by, now)
+
+    # -- seen events (Slack retries and replicas) ----------------------------------------------------------------
+
+    async def first_time(self, key: str, *, now: datetime, ttl: timedelta) -> bool:
+        """True for exactly one caller per `key` within `ttl`, across processes; a key older than `ttl` is new again.
+
+        Rows older than `ttl` are deleted at most every few minutes (use one ttl per store).
+        """
+        cutoff = now - ttl
+        statement = upsert(self.backend, seen_events).values(key=key, seen_at=now)
+        statement = statement.on_conflict_do_update(
+            index_elements=[seen_events.c.key], set_={"seen_at": statement.excluded.seen_at},
+            where=seen_events.c.seen_at <= cutoff).returning(seen_events.c.key)
+        async with self._tx("first_time", write=True) as conn:
+            if self._next_prune is None or now >= self._next_prune:
+                await conn.execute(delete(seen_events).where(seen_events.c.seen_at <= cutoff))
+                self._next_prune = now + min(ttl, _PRUNE_EVERY)
+            return (await conn.execute(statement)).first() is not None
