@@ -20,8 +20,6 @@ log = get_logger(__name__)
 @dataclass
 class Audit:
     path: Path | None = None
-    records: list[dict[str, Any]] = field(default_factory=list)  # kept in memory only when there is no file
-    keep_in_memory: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def record(self, entry: dict[str, Any]) -> None:
@@ -29,8 +27,6 @@ class Audit:
                  usage=entry.get("usage"), outcome=entry.get("outcome"))
         line = json.dumps(entry, ensure_ascii=False, default=str)
         with self._lock:
-            if self.keep_in_memory:
-                self.records.append(entry)
             if self.path is not None:
                 with self.path.open("a", encoding="utf-8") as f:
                     f.write(line + "\n")

@@ -29,7 +29,6 @@ class Conversation:
     evidence: dict[str, Evidence] = field(default_factory=dict)
     calls: dict[str, int] = field(default_factory=dict)  # call signature -> step it was made in
     open_tool_uses: list[dict[str, Any]] = field(default_factory=list)  # tool_result blocks owed to the last turn
-    questions: list[str] = field(default_factory=list)
     updated: float = field(default_factory=time.monotonic)
 
     def remember(self, items: list[Evidence], visible: dict[str, str]) -> None:
@@ -68,6 +67,3 @@ class Conversations:
             self._items.move_to_end(c.key)
             while len(self._items) > self._size:
                 self._items.popitem(last=False)
-
-    def __len__(self) -> int:
-        return len(self._items)

@@ -71,7 +71,6 @@ class LLMResult:
     summarised_results: int
     conversation: Conversation
     evidence_count: int = 0
-    seconds: float = 0.0
     prices: Prices = field(default_factory=Prices)
 
 
@@ -114,8 +113,8 @@ def _engine_text(engine: Investigation) -> str:
 
 
 class _Run:
-    def __init__(self, llm: LLM, deps: Deps, ctx: ToolContext, conv: Conversation, progress: Progress | None):
-        self.llm, self.deps, self.ctx, self.conv, self.progress = llm, deps, ctx, conv, progress
+    def __init__(self, llm: LLM, ctx: ToolContext, conv: Conversation, progress: Progress | None):
+        self.llm, self.ctx, self.conv, self.progress = llm, ctx, conv, progress
         self.usage = Usage()
         self.tools_called: list[str] = []
         self.refused = 0
@@ -312,7 +311,7 @@ async def run_llm_investigation(llm: LLM, deps: Deps, question: str, engine: Inv
     started = time.monotonic()
     conv = conversation or Conversation(key=key or "", engine=engine, window=engine.window)
     ctx = ToolContext(deps=deps, window=conv.window, engine=conv.engine, services=services, graph=graph or {})
-    run = _Run(llm, deps, ctx, conv, progress)
+    run = _Run(llm, ctx, conv, progress)
     redact = llm.redactor.redact
     if not conv.messages:
         shown = _engine_context(engine)
@@ -344,15 +343,14 @@ async def run_llm_investigation(llm: LLM, deps: Deps, question: str, engine: Inv
                       deploys_since=conv.window.start - timedelta(seconds=DEPLOY_LOOKBACK_S))
     log.info("llm answer", steps=run.step, tools=run.tools_called, ended=ended, refused=run.refused,
              grounding=grounded.counts, dropped_actions=grounded.dropped_actions,
-             usage=run.usage.as_dict(llm.prices))
+             usage=run.usage.as_dict(llm.prices), seconds=round(time.monotonic() - started, 3))
     if llm.metrics is not None:
         for kind, n in grounded.counts.items():
             if n and kind != "quotes_checked":
                 llm.metrics.llm_grounding.labels(kind).inc(n)
-    conv.questions.append(question)
     if conv.key:
         llm.conversations.put(conv)
     return LLMResult(answer=grounded, usage=run.usage, steps=run.step, tools_called=run.tools_called,
                      model=llm.model, prompt_version=llm.prompts.investigator.ref, ended=ended,
                      refused_calls=run.refused, summarised_results=run.summarised, conversation=conv,
-                     evidence_count=len(conv.evidence), seconds=time.monotonic() - started, prices=llm.prices)
+                     evidence_count=len(conv.evidence), prices=llm.prices)

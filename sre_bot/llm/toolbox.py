@@ -26,7 +26,7 @@ from ..tools.query import promql_range
 from ..tools.signals import golden_signals
 from .schema import inline_refs
 
-__all__ = ["ToolContext", "Tool", "TOOLS", "ToolInputError", "tool_definitions", "parse_call", "call_tool"]
+__all__ = ["ToolContext", "Tool", "TOOLS", "ToolInputError", "tool_definitions", "parse_call"]
 
 MAX_SPAN = timedelta(days=7)
 
@@ -209,6 +209,3 @@ def parse_call(name: str, raw: Any) -> tuple[Tool, _Args]:
     except ValidationError as e:
         raise ToolInputError(f"invalid arguments for {name}: {validation_problems(e)}") from None
 
-
-async def call_tool(ctx: ToolContext, tool: Tool, args: _Args) -> list[Evidence]:
-    return await tool.run(ctx, args)
