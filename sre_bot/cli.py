@@ -1,4 +1,4 @@
-"""The `sre-bot` command: serve, doctor, demo, sandbox.
+"""The `sre-bot` command: serve, doctor, ask, audit export, demo, sandbox.
 
 Every expected failure (bad settings, bad config, a person's mistake) ends with one clear line and exit code 2;
 never a traceback.
@@ -29,6 +29,12 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--window", help="how much time to look at, e.g. 30m, 2h (default: SRE_BOT_DEFAULT_WINDOW)")
     ask.add_argument("--json", action="store_true", help="print the investigation as JSON")
     ask.add_argument("--no-llm", action="store_true", help="answer from the statistics engine alone")
+    audit = sub.add_parser("audit", help="the audit trail of suggestions, approvals and executions")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True, metavar="SUBCOMMAND")
+    export = audit_sub.add_parser("export", help="write audit records as JSON lines (or CSV) to stdout")
+    export.add_argument("--since", required=True, help="a duration back from now (7d, 12h) or a time (ISO 8601)")
+    export.add_argument("--until", help="stop before this time (default: now)")
+    export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
     demo = sub.add_parser("demo", help="try the bot on a simulated shop: no credentials, no servers")
     demo.add_argument("--scenario", default=None, help="scenario name or YAML file (default: checkout-bad-deploy)")
     sb = sub.add_parser("sandbox", help="run the simulated shop's Prometheus/Loki/Argo CD/Alertmanager on loopback")
@@ -75,6 +81,10 @@ async def _run(args: argparse.Namespace) -> int:
 
         return await ask(settings, args.question, at=args.at, window=args.window, as_json=args.json,
                          use_llm=not args.no_llm)
+    if args.command == "audit":
+        from .audit_export import export_audit
+
+        return await export_audit(settings, since=args.since, until=args.until, fmt=args.format)
     from .serve import serve
 
     await serve(settings)

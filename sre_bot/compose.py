@@ -14,6 +14,7 @@ import httpx
 from .backends.alertmanager import AlertmanagerBackend
 from .backends.argocd import ArgoCDBackend
 from .backends.loki import LokiBackend
+from .backends.webhook import WebhookBackend
 from .backends.prometheus import PrometheusBackend
 from .clock import Clock, system_clock
 from .config import Config, load_config
@@ -23,6 +24,7 @@ from .links import Links
 from .llm.client import open_llm
 from .metrics import Metrics
 from .settings import Settings
+from .store.store import open_store
 from .windows import parse_duration
 
 __all__ = ["open_deps"]
@@ -45,8 +47,13 @@ async def open_deps(
     metrics: Metrics | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
     use_llm: bool = True,
+    use_store: bool = False,
 ) -> AsyncIterator[Deps]:
-    """Build every client from `settings`; `config` defaults to the YAML file named by SRE_BOT_CONFIG."""
+    """Build every client from `settings`; `config` defaults to the YAML file named by SRE_BOT_CONFIG.
+
+    `use_store` opens the store (SRE_BOT_DB_URL, migrated to the newest schema): the long-running bot needs it
+    for approvals, the audit trail and the kill switch; one-shot commands do not.
+    """
     cfg = config if config is not None else load_config(settings.config_path)
     try:
         default_window = parse_duration(settings.default_window)
@@ -70,6 +77,10 @@ async def open_deps(
             )
             stack.callback(prometheus.close)  # its requests session is the one client not owned by httpx
         llm = await stack.enter_async_context(open_llm(s, cfg, m)) if use_llm else None
+        store = None
+        if use_store:
+            store = await open_store(s.db_url)
+            stack.push_async_callback(store.close)
         off = ("--no-llm was given" if not use_llm else "ANTHROPIC_API_KEY is not set")
         yield Deps(
             settings=s, config=cfg, metrics=m, clock=clock, default_window=default_window,
@@ -83,4 +94,6 @@ async def open_deps(
             if s.argocd_url else None,
             alertmanager=AlertmanagerBackend(client, _url(s.alertmanager_url), metrics=m)
             if s.alertmanager_url else None,
+            store=store,
+            webhook=WebhookBackend(client, metrics=m) if cfg.actions.webhooks else None,
         )

@@ -1,4 +1,5 @@
-"""The YAML configuration: services, their labels, dependencies and the signal queries.
+"""The YAML configuration: services, their labels, dependencies, the signal queries, and actions (approvers,
+autonomy, webhooks: `actions/config.py`).
 
 Loaded once at start (`load_config`); an invalid file fails with the field and the reason, never a traceback.
 A service that is not in the file still works: `Config.service(name)` derives one from the defaults
@@ -15,6 +16,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .actions.config import ActionsConfig
 from .errors import ConfigError
 from .querylang import LABEL_NAME_RE, matchers, quote_value, render_template, selector
 from .settings import format_validation_error
@@ -130,6 +132,7 @@ class Config(_Strict):
     signals: dict[str, Signal] = Field(default_factory=dict)
     services: list[ServiceConfig] = Field(default_factory=list)
     llm: LLMConfig = Field(default_factory=LLMConfig)
+    actions: ActionsConfig = Field(default_factory=ActionsConfig)
 
     @model_validator(mode="after")
     def _check(self) -> "Config":

@@ -20,7 +20,9 @@ if TYPE_CHECKING:
     from .backends.argocd import ArgoCDBackend
     from .backends.loki import LokiBackend
     from .backends.prometheus import PrometheusBackend
+    from .backends.webhook import WebhookBackend
     from .llm.client import LLM
+    from .store.store import Store
 
 __all__ = ["Deps"]
 
@@ -39,3 +41,5 @@ class Deps:
     default_window: timedelta = timedelta(hours=1)
     llm: "LLM | None" = None  # None: no ANTHROPIC_API_KEY (or --no-llm); the engine answers alone
     llm_off_reason: str = "ANTHROPIC_API_KEY is not set"
+    store: "Store | None" = None  # approvals, audit, kill switch; None in one-shot commands (`ask`)
+    webhook: "WebhookBackend | None" = None

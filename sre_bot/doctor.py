@@ -41,6 +41,32 @@ async def _llm_check(settings: Settings) -> Check:
     return Check("anthropic", ok, detail)
 
 
+async def _store_check(settings: Settings) -> Check:
+    """Open (and migrate) the store, and say what it holds that needs a person: the kill switch, stuck requests."""
+    from .actions.executor import EXECUTION_TIMEOUT
+    from .clock import system_clock
+    from .store.errors import StoreError
+    from .store.store import open_store
+
+    try:
+        store = await open_store(settings.db_url)
+    except (StoreError, ConfigError) as e:
+        return Check("store", False, f"{e} (SRE_BOT_DB_URL)")
+    try:
+        now = system_clock()
+        flag = await store.get_flag("kill_switch")
+        stuck = await store.stuck(now, EXECUTION_TIMEOUT)
+        pending = await store.pending(now)
+    finally:
+        await store.close()
+    notes = [f"{len(pending)} pending approval(s)"]
+    if flag.value or settings.kill_switch:
+        notes.append("KILL SWITCH ON" + (" (SRE_BOT_KILL_SWITCH)" if settings.kill_switch else f" (by {flag.set_by})"))
+    if stuck:
+        notes.append(f"{len(stuck)} request(s) stuck mid-run: check their targets (`/sre actions`)")
+    return Check("store", True, f"{store.where}: " + ", ".join(notes))
+
+
 async def doctor(settings: Settings, out: TextIO = sys.stdout) -> int:
     """Exit 0 when everything configured works, 1 otherwise (unconfigured optional systems are not failures)."""
     checks = [_config_check(settings)]
@@ -49,6 +75,7 @@ async def doctor(settings: Settings, out: TextIO = sys.stdout) -> int:
         async with open_deps(settings) as deps:
             checks += await check_backends(deps)
     checks.append(await _llm_check(settings))
+    checks.append(await _store_check(settings))
     for c in checks:
         print(format_check(c), file=out)
     failed = [c for c in checks if c.configured and not c.ok]

@@ -36,6 +36,12 @@ class Metrics:
         object.__setattr__(self, "llm_grounding", Counter(
             "sre_bot_llm_grounding_removals_total", "What the grounding check removed or could not verify, by kind.",
             ["kind"], registry=r))
+        object.__setattr__(self, "actions", Counter(
+            "sre_bot_actions_total", "Executed actions, by catalog name and outcome (succeeded, failed).",
+            ["action", "outcome"], registry=r))
+        object.__setattr__(self, "action_refusals", Counter(
+            "sre_bot_action_refusals_total", "Refused approval clicks, by reason (tampered, unauthorised, …).",
+            ["code"], registry=r))
 
     # attributes created in __post_init__ (declared for type checkers)
     requests: Counter = field(init=False, repr=False)
@@ -45,6 +51,8 @@ class Metrics:
     llm_tokens: Counter = field(init=False, repr=False)
     llm_answers: Counter = field(init=False, repr=False)
     llm_grounding: Counter = field(init=False, repr=False)
+    actions: Counter = field(init=False, repr=False)
+    action_refusals: Counter = field(init=False, repr=False)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

@@ -161,6 +161,7 @@ class ResourceNode(BaseModel):
     namespace: str | None = None
     group: str | None = None
     health: str | None = None
+    version: str | None = None  # the API version ("v1"), which a resource action names
 
 
 class Alert(BaseModel):

@@ -14,6 +14,7 @@ from .settings import Settings
 from .slack.app import build_app
 from .slack.http import slack_events_handler
 from .slack.socket import start_socket_mode
+from .slack.sweeper import run_sweeper
 from .web import build_web_app
 
 __all__ = ["serve"]
@@ -29,8 +30,9 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
             loop.add_signal_handler(sig, stop.set)
         except (NotImplementedError, RuntimeError):
             pass
-    async with open_deps(settings) as deps:
+    async with open_deps(settings, use_store=True) as deps:
         bolt = build_app(deps)
+        sweeper = asyncio.create_task(run_sweeper(bolt.client, deps, stop))
         events = None if settings.socket_mode else slack_events_handler(bolt, deps)
         runner = web.AppRunner(build_web_app(deps, events), access_log=None)
         await runner.setup()
@@ -41,10 +43,13 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
             if settings.socket_mode:
                 socket = await start_socket_mode(bolt, settings)
             log.info("serving", mode="socket" if settings.socket_mode else "http", host=settings.http_host,
+                     store=deps.store.where if deps.store else None,
                      port=settings.http_port, services=len(deps.config.services),
                      backends=[n for n in ("prometheus", "loki", "argocd", "alertmanager") if getattr(deps, n)])
             await stop.wait()
         finally:
+            stop.set()
+            await sweeper
             if socket is not None:
                 await socket.close_async()
             await runner.cleanup()

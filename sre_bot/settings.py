@@ -5,6 +5,7 @@ Every field is listed, commented and defaulted in `.env.example`; `tests/test_se
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Literal
 
@@ -77,12 +78,27 @@ class Settings(BaseSettings):
     llm_audit_path: Path | None = Field(None, validation_alias="SRE_BOT_LLM_AUDIT_PATH")
     prompts_dir: Path | None = Field(None, validation_alias="SRE_BOT_PROMPTS_DIR")
 
+    # Actions, approvals and the audit trail
+    db_url: str = Field("sqlite+aiosqlite:///sre-bot.db", validation_alias="SRE_BOT_DB_URL")
+    kill_switch: bool = Field(False, validation_alias="SRE_BOT_KILL_SWITCH")
+    webhook_secrets: dict[str, SecretStr] = Field(default_factory=dict, validation_alias="SRE_BOT_WEBHOOK_SECRETS")
+
     @field_validator("slack_api_url")
     @classmethod
     def _slash(cls, v: str) -> str:
         if not v.startswith(("http://", "https://")):
             raise ValueError("must be an http(s) URL")
         return v if v.endswith("/") else v + "/"
+
+    @field_validator("webhook_secrets", mode="before")
+    @classmethod
+    def _json_object(cls, v: object) -> object:
+        if isinstance(v, str):
+            try:
+                v = json.loads(v)
+            except ValueError:
+                raise ValueError('must be a JSON object: {"webhook-name": "secret"}') from None
+        return v
 
     @property
     def socket_mode(self) -> bool:

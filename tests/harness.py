@@ -7,7 +7,8 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import tempfile
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +37,7 @@ class BotUnderTest:
     url: str
     deps: Deps
     http: httpx.AsyncClient
+    bolt: Any = None  # the AsyncApp (its `client` talks to the fake Slack)
 
     async def post(self, body: SlackBody, **sign_options: Any) -> httpx.Response:
         return await post_signed(self.http, "/slack/events", body, signed_headers(SECRET, body, **sign_options))
@@ -44,9 +46,17 @@ class BotUnderTest:
 @asynccontextmanager
 async def running_bot(fake: FakeSlack, *, config: Config | None = None, clock: Clock = system_clock,
                       **env: str) -> AsyncIterator[BotUnderTest]:
+    tmp = None
+    if "SRE_BOT_DB_URL" not in env:
+        tmp = tempfile.TemporaryDirectory(prefix="sre-bot-test-")
+        env = {**env, "SRE_BOT_DB_URL": f"sqlite+aiosqlite:///{tmp.name}/sre-bot.db"}
     settings = load_settings(None, SLACK_BOT_TOKEN="xoxb-test-token", SLACK_SIGNING_SECRET=SECRET,
                              SLACK_API_URL=fake.api_url, **env)
-    async with open_deps(settings, config=config or Config(), clock=clock) as deps:
+    async with AsyncExitStack() as stack:
+        if tmp is not None:
+            stack.callback(tmp.cleanup)
+        deps = await stack.enter_async_context(open_deps(settings, config=config or Config(), clock=clock,
+                                                         use_store=True))
         bolt = build_app(deps)
         runner = web.AppRunner(build_web_app(deps, slack_events_handler(bolt, deps)))
         await runner.setup()
@@ -55,6 +65,6 @@ async def running_bot(fake: FakeSlack, *, config: Config | None = None, clock: C
         url = f"http://127.0.0.1:{port}"
         try:
             async with httpx.AsyncClient(base_url=url, timeout=10) as http:
-                yield BotUnderTest(url=url, deps=deps, http=http)
+                yield BotUnderTest(url=url, deps=deps, http=http, bolt=bolt)
         finally:
             await runner.cleanup()

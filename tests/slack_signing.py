@@ -26,7 +26,7 @@ from tests.fakes.slack_api import APP_ID, BOT_ID, BOT_USER_ID, TEAM_DOMAIN, TEAM
 
 __all__ = [
     "SlackBody", "sign", "signed_headers", "post_signed",
-    "url_verification", "app_mention", "slash_command", "block_actions",
+    "url_verification", "app_mention", "slash_command", "block_actions", "view_submission",
     "JSON", "FORM", "STALE_AFTER_S",
 ]  # fmt: skip
 
@@ -186,5 +186,33 @@ def block_actions(
             "action_id": action_id, "block_id": block_id, "value": value, "type": "button",
             "text": {"type": "plain_text", "text": "Button", "emoji": True}, "action_ts": f"{time.time():.6f}",
         }],
+    }  # fmt: skip
+    return SlackBody(urlencode({"payload": json.dumps(payload)}), FORM)
+
+
+def view_submission(
+    callback_id: str,
+    *,
+    private_metadata: str = "",
+    values: dict[str, dict[str, dict[str, Any]]] | None = None,
+    user: str = "W111",
+    view_id: str = "V00000001",
+) -> SlackBody:
+    """A modal's submission: the `payload=` form of `view_submission` (`values`: block_id → action_id → state)."""
+    payload = {
+        "type": "view_submission",
+        "team": {"id": TEAM_ID, "domain": TEAM_DOMAIN},
+        "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": TEAM_ID},
+        "api_app_id": APP_ID,
+        "token": "verification_token",
+        "trigger_id": "111.333.valid",
+        "view": {
+            "id": view_id, "team_id": TEAM_ID, "type": "modal", "callback_id": callback_id,
+            "private_metadata": private_metadata, "state": {"values": values or {}}, "hash": "1.abc",
+            "title": {"type": "plain_text", "text": "Modal"}, "blocks": [], "app_id": APP_ID, "bot_id": BOT_ID,
+            "root_view_id": view_id, "previous_view_id": None, "external_id": "",
+        },
+        "response_urls": [],
+        "is_enterprise_install": False,
     }  # fmt: skip
     return SlackBody(urlencode({"payload": json.dumps(payload)}), FORM)

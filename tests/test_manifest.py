@@ -57,7 +57,7 @@ def test_scopes_commands_and_events_are_exactly_what_the_bot_uses(manifest: dict
     """Bot scopes, slash commands and bot events are exactly the expected minimal sets, with no user scopes."""
     scopes = manifest["oauth_config"]["scopes"]
     assert set(scopes) == {"bot"}
-    assert sorted(scopes["bot"]) == ["app_mentions:read", "chat:write", "commands", "users:read"]
+    assert sorted(scopes["bot"]) == ["app_mentions:read", "chat:write", "commands", "usergroups:read", "users:read"]
     assert [c["command"] for c in manifest["features"]["slash_commands"]] == ["/sre"]
     assert manifest["settings"]["event_subscriptions"] == {"bot_events": ["app_mention"]}
 

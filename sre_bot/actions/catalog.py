@@ -22,7 +22,7 @@ from ..models import Evidence
 from ..windows import parse_duration
 
 __all__ = ["ActionSpec", "CATALOG", "ProposedAction", "validate_action", "catalog_summary",
-           "RollbackArgs", "SyncArgs", "RestartArgs", "SilenceArgs", "WebhookArgs"]
+           "RollbackArgs", "SyncArgs", "RestartArgs", "SilenceArgs", "UnsilenceArgs", "WebhookArgs", "Risk"]
 
 _NAME = re.compile(r"^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$")
 MAX_SILENCE = timedelta(hours=24)
@@ -73,6 +73,12 @@ class SilenceArgs(_Args):
         return v
 
 
+class UnsilenceArgs(_Args):
+    """Expire an Alertmanager silence (the undo of `alertmanager.silence`)."""
+
+    silence_id: str = Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9-]+$")
+
+
 class WebhookArgs(_Args):
     """Call a configured webhook (Event-Driven Ansible, AWX, Rundeck, …) by name."""
 
@@ -80,7 +86,7 @@ class WebhookArgs(_Args):
     service: str | None = None
 
 
-Needs = Literal["deploy", "alert", "signal"]
+Needs = Literal["deploy", "alert", "signal", "person"]
 Risk = Literal["low", "medium", "high"]
 
 
@@ -93,6 +99,7 @@ class ActionSpec:
     risk: Risk
     reversible: bool
     blast_radius: str
+    proposable: bool = True  # False: only a person may ask for it (`/sre run`, an undo button), never a model
 
 
 CATALOG: dict[str, ActionSpec] = {s.name: s for s in (
@@ -104,6 +111,8 @@ CATALOG: dict[str, ActionSpec] = {s.name: s for s in (
                "low", False, "the pods of one workload, one at a time"),
     ActionSpec("alertmanager.silence", SilenceArgs, "silence firing alerts in Alertmanager (at most 24h)", "alert",
                "low", True, "notifications of the matching alerts"),
+    ActionSpec("alertmanager.unsilence", UnsilenceArgs, "expire an Alertmanager silence", "person",
+               "low", True, "notifications of the alerts it silenced resume", proposable=False),
     ActionSpec("webhook", WebhookArgs, "call a configured automation webhook by name", "signal",
                "high", False, "whatever the automation does"),
 )}
@@ -129,6 +138,8 @@ def catalog_summary() -> str:
     """One line per action with its argument names, for prompts and help text."""
     lines = []
     for s in CATALOG.values():
+        if not s.proposable:
+            continue
         fields = ", ".join(f"{n}{'' if f.is_required() else '?'}" for n, f in s.args.model_fields.items())
         lines.append(f"- {s.name}({fields}): {s.summary} [risk {s.risk}, "
                      f"{'reversible' if s.reversible else 'not reversible'}]")
@@ -160,16 +171,19 @@ def _supports(spec: ActionSpec, args: _Args, service: str | None, cited: Sequenc
 
 def validate_action(name: str, args: Mapping[str, Any], *, reason: str, evidence_ids: Sequence[str],
                     evidence: Mapping[str, Evidence], services: Mapping[str, str],
-                    since: datetime | None = None, webhooks: Collection[str] = ()) -> ProposedAction:
+                    since: datetime | None = None, webhooks: Collection[str] = (),
+                    by_person: bool = False) -> ProposedAction:
     """The proposal, validated; raises UsageError saying why it cannot be proposed.
 
     `evidence` is every item the investigation actually returned (by id); `services` maps every known name and
     alias to its canonical service name; a deploy before `since` does not support a rollback (it is not the
-    change that started this).
+    change that started this). A person asking (`by_person`, e.g. `/sre run`) is their own evidence: the
+    evidence check is skipped, and only a person may ask for a non-proposable action.
     """
     spec = CATALOG.get(name)
-    if spec is None:
-        raise UsageError(f"{name!r} is not in the action catalog ({', '.join(CATALOG)})")
+    if spec is None or not (spec.proposable or by_person):
+        names = ", ".join(n for n, s in CATALOG.items() if s.proposable or by_person)
+        raise UsageError(f"{name!r} is not in the action catalog ({names})")
     try:
         parsed = spec.args.model_validate(dict(args))
     except ValidationError as e:
@@ -184,7 +198,7 @@ def validate_action(name: str, args: Mapping[str, Any], *, reason: str, evidence
         service = services[service]
         parsed = parsed.model_copy(update={"service": service})
     cited = [evidence[i] for i in evidence_ids if i in evidence]
-    if not _supports(spec, parsed, service, cited, since):
+    if not by_person and not _supports(spec, parsed, service, cited, since):
         need = {"deploy": f"a deploy of {service}" + (f" since {since:%H:%M} UTC" if since else ""),
                 "alert": "a firing alert its matchers select",
                 "signal": f"an anomaly of {service}"}[spec.needs]

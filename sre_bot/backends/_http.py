@@ -144,8 +144,9 @@ def malformed(target: Target, operation: str, what: str) -> BackendError:
                         backend=target.backend, operation=operation)
 
 
-def _timeout_seconds(client: httpx.AsyncClient, exc: httpx.TimeoutException) -> float | None:
-    t = client.timeout
+def _timeout_seconds(client: httpx.AsyncClient, exc: httpx.TimeoutException,
+                     override: float | None = None) -> float | None:
+    t = client.timeout if override is None else httpx.Timeout(override)
     if isinstance(exc, httpx.ConnectTimeout):
         return t.connect
     if isinstance(exc, httpx.WriteTimeout):
@@ -156,13 +157,25 @@ def _timeout_seconds(client: httpx.AsyncClient, exc: httpx.TimeoutException) -> 
 
 
 async def send(client: httpx.AsyncClient, target: Target, operation: str, path: str, *,
-               method: str = "GET", params: Any = None, headers: Mapping[str, str] | None = None) -> httpx.Response:
-    """One request to `target`; any transport failure or status >= 400 raised as a `BackendError`."""
+               method: str = "GET", params: Any = None, headers: Mapping[str, str] | None = None,
+               json: Any = None, timeout: float | None = None, follow_redirects: bool | None = None,
+               ) -> httpx.Response:
+    """One request to `target`; any transport failure or status >= 400 raised as a `BackendError`.
+
+    `json` is sent as the JSON body when not None; `timeout` (seconds) and `follow_redirects` override the
+    client's settings for this request only."""
     kw: dict[str, Any] = {"backend": target.backend, "operation": operation}
+    extra: dict[str, Any] = {}
+    if json is not None:
+        extra["json"] = json
+    if timeout is not None:
+        extra["timeout"] = timeout
+    if follow_redirects is not None:
+        extra["follow_redirects"] = follow_redirects
     try:
-        resp = await client.request(method, target.url(path), params=params, headers=headers)
+        resp = await client.request(method, target.url(path), params=params, headers=headers, **extra)
     except httpx.TimeoutException as e:
-        secs = _timeout_seconds(client, e)
+        secs = _timeout_seconds(client, e, timeout)
         within = f"within {secs:g}s " if secs else ""
         kind = type(e).__name__.removesuffix("Timeout").lower()
         raise BackendTimeout(f"{target.where} did not answer {within}({kind} timeout)", **kw) from e

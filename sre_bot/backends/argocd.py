@@ -4,6 +4,12 @@ Fields read (Argo CD v3 `v1alpha1Application`): `metadata.name`, `spec.project`,
 `spec.source(s).repoURL`, `status.sync.status/revision(s)`, `status.health.status`,
 `status.operationState.phase/message/finishedAt`, and `status.history[]` (`v1alpha1RevisionHistory`: id,
 revision(s), deployedAt, deployStartedAt, initiatedBy.username/automated, source(s).repoURL/path).
+
+Writes (what an approved action runs): `rollback` (`applicationApplicationRollbackRequest`), `sync`
+(`applicationApplicationSyncRequest`) and `run_resource_action` (`applicationResourceActionRunRequestV2`, falling
+back to the deprecated v1 endpoint on an Argo CD too old to route v2). A failed write names what was attempted and
+quotes Argo CD's own `message` ("rollback cannot be initiated when auto-sync is enabled"); a write that timed out
+says it may still have been applied.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from urllib.parse import quote
 
 import httpx
 
-from ..errors import NotFound, Unauthorized
+from ..errors import BackendError, BackendTimeout, NotFound, Unauthorized
 from ..metrics import Metrics
 from ..models import Application, DeployRecord, ResourceNode
 from ._http import Target, auth_headers, json_body, malformed, send, timed
@@ -23,6 +29,7 @@ from ._http import Target, auth_headers, json_body, malformed, send, timed
 __all__ = ["ArgoCDBackend"]
 
 _FRACTION = re.compile(r"(\.\d{6})\d+")
+_NO_V2 = frozenset({404, 405, 501})  # how an Argo CD without the v2 actions route answers (grpc-gateway v1 and v2)
 
 
 def _time(value: Any) -> datetime | None:
@@ -88,7 +95,19 @@ def _parse_application(obj: dict[str, Any]) -> Application:
 
 def _node(obj: dict[str, Any]) -> ResourceNode:
     return ResourceNode(kind=obj["kind"], name=obj["name"], namespace=obj.get("namespace") or None,
-                        group=obj.get("group") or None, health=_dict(obj, "health").get("status"))
+                        group=obj.get("group") or None, health=_dict(obj, "health").get("status"),
+                        version=obj.get("version") or None)
+
+
+def _write_error(e: BackendError, what: str, name: str, permission: str) -> BackendError:
+    """`e` retold for a write: what was attempted first, and what a 403 or a timeout means for it."""
+    msg = f"{what}: {e.args[0]}"
+    if e.status == 403:
+        msg += (f" (Argo CD also answers 403 when application {name!r} does not exist, or when the token's account"
+                f" lacks the {permission!r} permission on it)")
+    if isinstance(e, BackendTimeout):
+        msg += "; it may still have been applied: look at the application before trying again"
+    return type(e)(msg, backend=e.backend, operation=e.operation, status=e.status)
 
 
 class ArgoCDBackend:
@@ -110,8 +129,14 @@ class ArgoCDBackend:
     def app_url(self, name: str) -> str:
         return f"{self.base_url}/applications/{quote(name, safe='')}"
 
+    def _path(self, name: str, suffix: str = "") -> str:
+        return f"/api/v1/applications/{quote(name, safe='')}{suffix}"
+
     async def _get(self, operation: str, path: str) -> Any:
         resp = await send(self._client, self._target, operation, path, headers=self._headers)
+        return self._object(operation, resp)
+
+    def _object(self, operation: str, resp: httpx.Response) -> dict[str, Any]:
         body = json_body(self._target, operation, resp)
         if not isinstance(body, dict):
             raise malformed(self._target, operation, "not a JSON object")
@@ -153,3 +178,52 @@ class ArgoCDBackend:
         with timed(self._metrics, self.name, "ping"):
             body = await self._get("ping", "/api/version")
             return str(body.get("Version") or "unknown")
+
+    async def _post(self, operation: str, name: str, suffix: str, body: Any, *, what: str, permission: str,
+                    params: dict[str, str] | None = None) -> httpx.Response:
+        try:
+            return await send(self._client, self._target, operation, self._path(name, suffix), method="POST",
+                              json=body, params=params, headers=self._headers)
+        except BackendError as e:
+            raise _write_error(e, what, name, permission) from e
+
+    async def rollback(self, name: str, history_id: int, *, prune: bool = False, dry_run: bool = False) -> Application:
+        """Sync `name` back to the revision of its history entry `history_id`; the application as Argo CD answers.
+
+        Argo CD refuses (`QueryRejected`, 400) while auto-sync is enabled, and for an id not in the history."""
+        op = "rollback"
+        with timed(self._metrics, self.name, op):
+            body = {"name": name, "id": history_id, "prune": prune, "dryRun": dry_run}
+            resp = await self._post(op, name, "/rollback", body, permission="sync",
+                                    what=f"rolling back {name!r} to history id {history_id}")
+            return self._parse(op, _parse_application, [self._object(op, resp)])[0]
+
+    async def sync(self, name: str, revision: str, *, prune: bool = False, dry_run: bool = False) -> Application:
+        """Sync `name` to `revision` (a commit, tag or branch); the application as Argo CD answers."""
+        op = "sync"
+        with timed(self._metrics, self.name, op):
+            body = {"name": name, "revision": revision, "prune": prune, "dryRun": dry_run}
+            resp = await self._post(op, name, "/sync", body, permission="sync",
+                                    what=f"syncing {name!r} to revision {revision!r}")
+            return self._parse(op, _parse_application, [self._object(op, resp)])[0]
+
+    async def run_resource_action(self, name: str, *, action: str, kind: str, resource_name: str,
+                                  namespace: str | None, group: str | None, version: str | None) -> None:
+        """Run a resource action (`restart` on a Deployment, ...) on one resource of application `name`.
+
+        Uses `POST .../resource/actions/v2`; an Argo CD that does not route it (404, 405 or 501) gets the deprecated
+        v1 call: the resource in the query string and the action name as a JSON string body."""
+        op = "resource_action"
+        what = f"running action {action!r} on {kind}/{resource_name} of {name!r}"
+        permission = f"action/{group or ''}/{kind}/{action}"  # the RBAC action Argo CD checks
+        ref = {k: v for k, v in (("namespace", namespace), ("resourceName", resource_name), ("version", version),
+                                 ("group", group), ("kind", kind)) if v is not None}
+        with timed(self._metrics, self.name, op):
+            try:
+                await self._post(op, name, "/resource/actions/v2", {"name": name, **ref, "action": action},
+                                 what=what, permission=permission)
+            except BackendError as e:
+                if e.status not in _NO_V2:
+                    raise
+                await self._post(op, name, "/resource/actions", action, params=ref, what=what,
+                                 permission=permission)

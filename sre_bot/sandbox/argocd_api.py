@@ -5,11 +5,19 @@ status.sync, health, history with initiatedBy, operationState, resources, summar
 API's schema). Errors are grpc-gateway JSON like Argo CD's: an
 unknown app is `permission denied` (403, code 7) when no project is given, as Argo CD answers so as not to reveal
 which apps exist, and `applications.argoproj.io "x" not found` (404, code 5) when `project` is given. Any bearer
-token (or none) is accepted; nothing about the request is recorded.
+token (or none) is accepted.
+
+Writes, as the bot's approved actions send them, are appended to `world.operations` and finish at once:
+`rollback` (to a deployed history id) and `sync` add a history entry initiated by `sre-bot`; resource actions
+(`.../resource/actions/v2`, or v1 with the resource in the query) are only recorded. A rollback is accepted although
+the apps have auto-sync on (real Argo CD refuses until auto-sync is off); afterwards the app shows what it would
+once someone had turned auto-sync off to roll back: no `automated` sync policy and `OutOfSync`. Health stays as the
+scenario says.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -20,9 +28,10 @@ from .scenario import ServiceSpec
 from .signals import stable_uuid
 from .wire import SIMULATOR, json_response, rfc3339
 
-__all__ = ["create_app", "application", "resource_tree", "VERSION"]
+__all__ = ["create_app", "application", "resource_tree", "VERSION", "BOT_USER"]
 
 VERSION = "v2.14.0+sandbox"
+BOT_USER = "sre-bot"  # who the writes are initiated by (any token is accepted)
 _SERVER = "https://kubernetes.default.svc"
 
 
@@ -43,6 +52,12 @@ class _Apps:
     def __init__(self, world: World) -> None:
         self.world = world
         self.by_name = {world.scenario.app_name(s): s for s in world.services if s.argocd}
+
+    def rolled_back(self, name: str) -> bool:
+        """Whether the app's last applied write was a rollback (so it runs an older revision than Git)."""
+        ops = [o for o in self.world.operations if o.get("app") == name and o["op"] in ("rollback", "sync")
+               and not (isinstance(o["body"], dict) and o["body"].get("dryRun"))]
+        return bool(ops) and ops[-1]["op"] == "rollback"
 
     def workload_kind(self, svc: ServiceSpec) -> str:
         return "StatefulSet" if svc.kind == "database" else "Deployment"
@@ -89,7 +104,8 @@ class _Apps:
             "sourceType": "Kustomize",
             "summary": {"images": [_image(w, svc, last.revision if last else "initial")]},
             "sync": {"comparedTo": {"destination": destination, "source": source},
-                     "revision": last.revision if last else "", "status": app.sync},
+                     "revision": last.revision if last else "",
+                     "status": "OutOfSync" if self.rolled_back(name) else app.sync},
         }
         if last is not None:
             initiated = _initiator(last.author)
@@ -125,7 +141,7 @@ class _Apps:
                 "destination": destination,
                 "project": app.project,
                 "source": source,
-                "syncPolicy": {"automated": {"prune": True, "selfHeal": True},
+                "syncPolicy": {**({} if self.rolled_back(name) else {"automated": {"prune": True, "selfHeal": True}}),
                                "syncOptions": ["CreateNamespace=true"]},
             },
             "status": status,
@@ -217,6 +233,62 @@ def create_app(world: World) -> web.Application:
         svc = find(request, request.match_info["name"])
         return svc if isinstance(svc, web.Response) else json_response(apps.tree(svc))
 
+    async def write(request: web.Request) -> tuple[ServiceSpec, Any] | web.Response:
+        svc = find(request, request.match_info["name"])
+        if isinstance(svc, web.Response):
+            return svc
+        try:
+            return svc, json.loads(await request.text())
+        except ValueError as e:
+            return _error(400, 3, f"invalid JSON body: {e}")
+
+    def accept(op: str, request: web.Request, body: Any) -> None:
+        world.operations.append({"op": op, "app": request.match_info["name"], "body": body,
+                                 "query": dict(request.query), "at": world.now()})
+
+    async def rollback(request: web.Request) -> web.Response:
+        got = await write(request)
+        if isinstance(got, web.Response):
+            return got
+        svc, body = got
+        hid = body.get("id") if isinstance(body, dict) else None
+        entry = next((d for d in world.deployed(svc.name) if d.id == hid), None)
+        if entry is None:
+            return _error(400, 3, f"application {request.match_info['name']} does not have deployment with id {hid}")
+        accept("rollback", request, body)
+        if not body.get("dryRun"):
+            world.record_deploy(svc.name, entry.revision, BOT_USER)
+        return json_response(apps.application(svc))
+
+    async def sync(request: web.Request) -> web.Response:
+        got = await write(request)
+        if isinstance(got, web.Response):
+            return got
+        svc, body = got
+        body = body if isinstance(body, dict) else {}
+        revision = body.get("revision") or ""
+        if svc.argocd and revision in ("", "HEAD", svc.argocd.target_revision):  # the branch: its newest commit
+            pushed = sorted((d for d in svc.argocd.history if world.anchor + d.at.total_seconds() <= world.now()),
+                            key=lambda d: d.at)
+            revision = pushed[-1].revision if pushed else revision
+        accept("sync", request, body)
+        if not body.get("dryRun") and revision:
+            world.record_deploy(svc.name, revision, BOT_USER)
+        return json_response(apps.application(svc))
+
+    async def resource_action(request: web.Request) -> web.Response:
+        got = await write(request)
+        if isinstance(got, web.Response):
+            return got
+        svc, body = got
+        ref = body if request.path.endswith("/v2") and isinstance(body, dict) else dict(request.query)
+        wanted = {k: ref.get(k) or "" for k in ("group", "kind", "namespace")} | {"name": ref.get("resourceName")}
+        if not any({k: n.get(k) or "" for k in wanted} == wanted for n in apps.tree(svc)["nodes"]):
+            return _error(400, 3, f"{wanted['kind']} {wanted['group']} {wanted['name']} not found as part of "
+                                  f"application {request.match_info['name']}")
+        accept("resource_action", request, body)
+        return json_response({})
+
     async def revision_metadata(request: web.Request) -> web.Response:
         svc = find(request, request.match_info["name"])
         if isinstance(svc, web.Response):
@@ -247,4 +319,8 @@ def create_app(world: World) -> web.Application:
     app.router.add_get("/api/v1/applications/{name}/resource-tree", tree)
     app.router.add_get("/api/v1/applications/{name}/revisions/{revision}/metadata", revision_metadata)
     app.router.add_get("/api/version", version)
+    app.router.add_post("/api/v1/applications/{name}/rollback", rollback)
+    app.router.add_post("/api/v1/applications/{name}/sync", sync)
+    app.router.add_post("/api/v1/applications/{name}/resource/actions/v2", resource_action)
+    app.router.add_post("/api/v1/applications/{name}/resource/actions", resource_action)
     return app

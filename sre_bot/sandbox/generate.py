@@ -4,23 +4,28 @@
 `now` anchors the scenario's offsets once; `clock` is the advancing "current time" (frozen in tests), so a
 long-running sandbox keeps producing data after `now` while the incident stays in progress. Nothing exists
 before `now - duration` (retention) or after the clock (the future).
+
+The bot's approved actions are the only state: `record_deploy` (a rollback or sync through the simulated Argo CD),
+`add_silence` / `expire_silence` (the simulated Alertmanager), and `operations`, every write in order.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from functools import cached_property
+from typing import Any
 
 from ..clock import Clock, frozen_clock
 from ..config import DEFAULT_SIGNALS
 from .logs import LogEntry, ServiceLogs, merged_entries
+from .matchers import Matcher, matches_all
 from .scenario import AlertSpec, Deploy, Scenario, ServiceSpec
 from .signals import SignalCurve, stable_key, stable_uuid, uniform
 
-__all__ = ["World", "DeployState", "AlertState", "fingerprint", "RESOLVE_AFTER_S"]
+__all__ = ["World", "DeployState", "AlertState", "SilenceState", "fingerprint", "RESOLVE_AFTER_S"]
 
 _POD_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # Kubernetes' SafeEncodeString alphabet
 RESOLVE_AFTER_S = 240.0  # Prometheus sends endsAt = last evaluation + 4 x resend delay (1m)
@@ -62,6 +67,20 @@ class AlertState:
         return "suppressed" if self.silenced_by or self.inhibited_by else "active"
 
 
+@dataclass(frozen=True)
+class SilenceState:
+    id: str
+    matchers: tuple[Matcher, ...]
+    starts_at: float
+    ends_at: float
+    created_by: str
+    comment: str
+    updated_at: float
+
+    def state(self, t: float) -> str:
+        return "pending" if t < self.starts_at else "active" if t < self.ends_at else "expired"
+
+
 class World:
     def __init__(self, scenario: Scenario, now: datetime, clock: Clock | None = None) -> None:
         now = now if now.tzinfo else now.replace(tzinfo=timezone.utc)
@@ -72,6 +91,8 @@ class World:
         self.clock: Clock = clock or frozen_clock(self.anchor_dt)
         self._curves: dict[tuple[str, str], SignalCurve] = {}
         self._logs: dict[str, ServiceLogs] = {}
+        self.silences: dict[str, SilenceState] = {}
+        self.operations: list[dict[str, Any]] = []  # every write a simulated server accepted, oldest first
         for svc in scenario.services:
             for name, shape in svc.shapes().items():
                 unit = "ratio" if name == "up" else self._unit(name)
@@ -151,6 +172,16 @@ class World:
             ]
         return out
 
+    def record_deploy(self, service: str, revision: str, author: str) -> DeployState:
+        """A deploy finishing now (a rollback or sync the bot ran): the next id, kept in time order."""
+        hist = self._history.setdefault(service, [])
+        now = self.now()
+        d = DeployState(id=max((h.id for h in hist), default=0) + 1, revision=revision, author=author,
+                        started_at=now, deployed_at=now, message="")
+        hist.append(d)
+        hist.sort(key=lambda h: h.deployed_at)
+        return d
+
     def deployed(self, service: str, until: float | None = None) -> list[DeployState]:
         until = self.now() if until is None else until
         return [d for d in self.history(service) if d.deployed_at <= until]
@@ -212,9 +243,29 @@ class World:
         for spec, labels, starts in live:
             updated = starts + math.floor((t - starts) / 60.0) * 60.0
             silenced = [stable_uuid(self.scenario.seed, "silence", spec.alertname)] if spec.silenced else []
+            silenced += [s.id for s in self.silences.values()
+                         if s.state(t) == "active" and matches_all(list(s.matchers), labels)]
             inhibited = [by_name[spec.inhibited_by]] if spec.inhibited_by in by_name else []
             out.append(AlertState(spec=spec, labels=labels, fingerprint=fingerprint(labels), starts_at=starts,
                                   updated_at=updated, ends_at=updated + RESOLVE_AFTER_S,
                                   silenced_by=silenced, inhibited_by=inhibited))
         return sorted(out, key=lambda a: a.fingerprint)
 
+
+    def add_silence(self, matchers: list[Matcher], starts_at: float, ends_at: float, created_by: str,
+                    comment: str) -> SilenceState:
+        """A new silence (starting no earlier than now, as Alertmanager clamps it), with a stable id."""
+        now = self.now()
+        sid = stable_uuid(self.scenario.seed, "silence", len(self.silences), now)
+        silence = SilenceState(id=sid, matchers=tuple(matchers), starts_at=max(starts_at, now), ends_at=ends_at,
+                               created_by=created_by, comment=comment, updated_at=now)
+        self.silences[sid] = silence
+        return silence
+
+    def expire_silence(self, silence_id: str) -> SilenceState | None:
+        """End the silence now (an expired one is left as it is); None for an unknown id."""
+        s = self.silences.get(silence_id)
+        now = self.now()
+        if s is not None and s.state(now) != "expired":
+            s = self.silences[silence_id] = replace(s, ends_at=now, starts_at=min(s.starts_at, now), updated_at=now)
+        return s

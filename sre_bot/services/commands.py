@@ -1,6 +1,7 @@
 """The `/sre` verbs: parse a command line, run the service, return a Reply. Shared by Slack and the console.
 
     help | status <service> [window] | query <promql> [window] | logs <service> [filter] [window] | deploys [app]
+    run <action> … | actions | audit [n] | killswitch on|off|status   (`action_commands.py`)
 
 A window is a trailing duration (`30m`, `2h`) or `since <time>`; the default is the configured window (1h).
 """
@@ -18,12 +19,16 @@ from ..tools.deploys import all_apps, app_status
 from ..tools.logs import error_templates, log_lines
 from ..tools.query import promql_range
 from ..windows import format_duration, looks_like_window, parse_window
+from ..actions.catalog import CATALOG
+from .action_commands import ACTION_HELP, killswitch, list_actions, run_action, show_audit
+from .caller import Caller
 from .reply import Reply, Section, gaps_of
 from .status import status_report
 
 __all__ = ["VERBS", "HELP", "ParsedCommand", "parse_command", "run_command"]
 
-VERBS = ("help", "status", "query", "logs", "deploys")
+VERBS = ("help", "status", "query", "logs", "deploys", "run", "actions", "audit", "killswitch")
+_WHOLE_LINE = ("help", "deploys", "run", "actions", "audit", "killswitch")  # no trailing window
 
 HELP = """\
 *sre-bot* answers from your telemetry, with the evidence for every number.
@@ -32,6 +37,7 @@ HELP = """\
 • `/sre logs <service> [filter] [window]` — recent log lines, optionally containing `filter`
 • `/sre deploys [app]` — Argo CD apps and their last deploys
 • `/sre help` — this message
+{actions}
 A window is `30m`, `2h`, `1d` or `since 14:05` (UTC); the default is {default}.
 Or mention me: `@sre-bot why is checkout slow?`"""
 
@@ -64,7 +70,7 @@ def parse_command(text: str) -> ParsedCommand:
     verb = verb.lower()
     if verb not in VERBS:
         raise UsageError(f"unknown command `{verb}`. Try `/sre help`.")
-    if verb in ("help", "deploys"):
+    if verb in _WHOLE_LINE:
         return ParsedCommand(verb, rest.strip(), None)
     args, window = _split_window(rest.strip())
     return ParsedCommand(verb, args, window)
@@ -79,10 +85,18 @@ def _one_word(args: str, verb: str, what: str) -> str:
     return words[0]
 
 
-async def run_command(deps: Deps, text: str) -> Reply:
+async def run_command(deps: Deps, text: str, caller: Caller | None = None) -> Reply:
     """Run one `/sre` command line; a person's mistake comes back as an error Reply, never an exception."""
     try:
         cmd = parse_command(text)
+        if cmd.verb == "run":
+            return await run_action(deps, cmd.args, caller)
+        if cmd.verb == "actions":
+            return await list_actions(deps)
+        if cmd.verb == "audit":
+            return await show_audit(deps, cmd.args)
+        if cmd.verb == "killswitch":
+            return await killswitch(deps, cmd.args, caller)
         now = deps.clock()
         window = parse_window(cmd.window_text, now=now, default=deps.default_window)
         return await _dispatch(deps, cmd, window)
@@ -92,8 +106,9 @@ async def run_command(deps: Deps, text: str) -> Reply:
 
 async def _dispatch(deps: Deps, cmd: ParsedCommand, window: TimeRange) -> Reply:
     if cmd.verb == "help":
-        return Reply(kind="help", title="sre-bot help", text=HELP.format(default=format_duration(deps.default_window)),
-                     ephemeral=True)
+        actions = ACTION_HELP.format(actions=", ".join(n for n, s in CATALOG.items()))
+        return Reply(kind="help", title="sre-bot help", ephemeral=True,
+                     text=HELP.format(default=format_duration(deps.default_window), actions=actions))
     if cmd.verb == "status":
         return await status_report(deps, _one_word(cmd.args, "status", "service"), window)
     if cmd.verb == "query":

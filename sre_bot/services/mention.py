@@ -13,19 +13,34 @@ from ..llm.investigator import Progress
 from .commands import VERBS, run_command
 from .explain import explain
 from .names import find_service, known_services
-from .reply import Reply
+from .caller import Caller
+from .proposals import propose_from_answer
+from .reply import Reply, Section
 
 __all__ = ["answer_mention"]
 
 
 async def answer_mention(deps: Deps, text: str, *, thread: str | None = None,
-                         progress: Progress | None = None) -> Reply:
+                         progress: Progress | None = None, caller: Caller | None = None) -> Reply:
+    """The reply to a mention; with a `caller` (and the store), the answer's suggested actions become proposals
+    in `Reply.requests` (to post with buttons) or a section saying why they are only suggested."""
     text = re.sub(r"<@[A-Z0-9]+(\|[^>]*)?>", " ", text).strip()
     first = text.split(maxsplit=1)[0].lower() if text else ""
     if first.lstrip("/") in VERBS:
-        return await run_command(deps, text.lstrip("/"))
+        return await run_command(deps, text.lstrip("/"), caller)
     follow_up = deps.llm is not None and deps.llm.conversations.get(thread) is not None
     names = await known_services(deps)
     if not text or (not follow_up and find_service(text, names) is None and not deps.config.services):
         return await run_command(deps, "help")
-    return (await explain(deps, text, thread=thread, progress=progress, names=names)).reply
+    explained = await explain(deps, text, thread=thread, progress=progress, names=names)
+    reply = explained.reply
+    if caller is None or deps.store is None:
+        return reply
+    proposed = await propose_from_answer(deps, explained, caller, question=text, names=names)
+    requests = [p.request for p in proposed if p.kind in ("approve", "auto") and p.request is not None]
+    notes = [f"• {p.proposal.describe()} — {p.note}" for p in proposed if p.kind in ("suggest", "error")]
+    sections = list(reply.sections)
+    if notes:
+        sections.append(Section(title="Suggested actions, not offered for approval", note="\n".join(notes)))
+    request_notes = {p.request.id: p.note for p in proposed if p.request is not None and p.note}
+    return reply.model_copy(update={"requests": requests, "sections": sections, "request_notes": request_notes})

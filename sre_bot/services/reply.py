@@ -10,10 +10,12 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from ..models import Evidence, TimeRange
+from ..store.records import ActionRequest
 
 __all__ = ["Section", "Reply", "gaps_of"]
 
-ReplyKind = Literal["help", "status", "query", "logs", "deploys", "investigation", "error"]
+ReplyKind = Literal["help", "status", "query", "logs", "deploys", "investigation", "error", "actions", "audit",
+                   "killswitch"]
 
 
 class Section(BaseModel):
@@ -32,6 +34,8 @@ class Reply(BaseModel):
     text: str | None = None  # free text (help, errors)
     ephemeral: bool = False  # only the asker should see it
     footer: str | None = None  # who answered and how (engine or model, tokens, cost), shown last and small
+    requests: list[ActionRequest] = Field(default_factory=list)  # proposals to post with Approve / Reject
+    request_notes: dict[str, str] = Field(default_factory=dict)  # request id -> a line to show with it
 
     @property
     def evidence(self) -> list[Evidence]:

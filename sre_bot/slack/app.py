@@ -8,8 +8,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from ..deps import Deps
 from ..errors import ConfigError
 from ..logging import get_logger
-from . import commands, mentions
-from .dedupe import SeenEvents
+from . import approvals, commands, mentions
+from .dedupe import SeenEvents, StoreSeenEvents
 
 __all__ = ["build_app"]
 
@@ -33,7 +33,8 @@ def build_app(deps: Deps) -> AsyncApp:
         logger=None,
     )
     commands.register(app, deps)
-    mentions.register(app, deps, SeenEvents())
+    mentions.register(app, deps, StoreSeenEvents(deps.store, deps.clock) if deps.store else SeenEvents())
+    approvals.register(app, deps)
 
     @app.error
     async def on_error(error: Exception, body: dict) -> None:

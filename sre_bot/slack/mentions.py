@@ -11,7 +11,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from ..deps import Deps
 from ..logging import bind_request, get_logger
 from ..services.mention import answer_mention
-from .dedupe import SeenEvents
+from ..services.caller import Caller
+from .approvals import post_request
+from .dedupe import SeenEvents, StoreSeenEvents
 from .render import looking_blocks, render_reply
 from .text import unescape
 
@@ -41,13 +43,13 @@ def _progress(client: AsyncWebClient, channel: str, ts: str) -> Callable[[str], 
     return update
 
 
-def register(app: AsyncApp, deps: Deps, seen: SeenEvents) -> None:
+def register(app: AsyncApp, deps: Deps, seen: SeenEvents | StoreSeenEvents) -> None:
     @app.event("app_mention")
     async def on_mention(body: dict, event: dict, client: AsyncWebClient) -> None:
         event_id = body.get("event_id") or f"{event.get('channel')}:{event.get('ts')}"
         cid = bind_request(surface="slack", kind="mention", user=event.get("user"), channel=event.get("channel"),
                            event_id=event_id)
-        if not seen.first_time(event_id):
+        if not await seen.first_time(event_id):
             log.info("duplicate event ignored (Slack retry)")
             return
         channel, thread = event["channel"], event.get("thread_ts") or event["ts"]
@@ -56,8 +58,9 @@ def register(app: AsyncApp, deps: Deps, seen: SeenEvents) -> None:
         posted = await client.chat_postMessage(channel=channel, thread_ts=thread, text=text, blocks=blocks)
         progress = _progress(client, channel, posted["ts"])
         try:
+            caller = Caller(user=event.get("user", ""), channel=channel, thread_ts=thread)
             reply = await answer_mention(deps, unescape(event.get("text", "")), thread=f"{channel}:{thread}",
-                                         progress=progress)
+                                         progress=progress, caller=caller)
             text, blocks = render_reply(reply)
             outcome = reply.kind
         except Exception:
@@ -65,6 +68,9 @@ def register(app: AsyncApp, deps: Deps, seen: SeenEvents) -> None:
             text, blocks = f"Something went wrong on my side (ref `{cid}`); the logs have the details.", None
             outcome = "bug"
         await client.chat_update(channel=channel, ts=posted["ts"], text=text, blocks=blocks or [])
+        if outcome != "bug":
+            for req in reply.requests:
+                await post_request(client, deps, req, note=reply.request_notes.get(req.id))
         elapsed = time.monotonic() - started
         deps.metrics.requests.labels("slack", "mention", outcome).inc()
         deps.metrics.request_seconds.labels("slack", "mention").observe(elapsed)

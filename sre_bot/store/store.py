@@ -19,7 +19,7 @@ from types import TracebackType
 from typing import Any
 
 from pydantic_core import to_jsonable_python
-from sqlalchemy import Row, delete, insert, select, tuple_, update
+from sqlalchemy import Row, delete, func, insert, select, tuple_, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -143,6 +143,12 @@ class Store:
         async with self._tx("latest") as conn:
             return [_audit(row) for row in await conn.execute(query)]
 
+    async def has_audit(self, request_id: str, kind: str) -> bool:
+        """Whether a record of `kind` about `request_id` exists."""
+        query = select(audit.c.id).where(audit.c.request_id == request_id, audit.c.kind == kind).limit(1)
+        async with self._tx("has_audit") as conn:
+            return (await conn.execute(query)).first() is not None
+
     async def since(self, t: datetime, *, limit: int | None = None) -> AsyncIterator[AuditRecord]:
         """Records at or after `t`, oldest first, fetched in batches (each its own short transaction)."""
         after: tuple[datetime, int] | None = None
@@ -240,6 +246,23 @@ class Store:
         query = (select(action_requests).where(_R.status == "executing", _R.started_at <= now - older_than)
                  .order_by(_R.started_at, _R.id))
         async with self._tx("stuck") as conn:
+            return [_request(row) for row in await conn.execute(query)]
+
+    async def count_started(self, *, since: datetime, decided_by: str | None = None,
+                            action: str | None = None) -> int:
+        """How many requests started executing at or after `since` (rate limits: `decided_by="auto"`)."""
+        query = select(func.count()).select_from(action_requests).where(_R.started_at >= since)
+        if decided_by is not None:
+            query = query.where(_R.decided_by == decided_by)
+        if action is not None:
+            query = query.where(_R.action == action)
+        async with self._tx("count_started") as conn:
+            return int((await conn.execute(query)).scalar_one())
+
+    async def recent(self, n: int) -> list[ActionRequest]:
+        """The `n` newest requests in any state, newest first."""
+        query = select(action_requests).order_by(_R.created_at.desc(), _R.id).limit(n)
+        async with self._tx("recent") as conn:
             return [_request(row) for row in await conn.execute(query)]
 
     # -- flags ---------------------------------------------------------------------------------------------------

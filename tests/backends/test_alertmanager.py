@@ -1,4 +1,4 @@
-"""AlertmanagerBackend: filters on the wire, parsing captured v2 samples, and the real Alertmanager binary."""
+"""AlertmanagerBackend: filters and silences on the wire, captured v2 samples parsed, and the real Alertmanager."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from sre_bot.backends.alertmanager import AlertmanagerBackend
-from sre_bot.errors import QueryRejected
+from sre_bot.errors import BackendError, BackendTimeout, BackendUnavailable, NotFound, QueryRejected
 from sre_bot.metrics import Metrics
 from tests.fakes import free_port
 
@@ -141,3 +141,119 @@ async def test_real_alertmanager_filters(real_alertmanager: str) -> None:
         assert {a.labels["service"] for a in await am.alerts(matchers={"alertname": "HighErrorRate"})} == {
             WEIRD, 'we"ird', "checkout"}
         assert await am.alerts(matchers={"service": ".*"}) == []
+
+
+# -- silences -------------------------------------------------------------------------------------------------------
+
+T = datetime(2026, 11, 21, 14, 35, 0, 250000, tzinfo=timezone.utc)
+
+
+async def test_create_silence_on_the_wire() -> None:
+    """create_silence POSTs a postableSilence of exact matchers with RFC 3339 UTC times and returns silenceID."""
+    seen: list[httpx.Request] = []
+    async with _serving({"silenceID": "7c9d2f1e-0000-4000-a000-000000000001"}, seen) as client:
+        sid = await AlertmanagerBackend(client, "http://am:9093").create_silence(
+            {"service": WEIRD, "alertname": "HighErrorRate"}, starts_at=T,
+            ends_at=T.astimezone(timezone(timedelta(hours=2))) + timedelta(hours=1),
+            created_by="sre-bot (approved by dana)", comment="rollback in progress")
+    assert sid == "7c9d2f1e-0000-4000-a000-000000000001"
+    [req] = seen
+    assert (req.method, req.url.path, req.headers["content-type"]) == ("POST", "/api/v2/silences", "application/json")
+    assert json.loads(req.content) == {
+        "matchers": [{"name": "service", "value": WEIRD, "isRegex": False, "isEqual": True},
+                     {"name": "alertname", "value": "HighErrorRate", "isRegex": False, "isEqual": True}],
+        "startsAt": "2026-11-21T14:35:00.250Z", "endsAt": "2026-11-21T15:35:00.250Z",
+        "createdBy": "sre-bot (approved by dana)", "comment": "rollback in progress"}
+
+
+async def test_create_silence_is_checked_before_sending() -> None:
+    """Bad label names, no matchers, an end before the start and naive times are refused without a request."""
+    seen: list[httpx.Request] = []
+    async with _serving({}, seen) as client:
+        am = AlertmanagerBackend(client, "http://am:9093")
+        kw = {"starts_at": T, "ends_at": T + timedelta(hours=1), "created_by": "bot", "comment": "c"}
+        with pytest.raises(QueryRejected, match="not a valid label name"):
+            await am.create_silence({"bad-name": "x"}, **kw)
+        with pytest.raises(QueryRejected, match="at least one matcher"):
+            await am.create_silence({}, **kw)
+        with pytest.raises(QueryRejected, match="would end .* before it starts"):
+            await am.create_silence({"a": "b"}, **{**kw, "ends_at": T - timedelta(minutes=1)})
+        with pytest.raises(ValueError, match="timezone-aware"):
+            await am.create_silence({"a": "b"}, **{**kw, "starts_at": T.replace(tzinfo=None)})
+    assert seen == []
+
+
+@pytest.mark.parametrize("status, body, kind, match", [
+    (400, "silence invalid: at least one matcher must not match the empty string", QueryRejected,
+     "creating a silence for {a=\"\"}: .*must not match the empty string"),
+    (500, "boom", BackendUnavailable, "answered 500 Internal Server Error: boom"),
+    (200, {"id": "x"}, BackendError, "unexpected create_silence response: no silenceID"),
+])
+async def test_create_silence_errors(status: int, body: object, kind: type[BackendError], match: str) -> None:
+    """Alertmanager's refusals are quoted, after what was being done; an answer without silenceID is malformed."""
+    async with _serving(body, status=status) as client:
+        with pytest.raises(kind, match=match):
+            await AlertmanagerBackend(client, "http://am:9093").create_silence(
+                {"a": ""}, starts_at=T, ends_at=T + timedelta(hours=1), created_by="bot", comment="c")
+
+
+async def test_silence_unknown_ids_are_not_found() -> None:
+    """A 404 on GET, and Alertmanager 0.25's 500 "silence not found" on DELETE, are both NotFound."""
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "GET":
+            return httpx.Response(404)
+        return httpx.Response(500, json="silence not found")
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+        am = AlertmanagerBackend(client, "http://am:9093")
+        with pytest.raises(NotFound, match="has no silence 'a/b'") as info:
+            await am.get_silence("a/b")
+        assert info.value.status == 404
+        with pytest.raises(NotFound, match="has no silence"):
+            await am.expire_silence("00000000-0000-4000-a000-000000000000")
+
+
+async def test_silence_timeout_and_refused() -> None:
+    """A silence POST that times out says it may exist already; nothing listening is BackendUnavailable."""
+    def slow(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("timed out", request=request)
+
+    kw = {"starts_at": T, "ends_at": T + timedelta(hours=1), "created_by": "bot", "comment": "c"}
+    async with httpx.AsyncClient(transport=httpx.MockTransport(slow), timeout=3) as client:
+        with pytest.raises(BackendTimeout, match="within 3s .*it may still have been created"):
+            await AlertmanagerBackend(client, "http://am:9093").create_silence({"a": "b"}, **kw)
+    async with httpx.AsyncClient(timeout=3) as client:
+        with pytest.raises(BackendUnavailable, match="connection refused"):
+            await AlertmanagerBackend(client, f"http://127.0.0.1:{free_port()}").expire_silence("x")
+
+
+async def test_real_alertmanager_silences(real_alertmanager: str) -> None:
+    """Against real Alertmanager: a silence is created, silences exactly its alert, reads back, and expires (twice)."""
+    now = datetime.now(timezone.utc)
+    started = (now - timedelta(minutes=1)).isoformat()
+    posted = [{"labels": {"alertname": "DiskFull", "service": svc}, "startsAt": started} for svc in ("billing", "ledger")]
+    async with httpx.AsyncClient(timeout=5) as client:
+        (await client.post(f"{real_alertmanager}/api/v2/alerts", json=posted)).raise_for_status()
+        am = AlertmanagerBackend(client, real_alertmanager)
+        sid = await am.create_silence({"alertname": "DiskFull", "service": "billing"}, starts_at=now,
+                                      ends_at=now + timedelta(hours=1), created_by="sre-bot", comment="test")
+        silence = await am.get_silence(sid)
+        assert (silence["id"], silence["status"]["state"], silence["createdBy"]) == (sid, "active", "sre-bot")
+        assert {(m["name"], m["value"], m["isRegex"], m["isEqual"]) for m in silence["matchers"]} == {
+            ("alertname", "DiskFull", False, True), ("service", "billing", False, True)}
+        assert [a.labels["service"] for a in await am.alerts(matchers={"alertname": "DiskFull"})] == ["ledger"]
+        [billing] = await am.alerts(matchers={"service": "billing"}, silenced=True)
+        assert billing.state == "suppressed"
+        await am.expire_silence(sid)
+        await am.expire_silence(sid)  # expiring an expired silence succeeds
+        assert (await am.get_silence(sid))["status"]["state"] == "expired"
+        assert len(await am.alerts(matchers={"alertname": "DiskFull"})) == 2
+        with pytest.raises(NotFound):
+            await am.expire_silence("00000000-0000-4000-a000-000000000000")
+        with pytest.raises(NotFound):
+            await am.get_silence("00000000-0000-4000-a000-000000000000")
+        with pytest.raises(QueryRejected, match="must be of type uuid"):
+            await am.get_silence("not-a-uuid")
+        with pytest.raises(QueryRejected, match="must not match the empty string"):
+            await am.create_silence({"service": ""}, starts_at=now, ends_at=now + timedelta(hours=1),
+                                    created_by="sre-bot", comment="test")

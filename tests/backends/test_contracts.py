@@ -1,9 +1,10 @@
-"""Contract tests: the fakes answer in the same structure as real captured samples and API specs, and the backends
-parse every real sample."""
+"""Contract tests: the fakes answer in the same structure as real captured samples and API specs, the backends
+parse every real sample, and what the backends write is what the specs accept."""
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -13,7 +14,7 @@ import pytest
 import yaml
 from aiohttp import web
 
-from sre_bot.backends import ArgoCDBackend, LokiBackend, PrometheusBackend
+from sre_bot.backends import AlertmanagerBackend, ArgoCDBackend, LokiBackend, PrometheusBackend
 from sre_bot.errors import QueryRejected
 from sre_bot.models import TimeRange
 from tests.backends._shapes import conforms, field_schema, missing_paths, shape
@@ -198,6 +199,7 @@ ARGO_FIELDS = [  # (definition, path, type) for every field ArgoCDBackend reads
     ("v1alpha1ApplicationTree", ["nodes", "[]", "namespace"], "string"),
     ("v1alpha1ApplicationTree", ["nodes", "[]", "group"], "string"),
     ("v1alpha1ApplicationTree", ["nodes", "[]", "health", "status"], "string"),
+    ("v1alpha1ApplicationTree", ["nodes", "[]", "version"], "string"),
     ("versionVersionMessage", ["Version"], "string"),
 ]
 
@@ -206,6 +208,68 @@ ARGO_FIELDS = [  # (definition, path, type) for every field ArgoCDBackend reads
 def test_argocd_fields_read_exist_in_swagger(definition: str, path: list[str], kind: str) -> None:
     """Each Argo CD field the backend reads is in the v3.6 swagger with the type the parser expects."""
     assert field_schema(DEFS, definition, path).get("type") == kind
+
+
+def _swagger_route(path: str) -> str:
+    return re.sub(r"\{[^}]+\}", "{}", path)
+
+
+def test_fake_argocd_routes_exist_in_swagger() -> None:
+    """Every route the fake Argo CD serves is in the v3.6 swagger with that method."""
+    app = web.Application()
+    FakeArgoCD()._routes(app)
+    served = {(r.method.lower(), _swagger_route(r.resource.canonical)) for r in app.router.routes()
+              if r.method != "HEAD"}
+    known = {(m, _swagger_route(p)) for p, ops in SWAGGER["paths"].items() for m in ops}
+    assert served and served - known == set()
+    assert ("post", "/api/v1/applications/{}/resource/actions/v2") in served
+
+
+def _operation(path: str, method: str = "post") -> dict:
+    return SWAGGER["paths"][path][method]
+
+
+async def test_argocd_writes_fit_swagger() -> None:
+    """Each write ArgoCDBackend sends fits the swagger's request (v1's query parameters too), and the fake's answers
+    to writes, refusals included, fit the response definitions."""
+    bodies = {"rollback": "/api/v1/applications/{name}/rollback", "sync": "/api/v1/applications/{name}/sync"}
+    v1 = _operation("/api/v1/applications/{name}/resource/actions")["parameters"]
+    now = datetime(2025, 3, 1, tzinfo=timezone.utc)
+    ref = {"kind": "Deployment", "resource_name": "checkout", "namespace": "default", "group": "apps", "version": "v1"}
+    with FakeArgoCD(token="t") as argo:
+        argo.add_app(application("checkout", history=[history_entry(1, "abc", now), history_entry(2, "def", now)]))
+        async with httpx.AsyncClient() as client:
+            backend = ArgoCDBackend(client, argo.url, token="t")
+            await backend.rollback("checkout", 1, prune=True, dry_run=True)
+            await backend.sync("checkout", "def")
+            await backend.run_resource_action("checkout", action="restart", **ref)
+            argo.actions_v2 = False
+            await backend.run_resource_action("checkout", action="restart", **ref)
+        auth = {"Authorization": "Bearer t"}
+        answers = {
+            "v1alpha1Application": httpx.post(f"{argo.url}/api/v1/applications/checkout/rollback", headers=auth,
+                                              json={"name": "checkout", "id": 1}),
+            "applicationApplicationResponse": httpx.post(
+                f"{argo.url}/api/v1/applications/checkout/resource/actions", headers=auth, json="restart",
+                params={"kind": "Service", "resourceName": "checkout", "namespace": "default"}),
+            "runtimeError": httpx.post(f"{argo.url}/api/v1/applications/checkout/rollback", headers=auth,
+                                       json={"name": "checkout", "id": 99}),
+        }
+    assert [o["op"] for o in argo.operations] == ["rollback", "sync", "resource_action", "resource_action",
+                                                  "rollback", "resource_action"]
+    for op in argo.operations[:4]:
+        if op["op"] in bodies:
+            schema = next(p["schema"] for p in _operation(bodies[op["op"]])["parameters"] if p["in"] == "body")
+        elif isinstance(op["body"], dict):
+            v2 = _operation("/api/v1/applications/{name}/resource/actions/v2")["parameters"]
+            schema = next(p["schema"] for p in v2 if p["in"] == "body")
+        else:
+            schema = next(p["schema"] for p in v1 if p["in"] == "body")
+            assert set(op["query"]) <= {p["name"] for p in v1 if p["in"] == "query"}
+        assert conforms(op["body"], schema, DEFS) == [], op
+    for definition, resp in answers.items():
+        assert conforms(resp.json(), DEFS[definition], DEFS, ignore=TYPE_META) == [], definition
+    assert answers["runtimeError"].status_code == 400 and answers["runtimeError"].json()["code"] == 3
 
 
 def test_alertmanager_fields_read_exist_in_openapi() -> None:
@@ -219,6 +283,28 @@ def test_alertmanager_fields_read_exist_in_openapi() -> None:
     assert field_schema(defs, "alertmanagerStatus", ["versionInfo", "version"])["type"] == "string"
     assert conforms(_load("alertmanager", "api_v2_alerts_GET.json"), defs["gettableAlerts"], defs) == []
     assert conforms(_load("alertmanager", "api_v2_status_GET.json"), defs["alertmanagerStatus"], defs) == []
+
+
+async def test_alertmanager_silence_fits_openapi() -> None:
+    """The silence AlertmanagerBackend posts is a postableSilence, and the fields it reads back are in the spec."""
+    spec = yaml.safe_load((FIXTURES / "alertmanager" / "api_v2_openapi.yaml").read_text())
+    defs = spec["definitions"]
+    sent: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200, json={"silenceID": "x"})
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+        start = datetime(2026, 11, 21, 14, 35, tzinfo=timezone.utc)
+        await AlertmanagerBackend(client, "http://am").create_silence(
+            {"service": "checkout"}, starts_at=start, ends_at=start + timedelta(hours=1), created_by="bot", comment="c")
+    post = spec["paths"]["/silences"]["post"]
+    assert conforms(json.loads(sent[0].content), post["parameters"][0]["schema"], defs) == []
+    assert set(defs["silence"]["required"]) <= set(json.loads(sent[0].content))
+    assert post["responses"]["200"]["schema"]["properties"]["silenceID"]["type"] == "string"
+    assert {"get", "delete"} <= set(spec["paths"]["/silence/{silenceID}"])
+    assert field_schema(defs, "gettableSilence", ["status", "state"])["type"] == "string"
 
 
 @pytest.fixture

@@ -70,6 +70,7 @@ class FakeSlack:
         self._ts_counter = 0
         self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
         self._users: dict[str, dict[str, Any]] = {}
+        self._usergroups: dict[str, list[str]] = {}
         self._channels: dict[str, dict[str, Any]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -85,6 +86,7 @@ class FakeSlack:
             "views.open": self._views_open,
             "views.update": self._views_update,
             "reactions.add": self._reactions_add,
+            "usergroups.users.list": self._usergroup_users,
         }
 
     # ----- lifecycle -------------------------------------------------------------------------------------------
@@ -175,6 +177,11 @@ class FakeSlack:
         with self._lock:
             self._users[user_id] = _user(user_id, name, real_name or name.title())
 
+    def add_usergroup(self, group_id: str, users: Iterable[str]) -> None:
+        """Register a user group (S…) and its members for `usergroups.users.list`."""
+        with self._lock:
+            self._usergroups[group_id] = list(users)
+
     def add_channel(self, channel_id: str, name: str) -> None:
         """Register a channel for `conversations.info` (any other C…/G… id gets a generated channel)."""
         with self._lock:
@@ -241,18 +248,18 @@ class FakeSlack:
                 with contextlib.suppress(ValueError):
                     args[key] = json.loads(args[key])
         headers = {k.lower(): v for k, v in request.headers.items()}
-        self._record(Call(method, args, headers, time.time(), request.path))
+        call = Call(method, args, headers, time.time(), request.path)
         auth = headers.get("authorization", "")
         token = auth[len("Bearer ") :] if auth.startswith("Bearer ") else args.get("token")
-        if not token:
-            return web.json_response({"ok": False, "error": "not_authed"})
-        if not self._token_ok(token):
-            return web.json_response({"ok": False, "error": "invalid_auth"})
+        if not token or not self._token_ok(token):
+            self._record(call)
+            return web.json_response({"ok": False, "error": "not_authed" if not token else "invalid_auth"})
         with self._lock:
             scripted = self._scripts[method].popleft() if self._scripts.get(method) else None
             handler = self._handlers.get(method)
             if scripted is None:
                 body = handler(args) if handler else {"ok": False, "error": "unknown_method"}
+        self._record(call)  # after the call took effect, so a waiter sees its result (a posted message, …)
         if scripted is not None:
             return web.json_response(scripted.body, status=scripted.status, headers=scripted.headers)
         return web.json_response(body)
@@ -385,6 +392,12 @@ class FakeSlack:
         }  # fmt: skip
         self._views[view_id] = stored
         return {"ok": True, "view": dict(stored)}
+
+    def _usergroup_users(self, args: dict[str, Any]) -> dict[str, Any]:
+        group = args.get("usergroup", "")
+        if group not in self._usergroups:
+            return _err("no_such_subteam")
+        return {"ok": True, "users": list(self._usergroups[group])}
 
     def _reactions_add(self, args: dict[str, Any]) -> dict[str, Any]:
         if not args.get("name"):

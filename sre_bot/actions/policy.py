@@ -1,0 +1,117 @@
+"""Who may do what to an action request, decided without I/O: each check returns a `Refusal` or None.
+
+The order matters and is the order a person would want to hear it: a button that does not match its request
+(tampered or stale), the kill switch, the channel allow-list, the request's state, then who is clicking.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from ..store.records import ActionRequest
+from .catalog import CATALOG
+from .config import ActionsConfig, Approvers, Autonomy
+
+__all__ = ["Refusal", "Click", "fingerprint", "button_value", "parse_button_value", "check_decision",
+           "effective_autonomy", "may_switch", "mention_list"]
+
+RefusalCode = Literal["tampered", "kill_switch", "channel", "decided", "expired", "unauthorised", "two_person"]
+
+
+@dataclass(frozen=True)
+class Refusal:
+    code: RefusalCode
+    message: str  # said to the person who clicked, privately
+
+
+@dataclass(frozen=True)
+class Click:
+    """One Approve or Reject click as Slack delivered it (signature already verified by Bolt)."""
+
+    user: str
+    user_name: str | None
+    channel: str
+    message_ts: str | None
+    request_id: str
+    fingerprint: str
+    groups: frozenset[str] = frozenset()  # the configured user groups this user belongs to
+
+
+def fingerprint(req: ActionRequest) -> str:
+    """A digest of what the person was shown and will run: id, channel, action, arguments and preview."""
+    canonical = json.dumps([req.id, req.channel, req.action, req.args, req.preview], sort_keys=True, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:24]
+
+
+def button_value(req: ActionRequest) -> str:
+    return f"{req.id}:{fingerprint(req)}"
+
+
+def parse_button_value(value: str) -> tuple[str, str]:
+    """`(request id, fingerprint)`; both empty when the value is not in that shape."""
+    rid, sep, digest = (value or "").partition(":")
+    return (rid, digest) if sep and rid and digest else ("", "")
+
+
+def mention_list(a: Approvers) -> str:
+    names = [f"<@{u}>" for u in a.users] + [f"<!subteam^{g}>" for g in a.groups]
+    return ", ".join(names) if names else "nobody (set `actions.approvers` in the config)"
+
+
+def effective_autonomy(cfg: ActionsConfig, action: str) -> tuple[Autonomy, str | None]:
+    """The level the bot acts at, and why it is lower than configured (no approvers → suggest only)."""
+    level = cfg.autonomy(action)
+    spec = CATALOG[action]
+    if level in ("approve", "auto") and cfg.approvers_for(action, spec.risk).empty:
+        return "suggest", f"nobody may approve {action} (no approvers configured)"
+    return level, None
+
+
+def check_decision(req: ActionRequest | None, click: Click, cfg: ActionsConfig, *, now: datetime,
+                   kill_switch: str | None, deciding: Literal["approve", "reject"]) -> Refusal | None:
+    """Why this click may not approve (or reject) the request, or None when it may.
+
+    `kill_switch` is None when off, else the sentence that says who turned it on. Rejecting is allowed while the
+    kill switch is on (it only stops things), and a requester may always withdraw their own request.
+    """
+    if req is None or click.fingerprint != fingerprint(req) or click.channel != req.channel \
+            or (req.message_ts is not None and click.message_ts != req.message_ts):
+        return Refusal("tampered", "This button does not match the request it names (edited, copied from another "
+                                   "message or channel, or stale). Nothing was run; the attempt is in the audit log.")
+    if deciding == "approve" and kill_switch:
+        return Refusal("kill_switch", f"The kill switch is on ({kill_switch}): nothing executes, approved or not. "
+                                      "The request stays pending.")
+    if cfg.channels and req.channel not in cfg.channels:
+        return Refusal("channel", "Actions are not allowed from this channel (see `actions.channels`).")
+    if req.status != "pending":
+        who = f" by <@{req.decided_by}>" if req.decided_by else ""
+        when = f" at {req.decided_at:%H:%M:%S} UTC" if req.decided_at else ""
+        return Refusal("decided", f"Already {req.status}{who}{when}; nothing more happens.")
+    if req.expires_at <= now:
+        return Refusal("expired", f"This request expired at {req.expires_at:%H:%M} UTC; ask again to get a "
+                                  "fresh one.")
+    if deciding == "reject" and click.user == req.requested_by:
+        return None
+    approvers = cfg.approvers_for(req.action, req.risk)
+    if not approvers.admits(click.user, click.groups):
+        return Refusal("unauthorised", f"You are not an approver for {req.action} ({req.risk} risk). "
+                                       f"Who can: {mention_list(approvers)}.")
+    if deciding == "approve" and req.risk in cfg.two_person and click.user == req.requested_by:
+        return Refusal("two_person", f"{req.action} is {req.risk} risk: someone other than the requester must "
+                                     "approve it.")
+    return None
+
+
+def may_switch(cfg: ActionsConfig, user: str, groups: frozenset[str], *, on: bool) -> Refusal | None:
+    """Anyone who may approve something, or an admin, may stop everything; only admins may start it again."""
+    admins = cfg.kill_switch_admins()
+    if admins.admits(user, groups):
+        return None
+    if on and any(a.admits(user, groups) for a in (cfg.approvers, *cfg.risk_approvers.values())):
+        return None
+    return Refusal("unauthorised", f"Only {mention_list(admins)} may turn the kill switch "
+                                   f"{'on' if on else 'off'}.")

@@ -1,0 +1,35 @@
+"""What the statistics engine suggests on its own, with no model: a rollback when its best hypothesis is a bad
+deploy it is confident about. Pure: the same catalog validation as a model's suggestion, the same evidence rule."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+
+from ..errors import UsageError
+from ..investigation import Investigation
+from ..analysis.ranking import DEPLOY_LOOKBACK_S
+from .catalog import ProposedAction, validate_action
+
+__all__ = ["engine_suggestions", "MIN_CONFIDENCE"]
+
+MIN_CONFIDENCE = 0.5  # below this the engine says what it saw and suggests nothing
+
+
+def engine_suggestions(inv: Investigation, services: Mapping[str, str]) -> list[ProposedAction]:
+    if inv.insufficient or not inv.hypotheses:
+        return []
+    top = inv.hypotheses[0]
+    if top.cause_kind != "bad_deploy" or top.confidence < MIN_CONFIDENCE:
+        return []
+    deploys = [e.id for e in top.evidence if e.kind == "deploy" and e.service == top.service and e.status == "ok"]
+    if not deploys:
+        return []
+    try:
+        return [validate_action("argocd.rollback", {"service": top.service},
+                                reason=f"{top.cause} (engine confidence {top.confidence:.2f})",
+                                evidence_ids=deploys, evidence={e.id: e for e in inv.evidence} | {
+                                    e.id: e for e in top.evidence}, services=services,
+                                since=inv.window.start - timedelta(seconds=DEPLOY_LOOKBACK_S))]
+    except UsageError:
+        return []
