@@ -11,7 +11,7 @@ it visibly `executing` and it is never claimed again.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -21,7 +21,7 @@ from ..errors import UsageError
 from ..logging import get_logger
 from ..models import Evidence
 from ..store.errors import StoreError
-from ..store.records import ActionRequest, AuditRecord, new_request_id
+from ..store.records import TERMINAL_STATUSES, ActionRequest, AuditRecord, new_request_id
 from .catalog import CATALOG, ProposedAction
 from .executor import EXECUTION_TIMEOUT, Outcome, execute
 from .policy import Click, Refusal, check_decision, effective_autonomy, fingerprint, may_switch, mention_list
@@ -31,6 +31,8 @@ __all__ = ["Proposed", "Decided", "propose", "decide", "precheck", "undo", "expi
            "audit", "KILL_SWITCH"]
 
 log = get_logger(__name__)
+
+OnClaimed = Callable[[ActionRequest], Awaitable[None]]
 
 KILL_SWITCH = "kill_switch"
 SEEN_TTL = timedelta(hours=1)  # the one ttl every `Store.first_time` caller uses (as `slack.dedupe` does)
@@ -57,8 +59,13 @@ class Decided:
 
     @property
     def changed(self) -> bool:
-        """Whether the request's message should be redrawn."""
-        return self.refusal is None or self.refusal.code in ("decided", "expired")
+        """Whether the request's message should be redrawn by this click's handler: after its own decision, or to
+        show a final state. Never to show `executing` seen by a losing click: the winner draws that itself, and a
+        late redraw from a loser could land after the winner's final one."""
+        if self.refusal is None or self.refusal.code == "expired":
+            return True
+        return self.refusal.code == "decided" and self.request is not None \
+            and self.request.status in TERMINAL_STATUSES
 
 
 async def audit(deps: Deps, kind: str, summary: str, *, actor: str | None = None, request_id: str | None = None,
@@ -191,8 +198,11 @@ async def precheck(deps: Deps, click: Click, deciding: Literal["approve", "rejec
 
 
 async def decide(deps: Deps, click: Click, deciding: Literal["approve", "reject"], *,
-                 reason: str = "") -> Decided:
-    """A person's click, checked by policy; approve claims atomically and executes, reject records why."""
+                 reason: str = "", on_claimed: OnClaimed | None = None) -> Decided:
+    """A person's click, checked by policy; approve claims atomically and executes, reject records why.
+
+    `on_claimed` runs once this click has won the claim, before the target is called (the surface shows
+    "approved, running" at once, so a crash mid-run leaves that true state on screen)."""
     now = deps.clock()
     req, refusal = await _check(deps, click, deciding)
     if refusal is not None:
@@ -212,6 +222,8 @@ async def decide(deps: Deps, click: Click, deciding: Literal["approve", "reject"
         return Decided(now_req, Refusal("decided", f"Already {now_req.status if now_req else 'gone'}{who}."))
     await audit(deps, "approved", f"{req.action} approved", actor=click.user, request_id=req.id,
                 user_name=click.user_name, fingerprint=click.fingerprint)
+    if on_claimed is not None:
+        await on_claimed(claimed)
     outcome = await _run(deps, claimed, actor=click.user)
     return Decided(await deps.store.get_request(req.id), outcome=outcome)
 

@@ -126,8 +126,8 @@ class AlertmanagerBackend:
                 resp = await send(self._client, self._target, op, "/api/v2/silences", method="POST", json=body,
                                   headers=self._headers)
             except BackendError as e:
-                hint = "; it may still have been created: look for it before trying again" \
-                    if isinstance(e, BackendTimeout) else ""
+                hint = ("; it may still have been created: look for it before trying again"
+                        if isinstance(e, BackendTimeout) else "")
                 raise type(e)(f"{what}: {e.args[0]}{hint}", backend=self.name, operation=op, status=e.status) from e
             data = json_body(self._target, op, resp)
             silence_id = data.get("silenceID") if isinstance(data, dict) else None
@@ -135,7 +135,7 @@ class AlertmanagerBackend:
                 raise malformed(self._target, op, "no silenceID")
             return silence_id
 
-    async def _silence(self, op: str, method: str, silence_id: str) -> Any:
+    async def _silence(self, op: str, method: str, silence_id: str) -> httpx.Response:
         path = f"/api/v2/silence/{quote(silence_id, safe='')}"
         try:
             return await send(self._client, self._target, op, path, method=method, headers=self._headers)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ..actions.suggest import engine_suggestions
 from ..investigation import Investigation
 from .reply import Reply, Section
 
@@ -30,6 +31,11 @@ def investigation_reply(inv: Investigation, *, why_engine: str | None = None) ->
         more = len(h.evidence) - len(shown)
         note = "; ".join(h.reasons[:3]) + (f" (+{more} more evidence items)" if more > 0 else "")
         sections.append(Section(title=f"{i}. {h.cause} — confidence {h.confidence:.2f}", note=note, evidence=shown))
+    suggested = engine_suggestions(inv, {s: s for s in inv.services})
+    if suggested:
+        lines = "\n".join(f"• {p.describe()} — {p.reason}" for p in suggested)
+        sections.append(Section(title="Suggested actions (a person decides; nothing runs from this message)",
+                                note=lines))
     sections.append(Section(title="Checked", note="; ".join(inv.checked) or "nothing"))
     gaps = list(inv.gaps)
     if gaps:

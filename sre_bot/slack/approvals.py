@@ -20,6 +20,7 @@ from ..actions import approvals
 from ..actions.catalog import CATALOG
 from ..actions.policy import Click, mention_list, parse_button_value
 from ..deps import Deps
+from ..errors import UsageError
 from ..logging import bind_request, get_logger
 from ..store.records import ActionRequest
 from .action_blocks import APPROVE, REJECT, REJECT_MODAL, UNDO, request_blocks
@@ -43,7 +44,17 @@ async def post_request(client: AsyncWebClient, deps: Deps, req: ActionRequest, *
     """Post the request's message (in its thread, if any) and remember where it is; `note` is plain text."""
     assert deps.store is not None
     text, blocks = await _draw(deps, req, escape(note) if note else None)
-    posted = await client.chat_postMessage(channel=req.channel, thread_ts=req.thread_ts, text=text, blocks=blocks)
+    try:
+        posted = await client.chat_postMessage(channel=req.channel, thread_ts=req.thread_ts, text=text,
+                                               blocks=blocks)
+    except SlackApiError as e:  # not in the channel, archived, …: nobody could approve it, so it must not wait
+        error = e.response.get("error")
+        reason = f"could not post the approval message ({error})"
+        if req.status == "pending":
+            await deps.store.mark_refused(req.id, reason=reason, now=deps.clock())
+        await approvals.audit(deps, "refused", reason, request_id=req.id, code="not_posted", slack_error=error)
+        hint = " Invite me to the channel (`/invite @sre-bot`) and ask again." if error == "not_in_channel" else ""
+        raise UsageError(f"I could not post the request in this channel ({error}); nothing will run.{hint}") from e
     await deps.store.set_message(req.id, req.channel, posted["ts"])
 
 
@@ -97,7 +108,11 @@ def register(app: AsyncApp, deps: Deps) -> None:
     async def on_approve(ack: AsyncAck, body: dict, action: dict, client: AsyncWebClient) -> None:
         await ack()
         click = await click_of(body, client, action.get("value", ""))
-        decided = await approvals.decide(deps, click, "approve")
+
+        async def running(req: ActionRequest) -> None:
+            await redraw(client, deps, req)
+
+        decided = await approvals.decide(deps, click, "approve", on_claimed=running)
         await _finish(client, deps, click, decided)
 
     @app.action(REJECT)

@@ -13,6 +13,7 @@ from ..errors import UsageError
 from ..logging import bind_request, get_logger
 from ..services.caller import Caller
 from ..services.commands import parse_command, run_command
+from ..services.reply import Reply
 from .approvals import post_request
 from .render import render_reply
 from .text import unescape
@@ -48,8 +49,11 @@ def register(app: AsyncApp, deps: Deps) -> None:
         caller = Caller(user=user, user_name=command.get("user_name"), channel=command.get("channel_id", ""),
                         groups=await groups.of(client, user) if needs_groups else frozenset())
         reply = await run_command(deps, text, caller)
-        for req in reply.requests:
-            await post_request(client, deps, req, note=reply.request_notes.get(req.id))
+        try:
+            for req in reply.requests:
+                await post_request(client, deps, req, note=reply.request_notes.get(req.id))
+        except UsageError as e:
+            reply = Reply.error(str(e))
         rendered, blocks = render_reply(reply)
         await respond(text=rendered, blocks=blocks, replace_original=False,
                       response_type="ephemeral" if reply.ephemeral or reply.requests else "in_channel")

@@ -9,6 +9,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from ..deps import Deps
+from ..errors import UsageError
 from ..logging import bind_request, get_logger
 from ..services.mention import answer_mention
 from ..services.caller import Caller
@@ -70,7 +71,10 @@ def register(app: AsyncApp, deps: Deps, seen: SeenEvents | StoreSeenEvents) -> N
         await client.chat_update(channel=channel, ts=posted["ts"], text=text, blocks=blocks or [])
         if outcome != "bug":
             for req in reply.requests:
-                await post_request(client, deps, req, note=reply.request_notes.get(req.id))
+                try:
+                    await post_request(client, deps, req, note=reply.request_notes.get(req.id))
+                except UsageError as e:
+                    log.warning("approval request not posted", request_id=req.id, error=str(e))
         elapsed = time.monotonic() - started
         deps.metrics.requests.labels("slack", "mention", outcome).inc()
         deps.metrics.request_seconds.labels("slack", "mention").observe(elapsed)

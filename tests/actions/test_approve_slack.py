@@ -40,9 +40,9 @@ async def test_approve_runs_exactly_one_rollback_and_redraws_the_message(fake_sl
         assert "to `aaa1111111` (history 1" in json.dumps(msg["blocks"])
         resp = await bot.post(click(APPROVE, msg, user="W222"))
         assert resp.status_code == 200
-        await fake_slack.wait_for("chat.update")
+        await message_with(fake_slack, "*done*")
         assert [o["body"]["id"] for o in _rollbacks(argocd_server)] == [1]
-        final = await message_with(fake_slack, "Approved by")
+        final = await message_with(fake_slack, "*done*")
         text = json.dumps(final["blocks"])
         assert "Approved by <@W222>" in text and "done" in text
         assert APPROVE not in text  # no buttons once decided
@@ -97,7 +97,7 @@ async def test_group_member_may_approve(fake_slack: FakeSlack, argocd_server: Fa
     async with running_bot(fake_slack, config=config(), **_env(argocd_server)) as bot:
         msg = await _request(bot, fake_slack)
         await bot.post(click(APPROVE, msg, user="W444"))
-        await fake_slack.wait_for("chat.update")
+        await message_with(fake_slack, "*done*")
         assert len(_rollbacks(argocd_server)) == 1
 
 
@@ -113,7 +113,7 @@ async def test_requester_may_not_approve_their_own_when_two_person(fake_slack: F
         assert "someone other than the requester" in eph.args["text"]
         assert _rollbacks(argocd_server) == []
         await bot.post(click(APPROVE, msg, user="W444"))
-        await fake_slack.wait_for("chat.update")
+        await message_with(fake_slack, "*done*")
         assert len(_rollbacks(argocd_server)) == 1
 
 
@@ -153,7 +153,7 @@ async def test_kill_switch_refuses_and_says_so_until_turned_off(fake_slack: Fake
         assert "Only <@W333>" in json.dumps(refused)
         await ask(bot, fake_slack, "killswitch off", user="W333")
         await bot.post(click(APPROVE, msg, user="W222"))
-        await fake_slack.wait_for("chat.update")
+        await message_with(fake_slack, "*done*")
         assert len(_rollbacks(argocd_server)) == 1
         assert (await bot.deps.store.get_flag("kill_switch")).value is False
 
@@ -180,7 +180,7 @@ async def test_fifty_concurrent_approvals_run_once(fake_slack: FakeSlack, argocd
                                        for i in range(50)))
         assert all(r.status_code == 200 for r in resps)
         await fake_slack.wait_for("chat.postEphemeral", 49, timeout=30)
-        await fake_slack.wait_for("chat.update")
+        await message_with(fake_slack, "done", timeout=15)
         assert len(_rollbacks(argocd_server)) == 1
         rid = button(msg, APPROVE).split(":")[0]
         assert (await audit_kinds(bot, rid)).count("started") == 1
@@ -227,3 +227,17 @@ async def test_bad_run_arguments_are_explained(fake_slack: FakeSlack, argocd_ser
             assert answer["response_type"] == "ephemeral" and "can't do that" in json.dumps(answer), text
             assert expected in json.dumps(answer), (text, answer)
         assert fake_slack.calls("chat.postMessage") == [] and argocd_server.operations == []
+
+
+async def test_a_channel_the_bot_cannot_post_in_refuses_the_request(fake_slack: FakeSlack,
+                                                                      argocd_server: FakeArgoCD) -> None:
+    """When Slack refuses the approval message (bot not in the channel), the asker is told how to fix it and the
+    request is closed as refused, so nothing is left waiting that nobody can see."""
+    add_checkout(argocd_server)
+    fake_slack.script_error("chat.postMessage", "not_in_channel")
+    async with running_bot(fake_slack, config=config(), **_env(argocd_server)) as bot:
+        answer = json.dumps(await ask(bot, fake_slack, "run argocd.rollback checkout"))
+        assert "not_in_channel" in answer and "/invite @sre-bot" in answer
+        [req] = await bot.deps.store.recent(1)
+        assert req.status == "refused" and "not_in_channel" in (req.reason_rejected or "")
+        assert await bot.deps.store.pending(bot.deps.clock()) == []

@@ -20,7 +20,7 @@ from tests.harness import running_bot
 async def _approved_rollback(bot, fake: FakeSlack) -> None:
     await ask(bot, fake, "run argocd.rollback checkout")
     await bot.post(click(APPROVE, request_message(fake), user="W222"))
-    await message_with(fake, "Approved by")
+    await message_with(fake, "*done*")
 
 
 async def test_export_writes_the_whole_chain_as_json_lines(tmp_path: Path, fake_slack: FakeSlack,

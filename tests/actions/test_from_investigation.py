@@ -33,7 +33,7 @@ async def test_engine_suggests_a_rollback_and_the_approval_reaches_argo_cd(fake_
         assert suggested.data["trigger"]["question"].startswith("why is payments-api slow")
         assert suggested.data["evidence"] and suggested.data["evidence"][0]["id"] in suggested.data["evidence_ids"]
         await bot.post(click(APPROVE, msg, user="W222"))
-        await message_with(fake_slack, "Approved by")
+        await message_with(fake_slack, "*done*")
         assert len([o for o in shop.world.operations if o["op"] == "rollback"]) == 1
 
 
@@ -85,5 +85,5 @@ async def test_model_suggestion_becomes_a_request_with_its_provenance(fake_slack
             assert eid in suggested.data["evidence_ids"] and "4f1c2e9" in sent
             assert not [o for o in shop.world.operations if o["op"] == "rollback"]
             await bot.post(click(APPROVE, msg, user="W222"))
-            await message_with(fake_slack, "Approved by")
+            await message_with(fake_slack, "*done*")
             assert len([o for o in shop.world.operations if o["op"] == "rollback"]) == 1
