@@ -83,6 +83,12 @@ class Settings(BaseSettings):
     kill_switch: bool = Field(False, validation_alias="SRE_BOT_KILL_SWITCH")
     webhook_secrets: dict[str, SecretStr] = Field(default_factory=dict, validation_alias="SRE_BOT_WEBHOOK_SECRETS")
 
+    # Alertmanager → bot (POST /alertmanager): a bearer token and/or basic auth; neither set: the endpoint is off
+    alert_webhook_token: SecretStr | None = Field(None, validation_alias="SRE_BOT_ALERTMANAGER_TOKEN")
+    alert_webhook_user: str | None = Field(None, validation_alias="SRE_BOT_ALERTMANAGER_USER")
+    alert_webhook_password: SecretStr | None = Field(None, validation_alias="SRE_BOT_ALERTMANAGER_PASSWORD")
+    alert_webhook_max_bytes: int = Field(10 * 2**20, ge=2**16, le=2**30, validation_alias="SRE_BOT_ALERTMANAGER_MAX_BYTES")
+
     @field_validator("slack_api_url")
     @classmethod
     def _slash(cls, v: str) -> str:

@@ -15,7 +15,7 @@ from sqlalchemy import (JSON, BigInteger, Boolean, Column, DateTime, Index, Inte
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 
-__all__ = ["metadata", "action_requests", "audit", "flags", "seen_events", "UTCDateTime", "JSONDoc"]
+__all__ = ["metadata", "action_requests", "audit", "flags", "seen_events", "alert_inbox", "UTCDateTime", "JSONDoc"]
 
 metadata = MetaData()
 
@@ -102,4 +102,16 @@ seen_events = Table(
     Column("key", Text, primary_key=True),
     Column("seen_at", UTCDateTime, nullable=False),
     Index("ix_seen_events_seen_at", "seen_at"),
+)
+
+# Alertmanager webhook bodies as accepted (before the 200), then marked when correlated into incidents.
+alert_inbox = Table(
+    "alert_inbox", metadata,
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("body", JSONDoc, nullable=False),
+    Column("alerts", Integer, nullable=False),
+    Column("processed_at", UTCDateTime),
+    Index("ix_alert_inbox_processed_at_id", "processed_at", "id"),
 )

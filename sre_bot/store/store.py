@@ -27,7 +27,7 @@ from ._dialect import WRITE, Backend, backend_of, describe, make_engine, parse_u
 from .errors import StoreError
 from .migrate import upgrade_to_head
 from .records import ActionRequest, AuditRecord, Flag
-from .schema import action_requests, audit, flags, seen_events
+from .schema import action_requests, alert_inbox, audit, flags, seen_events
 
 __all__ = ["Store", "open_store"]
 
@@ -264,6 +264,31 @@ class Store:
         query = select(action_requests).order_by(_R.created_at.desc(), _R.id).limit(n)
         async with self._tx("recent") as conn:
             return [_request(row) for row in await conn.execute(query)]
+
+    # -- the alert inbox -----------------------------------------------------------------------------------------
+
+    async def inbox_add(self, body: Any, *, alerts: int, source: str, now: datetime) -> int:
+        """Keep one accepted webhook body (committed when this returns); returns its id."""
+        values = {"received_at": now, "source": source, "body": to_jsonable_python(body), "alerts": alerts}
+        async with self._tx("inbox_add", write=True) as conn:
+            return int((await conn.execute(insert(alert_inbox).values(values).returning(alert_inbox.c.id)))
+                       .scalar_one())
+
+    async def inbox_pending(self, limit: int = 100) -> list[tuple[int, datetime, Any]]:
+        """Bodies not yet processed, oldest first: `(id, received_at, body)`."""
+        query = (select(alert_inbox.c.id, alert_inbox.c.received_at, alert_inbox.c.body)
+                 .where(alert_inbox.c.processed_at.is_(None)).order_by(alert_inbox.c.id).limit(limit))
+        async with self._tx("inbox_pending") as conn:
+            return [(row.id, row.received_at, row.body) for row in await conn.execute(query)]
+
+    async def inbox_done(self, ids: list[int], *, now: datetime) -> int:
+        """Mark bodies processed; returns how many were still pending (a replica may have done some already)."""
+        if not ids:
+            return 0
+        statement = (update(alert_inbox).where(alert_inbox.c.id.in_(ids), alert_inbox.c.processed_at.is_(None))
+                     .values(processed_at=now))
+        async with self._tx("inbox_done", write=True) as conn:
+            return (await conn.execute(statement)).rowcount or 0
 
     # -- flags ---------------------------------------------------------------------------------------------------
 
