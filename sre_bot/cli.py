@@ -1,4 +1,4 @@
-"""The `sre-bot` command: serve, doctor, ask, audit export, demo, sandbox.
+"""The `sre-bot` command: serve, doctor, ask, audit export, demo, sandbox, correlate.
 
 Every expected failure (bad settings, bad config, a person's mistake) ends with one clear line and exit code 2;
 never a traceback.
@@ -42,6 +42,11 @@ def _parser() -> argparse.ArgumentParser:
     sb.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     sb.add_argument("--port", type=int, default=9990, help="first port; the four servers use port..port+3")
     sb.add_argument("--write-config", metavar="FILE", help="also write the matching sre-bot.yaml to FILE")
+    corr = sub.add_parser("correlate", help="replay Alertmanager alerts from files and print the incidents they make")
+    corr.add_argument("files", nargs="+", metavar="FILE",
+                      help="webhook v4 body, a JSON list of them, or a list of /api/v2/alerts alerts")
+    corr.add_argument("--json", action="store_true", help="print the incidents as JSON")
+    corr.add_argument("--config", help="the YAML config with `correlation:` and services (default: SRE_BOT_CONFIG)")
     return p
 
 
@@ -70,6 +75,10 @@ async def _run(args: argparse.Namespace) -> int:
 
         configure_logging("info", "auto")
         return await run_sandbox(args.scenario, host=args.host, port=args.port, write_config=args.write_config)
+    if args.command == "correlate":
+        from .correlate_cli import run_correlate
+
+        return run_correlate(args.files, as_json=args.json, config_path=args.config)
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)
     if args.command == "doctor":

@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .actions.config import ActionsConfig
+from .analysis.correlation import CorrelationRules
 from .errors import ConfigError
 from .querylang import LABEL_NAME_RE, matchers, quote_value, render_template, selector
 from .settings import format_validation_error
@@ -133,6 +134,7 @@ class Config(_Strict):
     services: list[ServiceConfig] = Field(default_factory=list)
     llm: LLMConfig = Field(default_factory=LLMConfig)
     actions: ActionsConfig = Field(default_factory=ActionsConfig)
+    correlation: CorrelationRules = Field(default_factory=CorrelationRules)  # alerts -> incidents
 
     @model_validator(mode="after")
     def _check(self) -> "Config":

@@ -8,6 +8,7 @@ import signal
 
 from aiohttp import web
 
+from .alert_webhook import alertmanager_handler
 from .compose import open_deps
 from .logging import get_logger
 from .settings import Settings
@@ -34,7 +35,7 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
         bolt = build_app(deps)
         sweeper = asyncio.create_task(run_sweeper(bolt.client, deps, stop))
         events = None if settings.socket_mode else slack_events_handler(bolt, deps)
-        runner = web.AppRunner(build_web_app(deps, events), access_log=None)
+        runner = web.AppRunner(build_web_app(deps, events, alertmanager_handler(deps)), access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, settings.http_host, settings.http_port)
         await site.start()

@@ -1,5 +1,6 @@
 """The bot's HTTP server (both Slack modes): Bolt's `POST /slack/events` in HTTP mode, and always
-`GET /healthz` (the process is up), `GET /readyz` (configured backends reachable) and `GET /metrics`."""
+`GET /healthz` (the process is up), `GET /readyz` (configured backends reachable), `GET /metrics`, and
+`POST /alertmanager` (the Alertmanager webhook, `alert_webhook.py`)."""
 
 from __future__ import annotations
 
@@ -16,8 +17,9 @@ Handler = Callable[[web.Request], Awaitable[web.Response]]
 __all__ = ["build_web_app"]
 
 
-def build_web_app(deps: Deps, slack_events: Handler | None = None) -> web.Application:
-    """The aiohttp application; `slack_events` (Bolt's handler) is mounted at /slack/events in HTTP mode."""
+def build_web_app(deps: Deps, slack_events: Handler | None = None, alerts: Handler | None = None) -> web.Application:
+    """The aiohttp application; `slack_events` (Bolt's handler) is mounted at /slack/events in HTTP mode, and
+    `alerts` (the Alertmanager webhook, which reads its own body up to its own limit) at /alertmanager."""
     app = web.Application(client_max_size=1 * 2**20)
 
     async def healthz(_: web.Request) -> web.Response:
@@ -40,4 +42,6 @@ def build_web_app(deps: Deps, slack_events: Handler | None = None) -> web.Applic
     app.router.add_get("/metrics", metrics)
     if slack_events is not None:
         app.router.add_post("/slack/events", slack_events)
+    if alerts is not None:
+        app.router.add_post("/alertmanager", alerts)
     return app

@@ -13,7 +13,7 @@ import dateparser
 from .errors import UsageError
 from .models import TimeRange
 
-__all__ = ["parse_duration", "parse_time", "parse_window", "looks_like_window", "format_duration", "MAX_WINDOW"]
+__all__ = ["duration_field", "parse_duration", "parse_time", "parse_window", "looks_like_window", "format_duration", "MAX_WINDOW"]
 
 MAX_WINDOW = timedelta(days=31)
 _DURATION_RE = re.compile(r"^(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
@@ -31,6 +31,15 @@ def parse_duration(text: str) -> timedelta:
     if d <= timedelta(0):
         raise UsageError(f"`{text}` is an empty window: {_WINDOW_HINT}")
     return d
+
+
+def duration_field(v: str) -> str:
+    """A pydantic validator body: `v` unchanged when it is a duration, else ValueError with the reason."""
+    try:
+        parse_duration(v)
+    except UsageError as e:
+        raise ValueError(str(e)) from None
+    return v
 
 
 def parse_time(text: str, *, now: datetime) -> datetime:

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 from aiohttp import web
 
+from sre_bot.alert_webhook import alertmanager_handler
 from sre_bot.clock import Clock, system_clock
 from sre_bot.compose import open_deps
 from sre_bot.config import Config
@@ -58,7 +59,7 @@ async def running_bot(fake: FakeSlack, *, config: Config | None = None, clock: C
         deps = await stack.enter_async_context(open_deps(settings, config=config or Config(), clock=clock,
                                                          use_store=True))
         bolt = build_app(deps)
-        runner = web.AppRunner(build_web_app(deps, slack_events_handler(bolt, deps)))
+        runner = web.AppRunner(build_web_app(deps, slack_events_handler(bolt, deps), alertmanager_handler(deps)))
         await runner.setup()
         port = free_port()
         await web.TCPSite(runner, "127.0.0.1", port).start()

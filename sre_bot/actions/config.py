@@ -31,8 +31,7 @@ from typing import Any, Literal
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ..errors import UsageError
-from ..windows import parse_duration
+from ..windows import duration_field, parse_duration
 from .catalog import CATALOG, Risk
 
 __all__ = ["Autonomy", "AUTONOMY_LEVELS", "Approvers", "ActionPolicy", "WebhookConfig", "ActionsConfig"]
@@ -48,14 +47,6 @@ _PLACEHOLDERS = {"service", "request_id", "requested_by", "approver", "reason", 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def _duration(v: str) -> str:
-    try:
-        parse_duration(v)
-    except UsageError as e:
-        raise ValueError(str(e)) from None
-    return v
 
 
 class Approvers(_Strict):
@@ -93,7 +84,7 @@ class ActionPolicy(_Strict):
     approvers: Approvers | None = None  # instead of the risk's or the global approvers
     expire_after: str | None = None
 
-    _expire = field_validator("expire_after")(lambda cls, v: v if v is None else _duration(v))
+    _expire = field_validator("expire_after")(lambda cls, v: v if v is None else duration_field(v))
 
 
 class WebhookConfig(_Strict):
@@ -141,7 +132,7 @@ class ActionsConfig(_Strict):
     policies: dict[str, ActionPolicy] = Field(default_factory=dict)
     webhooks: dict[str, WebhookConfig] = Field(default_factory=dict)
 
-    _expire = field_validator("expire_after")(lambda cls, v: _duration(v))
+    _expire = field_validator("expire_after")(lambda cls, v: duration_field(v))
 
     @field_validator("channels")
     @classmethod

@@ -1,0 +1,230 @@
+"""Alertmanager payloads → typed alerts (`AlertEvent`), with a precise reason when the input is unusable.
+
+Three shapes are accepted (`parse_alerts` tells them apart):
+
+- a webhook body, version 4: `{"version": "4", "groupKey": …, "status": …, "alerts": [{status, labels,
+  annotations, startsAt, endsAt, generatorURL, fingerprint}], "groupLabels", "commonLabels", …}`;
+- a JSON list of such bodies (a capture of several notifications, in the order they arrived);
+- a JSON list of alerts as `GET /api/v2/alerts` returns them (`fingerprint`, `status.state`: active, suppressed
+  and unprocessed all mean firing) — or as Prometheus posts them to `POST /api/v2/alerts` (no fingerprint, no
+  status: firing).
+
+A missing fingerprint is computed exactly as Alertmanager computes it (`model.LabelSet.Fingerprint` in
+prometheus/common): 64-bit FNV-1a over the label names in sorted order, each name and value followed by the byte
+0xff, printed as 16 hex digits — so a posted alert gets the id Alertmanager would give it. Go's zero time
+(`0001-01-01T00:00:00Z`, a firing alert's `endsAt` in a webhook) means "no end". A firing alert keeps no `ends_at`
+(the API's is only a predicted expiry). Every error is a `UsageError` naming the source, the index and the field.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from .analysis.correlation import AlertEvent
+from .errors import UsageError
+
+__all__ = ["WebhookMessage", "parse_webhook", "parse_api_alerts", "parse_alerts", "parse_alerts_json",
+           "load_alert_files", "fingerprint"]
+
+_FNV_OFFSET = 14695981039346656037
+_FNV_PRIME = 1099511628211
+_MASK = 0xFFFFFFFFFFFFFFFF
+_FRACTION = re.compile(r"(\.\d{6})\d+")
+_API_FIRING = {"active", "suppressed", "unprocessed"}
+
+
+def fingerprint(labels: Mapping[str, str]) -> str:
+    """Alertmanager's fingerprint of a label set (FNV-1a 64 over sorted names and values, 0xff separated)."""
+    h = _FNV_OFFSET
+    for name in sorted(labels):
+        for part in (name, labels[name]):
+            for b in part.encode("utf-8"):
+                h = ((h ^ b) * _FNV_PRIME) & _MASK
+            h = ((h ^ 0xFF) * _FNV_PRIME) & _MASK
+    return f"{h:016x}"
+
+
+@dataclass(frozen=True)
+class WebhookMessage:
+    """One webhook notification: the group it describes and its alerts."""
+
+    version: str
+    group_key: str | None
+    receiver: str | None
+    status: str | None
+    alerts: list[AlertEvent]
+    group_labels: dict[str, str] = field(default_factory=dict)
+    common_labels: dict[str, str] = field(default_factory=dict)
+    common_annotations: dict[str, str] = field(default_factory=dict)
+    external_url: str | None = None
+    truncated_alerts: int = 0
+
+
+def _fail(where: str, message: str) -> UsageError:
+    return UsageError(f"{where}: {message}")
+
+
+def _str_map(value: Any, where: str, *, required: bool = False) -> dict[str, str]:
+    if value is None and not required:
+        return {}
+    if not isinstance(value, dict):
+        raise _fail(where, f"must be an object of strings, got {type(value).__name__}")
+    for k, v in value.items():
+        if not isinstance(v, str):
+            raise _fail(f"{where}.{k}", f"must be a string, got {type(v).__name__}")
+    return dict(value)
+
+
+def _opt_str(value: Any, where: str) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise _fail(where, f"must be a string, got {type(value).__name__}")
+    return value
+
+
+def _time(value: Any, where: str, *, required: bool) -> datetime | None:
+    if value is None or value == "":
+        if required:
+            raise _fail(where, "is missing")
+        return None
+    if not isinstance(value, str):
+        raise _fail(where, f"must be an RFC 3339 time string, got {type(value).__name__}")
+    text = _FRACTION.sub(r"\1", value.strip()).replace("z", "Z").replace("Z", "+00:00")
+    try:
+        t = datetime.fromisoformat(text)
+    except ValueError:
+        raise _fail(where, f"not an RFC 3339 time: {value!r}") from None
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=timezone.utc)
+    if t.year <= 1:  # Go's zero time: no value
+        if required:
+            raise _fail(where, f"is the zero time {value!r}")
+        return None
+    return t.astimezone(timezone.utc)
+
+
+def _alert(raw: Any, where: str, *, status: str | None, group_key: str | None,
+           received_at: datetime | None) -> AlertEvent:
+    if not isinstance(raw, dict):
+        raise _fail(where, f"must be an object, got {type(raw).__name__}")
+    labels = _str_map(raw.get("labels"), f"{where}.labels", required=True)
+    if not labels:
+        raise _fail(f"{where}.labels", "is empty: an alert needs at least one label")
+    fp = _opt_str(raw.get("fingerprint"), f"{where}.fingerprint") or fingerprint(labels)
+    starts = _time(raw.get("startsAt"), f"{where}.startsAt", required=True)
+    ends = _time(raw.get("endsAt"), f"{where}.endsAt", required=False)
+    if status not in ("firing", "resolved"):
+        raise _fail(f"{where}.status", f"must be firing or resolved, got {status!r}")
+    return AlertEvent(
+        fingerprint=fp, labels=labels, annotations=_str_map(raw.get("annotations"), f"{where}.annotations"),
+        status=status, starts_at=starts, ends_at=ends if status == "resolved" else None,
+        generator_url=_opt_str(raw.get("generatorURL"), f"{where}.generatorURL"), group_key=group_key,
+        received_at=received_at)
+
+
+def parse_webhook(body: Any, *, where: str = "body", received_at: datetime | None = None) -> WebhookMessage:
+    """A webhook v4 body (already decoded from JSON)."""
+    if not isinstance(body, dict):
+        raise _fail(where, f"a webhook body must be a JSON object, got {type(body).__name__}")
+    version = body.get("version")
+    if version is None:
+        raise _fail(where, "missing `version` (Alertmanager webhook bodies carry \"version\": \"4\")")
+    if version != "4":
+        raise _fail(where, f"unsupported webhook version {version!r} (only \"4\" is understood)")
+    alerts = body.get("alerts")
+    if not isinstance(alerts, list):
+        raise _fail(f"{where}.alerts", "must be a list" if alerts is not None else "is missing")
+    group_key = _opt_str(body.get("groupKey"), f"{where}.groupKey")
+    events = []
+    for i, raw in enumerate(alerts):
+        w = f"{where}.alerts[{i}]"
+        status = raw.get("status") if isinstance(raw, dict) else None
+        events.append(_alert(raw, w, status=status, group_key=group_key, received_at=received_at))
+    truncated = body.get("truncatedAlerts", 0)
+    if not isinstance(truncated, int) or isinstance(truncated, bool) or truncated < 0:
+        raise _fail(f"{where}.truncatedAlerts", f"must be a non-negative integer, got {truncated!r}")
+    return WebhookMessage(
+        version=version, group_key=group_key, receiver=_opt_str(body.get("receiver"), f"{where}.receiver"),
+        status=_opt_str(body.get("status"), f"{where}.status"), alerts=events,
+        group_labels=_str_map(body.get("groupLabels"), f"{where}.groupLabels"),
+        common_labels=_str_map(body.get("commonLabels"), f"{where}.commonLabels"),
+        common_annotations=_str_map(body.get("commonAnnotations"), f"{where}.commonAnnotations"),
+        external_url=_opt_str(body.get("externalURL"), f"{where}.externalURL"), truncated_alerts=truncated)
+
+
+def parse_api_alerts(items: Any, *, where: str = "alerts",
+                     received_at: datetime | None = None) -> list[AlertEvent]:
+    """A list of alerts as the v2 API returns (GET) or takes (POST) them."""
+    if not isinstance(items, list):
+        raise _fail(where, f"must be a list of alerts, got {type(items).__name__}")
+    out = []
+    for i, raw in enumerate(items):
+        w = f"{where}[{i}]"
+        status = "firing"
+        if isinstance(raw, dict) and raw.get("status") is not None:
+            st = raw["status"]
+            state = st.get("state") if isinstance(st, dict) else st
+            if state in _API_FIRING or state == "firing":
+                status = "firing"
+            elif state == "resolved":
+                status = "resolved"
+            else:
+                raise _fail(f"{w}.status.state", f"must be active, suppressed or unprocessed, got {state!r}")
+        out.append(_alert(raw, w, status=status, group_key=None, received_at=received_at))
+    return out
+
+
+def parse_alerts(data: Any, *, source: str = "input", received_at: datetime | None = None) -> list[AlertEvent]:
+    """Any accepted shape (see the module docstring), decoded from JSON, as events in the order given."""
+    if isinstance(data, dict):
+        return parse_webhook(data, where=source, received_at=received_at).alerts
+    if not isinstance(data, list):
+        raise _fail(source, "expected a webhook body (object), a list of webhook bodies or a list of alerts, "
+                            f"got {type(data).__name__}")
+    if not data:
+        return []
+    first = data[0]
+    if isinstance(first, dict) and ("version" in first or "groupKey" in first):
+        out: list[AlertEvent] = []
+        for i, body in enumerate(data):
+            out.extend(parse_webhook(body, where=f"{source}[{i}]", received_at=received_at).alerts)
+        return out
+    if isinstance(first, dict) and "labels" in first:
+        return parse_api_alerts(data, where=source, received_at=received_at)
+    raise _fail(f"{source}[0]", "neither a webhook body (no `version`) nor an alert (no `labels`)")
+
+
+def parse_alerts_json(text: str | bytes, *, source: str = "input",
+                      received_at: datetime | None = None) -> list[AlertEvent]:
+    """Decode JSON text, then `parse_alerts`."""
+    try:
+        data = json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        where = f" at line {e.lineno} column {e.colno}" if isinstance(e, json.JSONDecodeError) else ""
+        raise _fail(source, f"not valid JSON{where}: {e.msg if isinstance(e, json.JSONDecodeError) else e}") \
+            from None
+    return parse_alerts(data, source=source, received_at=received_at)
+
+
+def load_alert_files(paths: Sequence[str | Path]) -> list[AlertEvent]:
+    """Every alert event of the files, file after file, in the order each file gives them."""
+    out: list[AlertEvent] = []
+    for p in paths:
+        path = Path(p)
+        try:
+            text = path.read_bytes()
+        except FileNotFoundError:
+            raise UsageError(f"{path}: no such file") from None
+        except IsADirectoryError:
+            raise UsageError(f"{path}: is a directory, not a JSON file") from None
+        except OSError as e:
+            raise UsageError(f"{path}: cannot read it: {e.strerror or e}") from None
+        out.extend(parse_alerts_json(text, source=str(path)))
+    return out

@@ -1,0 +1,716 @@
+"""Alert correlation: alerts in, incidents out. Pure: no I/O and no clock — every time arrives with an alert.
+
+An alert joins an existing incident only when one of four rules links it to an alert already there; otherwise it
+opens a new incident. The rules, strongest first (the order is fixed and also decides between incidents):
+
+  1. group   same Alertmanager `groupKey` (`use_groups`), and the incident's latest alert started within `window`:
+             Alertmanager's route already grouped them (by its `group_by`).
+  2. graph   its service is the same as, or within `graph_hops` hops (either direction) of, a service in the
+             incident whose alert started within `window` of it (`depends_on` in the config). Same service = 0 hops.
+  3. label   it shares the value of one of `shared_labels` (default `node`) with an alert in the
+             incident that started within `window` of it.
+  4. deploy  a service was deployed at most `deploy_window` before it, and that service is its own service or a
+             graph neighbour (within `graph_hops`); the incident has an alert that started after that deploy
+             (within `deploy_window`) on the deployed service or, when the alert is on the deployed service, on one
+             of its neighbours. The deploy explains both alerts, so they may be further apart than `window`.
+
+On top of every rule the incident must be open — a resolved incident (all its alerts resolved) never absorbs an
+alert; a recurrence opens a new incident whose `follows` names the old one — and would span at most
+`max_incident_age` with the new alert. When several open incidents qualify, the alert joins the one with the
+strongest rule, then the fewest hops, then the closest in time. The others are not merged into it: both sides get
+a `Related` note (a possible merge for a person to decide), so one alert can never silently fuse two incidents.
+
+Every joining alert records a `Merge`: which rule and a reason a person can check. An alert's service is the
+first of `service_labels` it has; a pod name loses its ReplicaSet and pod hashes (`checkout-7d9f8b6c5-x2k4q` →
+`checkout`). The root service of an incident (`root_service`) is the affected service the most other affected
+services depend on, directly or transitively; the earliest onset breaks ties.
+
+Worked example (graph frontend → checkout → payments-api → payments-db; search alone; window 10m, 1 hop):
+
+    14:00:00  PostgresDown    payments-db   opens A
+    14:00:40  HighLatency     payments-api  joins A, graph: "payments-api depends on payments-db (1 hop);
+                                            HighLatency fired 40 s after PostgresDown on payments-db"
+    14:01:30  HighErrorRate   checkout      joins A, graph (1 hop from payments-api)
+    14:02:00  HighErrorRate   search        opens B: no edge, no shared node: an unrelated problem stays visible
+    14:04:00  NodeDiskFull    node=n7       opens C
+    14:05:00  HighLatency     cart, node=n7 joins C, label: "shares node=n7 with NodeDiskFull; HighLatency fired
+                                            60 s after NodeDiskFull"
+    14:30:00  A's three alerts resolve      A is resolved
+    14:50:00  PostgresDown    payments-db   (fires again) opens D, follows A
+
+A's root service is payments-db: "2 of the other 2 affected services depend on it (checkout, payments-api)";
+its title "PostgresDown on payments-db (+2 more alerts, 3 services)" (the most severe alert, earliest first).
+
+Arrival order: `Correlator.add` takes one alert at a time, in any order (time distances are absolute), and
+deduplicates by fingerprint (a repeat updates status/ends_at and never joins twice). Incidents are never merged
+after the fact, so an order that brings two ends of a chain before its middle leaves two incidents, linked by a
+`Related` note; `correlate` (a batch) sorts first. Open incidents are indexed by
+groupKey, service and shared label value, and dropped from the indexes once they are older than
+`max_incident_age` + `window` behind the latest alert seen, so each alert costs a few dictionary look-ups.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import heapq
+import re
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from ..querylang import LABEL_NAME_RE
+from ..windows import duration_field, parse_duration
+
+__all__ = ["AlertEvent", "CorrelationRules", "Merge", "Related", "Assignment", "Incident", "Correlator",
+           "correlate", "root_service", "service_from_labels", "severity_of", "MergeRule", "RULE_ORDER",
+           "SEVERITIES"]
+
+MergeRule = Literal["group", "graph", "label", "deploy"]
+RULE_ORDER: tuple[MergeRule, ...] = ("group", "graph", "label", "deploy")
+_RANK = {r: i for i, r in enumerate(RULE_ORDER)}
+SEVERITIES = ("critical", "error", "warning", "info", "none")  # highest first
+_SEV_RANK = {s: i for i, s in enumerate(SEVERITIES)}
+_SEV_ALIASES = {"crit": "critical", "page": "critical", "fatal": "critical", "high": "error", "err": "error",
+                "warn": "warning", "medium": "warning", "low": "info", "informational": "info"}
+# Kubernetes names generated suffixes from this alphabet (no vowels, no 0/1/3): <rs hash 6-10>-<pod 5>.
+_HASH = "[bcdfghjklmnpqrstvwxz2456789]"
+_POD_RE = re.compile(rf"^(.+)-{_HASH}{{6,10}}-{_HASH}{{5}}$")
+
+
+def _utc(dt: datetime | None) -> datetime | None:
+    if dt is None:
+        return None
+    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
+
+
+class AlertEvent(BaseModel):
+    """One alert as the bot received it (Alertmanager webhook v4 or API v2), times in UTC."""
+
+    model_config = ConfigDict(frozen=True)
+
+    fingerprint: str = Field(min_length=1)
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+    status: Literal["firing", "resolved"] = "firing"
+    starts_at: datetime
+    ends_at: datetime | None = None
+    generator_url: str | None = None
+    group_key: str | None = None  # Alertmanager's groupKey (webhook only)
+    received_at: datetime | None = None
+
+    _tz = field_validator("starts_at", "ends_at", "received_at")(lambda cls, v: _utc(v))
+
+    @property
+    def name(self) -> str:
+        return self.labels.get("alertname", "?")
+
+    @property
+    def severity(self) -> str:
+        return severity_of(self.labels)
+
+    @property
+    def event_at(self) -> datetime:
+        """When this event happened: the end of a resolved alert, else its start (the order a replay uses)."""
+        return self.ends_at if self.status == "resolved" and self.ends_at else self.starts_at
+
+
+def severity_of(labels: Mapping[str, str]) -> str:
+    """The `severity` label as one of SEVERITIES (common synonyms mapped; unknown values are "none")."""
+    s = labels.get("severity", "").strip().lower()
+    s = _SEV_ALIASES.get(s, s)
+    return s if s in _SEV_RANK else "none"
+
+
+class CorrelationRules(BaseModel):
+    """The `correlation:` section of sre-bot.yaml: when alerts join one incident (see the module docstring)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    window: str = "10m"  # time proximity: how far apart linked alerts may start
+    max_incident_age: str = "2h"  # never join an incident that would then span longer than this
+    use_groups: bool = True  # alerts with the same Alertmanager groupKey join one incident
+    graph_hops: int = Field(1, ge=0, le=6)  # services this close in the dependency graph merge (0: same service)
+    # Only `node` by default. Not `namespace`: one namespace often holds a whole application of unrelated services.
+    # Not `cluster`: Prometheus' external_labels usually put the same cluster on every alert, and then this rule
+    # links everything within `window` into one incident, hiding an unrelated second problem (measured:
+    # benchmarks/correlation.py, "… and `cluster` in shared_labels"). Add it when alerts come from several clusters.
+    shared_labels: list[str] = Field(default_factory=lambda: ["node"])
+    deploy_window: str = "30m"  # a deploy this long before an alert can link it (rule 4)
+    service_labels: list[str] = Field(
+        default_factory=lambda: ["service", "app", "job", "deployment", "pod", "container"])
+
+    _durations = field_validator("window", "max_incident_age", "deploy_window")(lambda cls, v: duration_field(v))
+
+    @field_validator("shared_labels", "service_labels")
+    @classmethod
+    def _labels(cls, v: list[str]) -> list[str]:
+        bad = [x for x in v if not LABEL_NAME_RE.match(x)]
+        if bad:
+            raise ValueError(f"not valid label names: {', '.join(map(repr, bad))}")
+        return v
+
+    @property
+    def window_delta(self) -> timedelta:
+        return parse_duration(self.window)
+
+    @property
+    def max_age_delta(self) -> timedelta:
+        return parse_duration(self.max_incident_age)
+
+    @property
+    def deploy_delta(self) -> timedelta:
+        return parse_duration(self.deploy_window)
+
+
+class Merge(BaseModel):
+    """Why an alert joined an incident that already existed."""
+
+    model_config = ConfigDict(frozen=True)
+
+    alert: str  # fingerprint of the alert that joined
+    rule: MergeRule
+    reason: str
+    linked_alert: str | None = None  # the alert already in the incident that it was linked to
+
+
+class Related(BaseModel):
+    """A possible merge that was not made: an alert of this incident also matched another open incident."""
+
+    model_config = ConfigDict(frozen=True)
+
+    incident: str  # the other incident's key
+    alert: str
+    rule: MergeRule
+    reason: str
+
+
+class Assignment(BaseModel):
+    """What `Correlator.add` did with one alert."""
+
+    model_config = ConfigDict(frozen=True)
+
+    incident_key: str
+    new: bool  # it opened this incident
+    merge: Merge | None = None  # set when it joined an existing incident
+    repeat: bool = False  # a fingerprint already known: status/ends_at updated, nothing joined
+    resolved: bool = False  # the incident is resolved after this event
+    follows: str | None = None  # for a new incident: the resolved one it recurs
+
+
+class Incident(BaseModel):
+    """One incident as it stands: a snapshot; the Correlator keeps the live state."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key: str
+    alerts: list[str]  # fingerprints, in arrival order
+    services: list[str]  # by onset
+    severity: str
+    started_at: datetime
+    last_alert_at: datetime
+    title: str
+    root_service: str | None
+    root_reason: str
+    merges: list[Merge] = Field(default_factory=list)
+    related: list[Related] = Field(default_factory=list)
+    follows: str | None = None
+    resolved: bool = False
+    resolved_at: datetime | None = None
+    firing: int = 0
+    alert_names: dict[str, int] = Field(default_factory=dict)  # alert count by alertname
+
+
+def service_from_labels(labels: Mapping[str, str], service_labels: Sequence[str],
+                        aliases: Mapping[str, str] | None = None) -> str | None:
+    """The first of `service_labels` present; a pod name without its two generated hash parts; aliases resolved."""
+    for name in service_labels:
+        v = labels.get(name)
+        if v:
+            if name == "pod":
+                m = _POD_RE.match(v)
+                v = m.group(1) if m else v
+            return (aliases or {}).get(v, v)
+    return None
+
+
+# --- root service -----------------------------------------------------------------------------------------------
+
+def _closure_fn(graph: Mapping[str, Sequence[str]]) -> Callable[[str], frozenset[str]]:
+    cache: dict[str, frozenset[str]] = {}
+
+    def closure(start: str) -> frozenset[str]:
+        if start not in cache:
+            seen: set[str] = set()
+            stack = list(graph.get(start, ()))
+            while stack:
+                s = stack.pop()
+                if s not in seen:
+                    seen.add(s)
+                    stack.extend(graph.get(s, ()))
+            seen.discard(start)
+            cache[start] = frozenset(seen)
+        return cache[start]
+
+    return closure
+
+
+def _hhmmss(t: datetime) -> str:
+    return f"{t:%H:%M:%S} UTC"
+
+
+def _root(onsets: Mapping[str, datetime], closure: Callable[[str], frozenset[str]]) -> tuple[str | None, str]:
+    if not onsets:
+        return None, "no alert names a service"
+    affected = set(onsets)
+    dependents: dict[str, list[str]] = {s: [] for s in affected}
+    for a in affected:
+        for s in closure(a) & affected:
+            dependents[s].append(a)
+    order = sorted(affected, key=lambda s: (-len(dependents[s]), onsets[s], s))
+    best = order[0]
+    n, others = len(dependents[best]), len(affected) - 1
+    if others == 0:
+        return best, "the only affected service"
+    if n == 0:
+        return best, (f"no affected service depends on another; {best} alerted first "
+                      f"({_hhmmss(onsets[best])})")
+    reason = (f"{n} of the other {others} affected services depend on it "
+              f"({', '.join(sorted(dependents[best]))})")
+    tied = [s for s in order[1:] if len(dependents[s]) == n]
+    if tied:
+        reason += f"; tied with {', '.join(tied)}, it alerted first ({_hhmmss(onsets[best])})"
+    return best, reason
+
+
+def root_service(onsets: Mapping[str, datetime], graph: Mapping[str, Sequence[str]]) -> tuple[str | None, str]:
+    """The likely root among affected services (service -> first alert start) and why.
+
+    The one the most other affected services depend on (transitively, `graph` is service -> depends_on); the
+    earliest onset breaks a tie, then the name."""
+    return _root(onsets, _closure_fn(graph))
+
+
+# --- the correlator ---------------------------------------------------------------------------------------------
+
+@dataclass(slots=True)
+class _Span:
+    """The earliest and latest start times of some alerts (with their fingerprints)."""
+
+    first: datetime
+    first_fp: str
+    last: datetime
+    last_fp: str
+
+    def add(self, t: datetime, fp: str) -> None:
+        if t < self.first:
+            self.first, self.first_fp = t, fp
+        if t >= self.last:
+            self.last, self.last_fp = t, fp
+
+    def nearest(self, t: datetime) -> tuple[timedelta, str]:
+        if t <= self.first:
+            return self.first - t, self.first_fp
+        if t >= self.last:
+            return t - self.last, self.last_fp
+        return timedelta(0), (self.first_fp if t - self.first <= self.last - t else self.last_fp)
+
+
+@dataclass(slots=True)
+class _Inc:
+    key: str
+    seq: int
+    span: _Span
+    follows: str | None = None
+    events: dict[str, AlertEvent] = field(default_factory=dict)  # arrival order
+    onsets: dict[str, datetime] = field(default_factory=dict)
+    merges: list[Merge] = field(default_factory=list)
+    related: list[Related] = field(default_factory=list)
+    related_keys: set[str] = field(default_factory=set)
+    index_keys: set[tuple[str, ...]] = field(default_factory=set)
+    firing: int = 0
+    resolved_at: datetime | None = None
+    pruned: bool = False
+
+    @property
+    def resolved(self) -> bool:
+        return self.firing == 0
+
+
+@dataclass(slots=True)
+class _Cand:
+    key: str
+    rule: MergeRule
+    hops: int
+    dt: timedelta
+    linked: str
+    via: tuple  # rule details for the reason: (service,) / (label, value) / (deployed, at, other service)
+
+
+def _incident_key(fp: str, t: datetime) -> str:
+    return "inc-" + hashlib.sha256(f"{fp}|{t.isoformat()}".encode()).hexdigest()[:10]
+
+
+def _dur(d: timedelta) -> str:
+    s = round(abs(d.total_seconds()))
+    if s < 90:
+        return f"{s} s"
+    if s < 90 * 60:
+        return f"{round(s / 60)} min"
+    h, m = divmod(round(s / 60), 60)
+    return f"{h} h {m} min" if m else f"{h} h"
+
+
+class Correlator:
+    """Incremental, pure alert correlation (rules in the module docstring). Not thread-safe: one owner at a time.
+
+    `graph` is service -> the services it depends on (the config's `depends_on`); `deploys` is service -> deploy
+    times; `aliases` maps other names of a service to its name."""
+
+    def __init__(self, rules: CorrelationRules | None = None, graph: Mapping[str, Sequence[str]] | None = None,
+                 deploys: Mapping[str, Sequence[datetime]] | None = None, *,
+                 aliases: Mapping[str, str] | None = None) -> None:
+        self.rules = rules or CorrelationRules()
+        self._window = self.rules.window_delta
+        self._max_age = self.rules.max_age_delta
+        self._deploy_window = self.rules.deploy_delta
+        self._graph = {k: list(v) for k, v in (graph or {}).items()}
+        self._adj: dict[str, set[str]] = {}
+        for s, deps in self._graph.items():
+            for d in deps:
+                self._adj.setdefault(s, set()).add(d)
+                self._adj.setdefault(d, set()).add(s)
+        self._deploys = {s: sorted(_utc(t) for t in ts) for s, ts in (deploys or {}).items() if ts}
+        self._aliases = dict(aliases or {})
+        self._closure = _closure_fn(self._graph)
+        self._balls: dict[str, dict[str, int]] = {}
+        self._inc: dict[str, _Inc] = {}
+        self._where: dict[str, str] = {}  # fingerprint -> the incident that owns it now
+        self._idx: dict[tuple[str, ...], dict[str, _Span]] = {}
+        self._heap: list[tuple[datetime, int, str]] = []
+        self._seq = 0
+        self._watermark: datetime | None = None
+
+    # -- public ---------------------------------------------------------------------------------------------
+
+    def service_of(self, alert: AlertEvent) -> str | None:
+        return service_from_labels(alert.labels, self.rules.service_labels, self._aliases)
+
+    def add(self, alert: AlertEvent) -> Assignment:
+        """Correlate one alert (or a new status of a known one) and say where it went."""
+        fp, t = alert.fingerprint, alert.starts_at
+        self._advance(t)
+        follows = None
+        key = self._where.get(fp)
+        if key is not None:
+            inc = self._inc[key]
+            old = inc.events[fp]
+            if not (alert.status == "firing" and inc.resolved):
+                return self._update(inc, old, alert)
+            if alert.starts_at <= old.starts_at:  # a late copy of what already resolved: stale, ignored
+                return Assignment(incident_key=key, new=False, repeat=True, resolved=True)
+            follows = key  # it fired again after its incident resolved: a recurrence
+        svc = self.service_of(alert)
+        cands = self._candidates(alert, svc, t)
+        open_ = sorted((c for c in cands if not self._inc[c.key].resolved), key=self._strength)
+        if not open_:
+            closed = sorted((c for c in cands if self._inc[c.key].resolved), key=self._strength)
+            follows = follows or (closed[0].key if closed else None)
+            inc = self._open(alert, follows)
+            self._attach(inc, alert, svc)
+            return Assignment(incident_key=inc.key, new=True, resolved=inc.resolved, follows=follows)
+        best = open_[0]
+        inc = self._inc[best.key]
+        merge = Merge(alert=fp, rule=best.rule, reason=self._reason(alert, svc, best), linked_alert=best.linked)
+        inc.merges.append(merge)
+        for c in open_[1:]:
+            if c.key != inc.key and c.key not in inc.related_keys:
+                self._relate(inc, self._inc[c.key], alert, svc, c)
+        self._attach(inc, alert, svc)
+        return Assignment(incident_key=inc.key, new=False, merge=merge, resolved=inc.resolved)
+
+    def add_many(self, alerts: Iterable[AlertEvent]) -> list[Assignment]:
+        return [self.add(a) for a in alerts]
+
+    def incident(self, key: str) -> Incident:
+        inc = self._inc[key]
+        events = list(inc.events.values())
+        head = min(events, key=lambda e: (_SEV_RANK[e.severity], e.starts_at, e.fingerprint))
+        head_svc = self.service_of(head)
+        services = sorted(inc.onsets, key=lambda s: (inc.onsets[s], s))
+        root, why = _root(inc.onsets, self._closure)
+        more = len(events) - 1
+        extra = ([f"+{more} more alert{'s' if more != 1 else ''}"] if more else []) + (
+            [f"{len(services)} services"] if len(services) > 1 else [])
+        title = head.name + (f" on {head_svc}" if head_svc else "") + (f" ({', '.join(extra)})" if extra else "")
+        return Incident(
+            key=inc.key, alerts=list(inc.events), services=services, severity=head.severity,
+            started_at=inc.span.first, last_alert_at=inc.span.last, title=title, root_service=root,
+            root_reason=why, merges=list(inc.merges), related=list(inc.related), follows=inc.follows,
+            resolved=inc.resolved, resolved_at=inc.resolved_at, firing=inc.firing,
+            alert_names=dict(Counter(e.name for e in events)))
+
+    def incidents(self, *, open_only: bool = False) -> list[Incident]:
+        """Every incident in the order they opened (restored ones first, by start)."""
+        incs = sorted(self._inc.values(), key=lambda i: i.seq)
+        return [self.incident(i.key) for i in incs if not (open_only and i.resolved)]
+
+    def alerts_of(self, key: str) -> list[AlertEvent]:
+        """The latest event of each alert of an incident, in arrival order (what `restore` needs back)."""
+        return list(self._inc[key].events.values())
+
+    def restore(self, items: Iterable[tuple[Incident, Sequence[AlertEvent]]]) -> None:
+        """Continue from stored incidents and their alerts (after a restart): keys, merges, notes are kept."""
+        for incident, events in sorted(items, key=lambda it: it[0].started_at):
+            by_fp = {e.fingerprint: e for e in events}
+            missing = [fp for fp in incident.alerts if fp not in by_fp]
+            if missing:
+                raise ValueError(f"incident {incident.key}: alerts missing to restore it: {', '.join(missing)}")
+            if incident.key in self._inc:
+                raise ValueError(f"incident {incident.key} is already known")
+            if not incident.alerts:
+                raise ValueError(f"incident {incident.key} has no alerts")
+            first = by_fp[incident.alerts[0]]
+            inc = self._open(first, incident.follows, key=incident.key)
+            inc.merges.extend(incident.merges)
+            inc.related.extend(incident.related)
+            inc.related_keys.update(r.incident for r in incident.related)
+            for fp in incident.alerts:
+                ev = by_fp[fp]
+                other = self._where.get(fp)
+                self._attach(inc, ev, self.service_of(ev))
+                if other is not None and self._inc[other].events[fp].starts_at > ev.starts_at:
+                    self._where[fp] = other  # the later occurrence owns a fingerprint that recurred
+                self._advance(ev.starts_at)
+
+    # -- internals ------------------------------------------------------------------------------------------
+
+    def _strength(self, c: _Cand) -> tuple:
+        return _RANK[c.rule], c.hops, c.dt, self._inc[c.key].seq
+
+    def _advance(self, t: datetime) -> None:
+        if self._watermark is None or t > self._watermark:
+            self._watermark = t
+        cutoff = self._watermark - self._max_age - self._window
+        while self._heap and self._heap[0][0] < cutoff:
+            _, _, key = heapq.heappop(self._heap)
+            inc = self._inc[key]
+            for ik in inc.index_keys:
+                d = self._idx.get(ik)
+                if d is not None:
+                    d.pop(key, None)
+                    if not d:
+                        del self._idx[ik]
+            inc.index_keys.clear()
+            inc.pruned = True
+
+    def _open(self, alert: AlertEvent, follows: str | None, key: str | None = None) -> _Inc:
+        key = key or _incident_key(alert.fingerprint, alert.starts_at)
+        base, n = key, 2
+        while key in self._inc:
+            key, n = f"{base}-{n}", n + 1
+        self._seq += 1
+        inc = _Inc(key=key, seq=self._seq, follows=follows,
+                   span=_Span(alert.starts_at, alert.fingerprint, alert.starts_at, alert.fingerprint))
+        self._inc[key] = inc
+        heapq.heappush(self._heap, (alert.starts_at, inc.seq, key))
+        return inc
+
+    def _index_keys(self, alert: AlertEvent, svc: str | None) -> list[tuple[str, ...]]:
+        keys: list[tuple[str, ...]] = []
+        if self.rules.use_groups and alert.group_key:
+            keys.append(("g", alert.group_key))
+        if svc:
+            keys.append(("s", svc))
+        for name in self.rules.shared_labels:
+            v = alert.labels.get(name)
+            if v:
+                keys.append(("l", name, v))
+        return keys
+
+    def _attach(self, inc: _Inc, alert: AlertEvent, svc: str | None) -> None:
+        fp, t = alert.fingerprint, alert.starts_at
+        inc.events[fp] = alert
+        self._where[fp] = inc.key
+        inc.span.add(t, fp)
+        if svc and (svc not in inc.onsets or t < inc.onsets[svc]):
+            inc.onsets[svc] = t
+        if alert.status == "firing":
+            inc.firing += 1
+            inc.resolved_at = None
+        else:
+            self._note_end(inc, alert)
+        if inc.pruned:
+            return
+        for ik in self._index_keys(alert, svc):
+            spans = self._idx.setdefault(ik, {})
+            span = spans.get(inc.key)
+            if span is None:
+                spans[inc.key] = _Span(t, fp, t, fp)
+                inc.index_keys.add(ik)
+            else:
+                span.add(t, fp)
+
+    def _note_end(self, inc: _Inc, alert: AlertEvent) -> None:
+        if inc.firing == 0:
+            end = alert.ends_at or alert.starts_at
+            inc.resolved_at = max(inc.resolved_at, end) if inc.resolved_at else end
+
+    def _update(self, inc: _Inc, old: AlertEvent, alert: AlertEvent) -> Assignment:
+        inc.events[alert.fingerprint] = alert
+        if old.status != alert.status:
+            inc.firing += 1 if alert.status == "firing" else -1
+        inc.resolved_at = (max((e.ends_at or e.starts_at) for e in inc.events.values()) if inc.resolved
+                           else None)
+        if alert.starts_at != old.starts_at:  # re-fired while its incident stayed open: extend the spans
+            svc = self.service_of(alert)
+            inc.span.add(alert.starts_at, alert.fingerprint)
+            if not inc.pruned:
+                for ik in self._index_keys(alert, svc):
+                    if inc.key in self._idx.get(ik, {}):
+                        self._idx[ik][inc.key].add(alert.starts_at, alert.fingerprint)
+        return Assignment(incident_key=inc.key, new=False, repeat=True, resolved=inc.resolved)
+
+    def _ball(self, svc: str) -> dict[str, int]:
+        """Services within `graph_hops` of `svc` in either direction, with their distance (svc itself: 0)."""
+        ball = self._balls.get(svc)
+        if ball is None:
+            ball, frontier = {svc: 0}, [svc]
+            for hop in range(1, self.rules.graph_hops + 1):
+                nxt = []
+                for s in frontier:
+                    for n in self._adj.get(s, ()):
+                        if n not in ball:
+                            ball[n] = hop
+                            nxt.append(n)
+                frontier = nxt
+            self._balls[svc] = ball
+        return ball
+
+    def _fits(self, inc: _Inc, t: datetime) -> bool:
+        return max(inc.span.last, t) - min(inc.span.first, t) <= self._max_age
+
+    def _candidates(self, alert: AlertEvent, svc: str | None, t: datetime) -> list[_Cand]:
+        out: list[_Cand] = []
+        win = self._window
+        if self.rules.use_groups and alert.group_key:
+            for key, gspan in self._idx.get(("g", alert.group_key), {}).items():
+                inc = self._inc[key]
+                dt, _ = inc.span.nearest(t)
+                if dt <= win and self._fits(inc, t):
+                    out.append(_Cand(key, "group", 0, dt, gspan.nearest(t)[1], (alert.group_key,)))
+        if svc:
+            for n, hops in self._ball(svc).items():
+                for key, span in self._idx.get(("s", n), {}).items():
+                    dt, linked = span.nearest(t)
+                    if dt <= win and self._fits(self._inc[key], t):
+                        out.append(_Cand(key, "graph", hops, dt, linked, (n,)))
+        for name in self.rules.shared_labels:
+            v = alert.labels.get(name)
+            if v:
+                for key, span in self._idx.get(("l", name, v), {}).items():
+                    dt, linked = span.nearest(t)
+                    if dt <= win and self._fits(self._inc[key], t):
+                        out.append(_Cand(key, "label", 0, dt, linked, (name, v)))
+        if svc and self._deploys:
+            out.extend(self._deploy_candidates(svc, t))
+        return out
+
+    def _deploy_before(self, svc: str, t: datetime) -> datetime | None:
+        times = self._deploys.get(svc)
+        if not times:
+            return None
+        i = bisect.bisect_right(times, t)
+        return times[i - 1] if i and t - times[i - 1] <= self._deploy_window else None
+
+    def _deploy_candidates(self, svc: str, t: datetime) -> list[_Cand]:
+        out = []
+        for deployed, d_hops in self._ball(svc).items():
+            td = self._deploy_before(deployed, t)
+            if td is None:
+                continue
+            targets = self._ball(deployed).items() if deployed == svc else [(deployed, d_hops)]
+            for n, hops in targets:
+                for key, span in self._idx.get(("s", n), {}).items():
+                    if span.last < td or span.first > td + self._deploy_window:
+                        continue
+                    if self._fits(self._inc[key], t):  # link the latest alert on n: it started after the deploy
+                        out.append(_Cand(key, "deploy", hops, span.nearest(t)[0], span.last_fp, (deployed, td, n)))
+        return out
+
+    def _relate(self, inc: _Inc, other: _Inc, alert: AlertEvent, svc: str | None, c: _Cand) -> None:
+        why = self._reason(alert, svc, c)
+        inc.related_keys.add(other.key)
+        other.related_keys.add(inc.key)
+        inc.related.append(Related(incident=other.key, alert=alert.fingerprint, rule=c.rule,
+                                   reason=f"{alert.name} joined {inc.key} but also matched {other.key}: {why}"))
+        other.related.append(Related(incident=inc.key, alert=alert.fingerprint, rule=c.rule,
+                                     reason=f"{alert.name} matched this incident ({why}) but joined {inc.key}"))
+
+    def _path(self, a: str, b: str) -> list[str]:
+        prev: dict[str, str | None] = {a: None}
+        queue = deque([a])
+        while queue:
+            s = queue.popleft()
+            if s == b:
+                break
+            for n in sorted(self._adj.get(s, ())):
+                if n not in prev:
+                    prev[n] = s
+                    queue.append(n)
+        path, cur = [], b
+        while cur is not None:
+            path.append(cur)
+            cur = prev.get(cur)
+        return path[::-1]
+
+    def _relation(self, a: str, b: str, hops: int) -> str:
+        if hops == 0:
+            return f"same service {a}"
+        path = self._path(a, b)
+        hop = f"{hops} hop{'s' if hops > 1 else ''}"
+        mid = f" through {', '.join(path[1:-1])}" if len(path) > 2 else ""
+        pairs = list(zip(path, path[1:]))
+        if all(y in self._graph.get(x, ()) for x, y in pairs):
+            return f"{a} depends on {b}{mid} ({hop})"
+        if all(x in self._graph.get(y, ()) for x, y in pairs):
+            mid = f" through {', '.join(path[-2:0:-1])}" if len(path) > 2 else ""
+            return f"{b} depends on {a}{mid} ({hop})"
+        return f"{a} and {b} are {hop} apart ({' – '.join(path)})"
+
+    def _reason(self, alert: AlertEvent, svc: str | None, c: _Cand) -> str:
+        inc = self._inc[c.key]
+        linked = inc.events[c.linked]
+        lsvc = self.service_of(linked)
+        desc = linked.name + (f" on {lsvc}" if lsvc else "")
+        gap = alert.starts_at - linked.starts_at
+        when = (f"at the same time as {desc}" if not gap else
+                f"{_dur(gap)} {'after' if gap > timedelta(0) else 'before'} {desc}")
+        if c.rule == "group":
+            return f"same Alertmanager group {c.via[0]} as {desc}; {alert.name} fired {when}"
+        if c.rule == "graph":
+            return f"{self._relation(svc or '?', c.via[0], c.hops)}; {alert.name} fired {when}"
+        if c.rule == "label":
+            return f"shares {c.via[0]}={c.via[1]} with {desc}; {alert.name} fired {when}"
+        deployed, td, n = c.via
+        ago = _dur(alert.starts_at - td)
+        deploy = f"{deployed} was deployed at {_hhmmss(td)}, {ago} before this alert"
+        if deployed == svc:
+            rel = "" if n == svc else f" ({self._relation(svc, n, c.hops)})"
+            return f"{deploy}; the incident has {desc}{rel} since then"
+        return f"{self._relation(svc or '?', deployed, c.hops)}; {deploy}; the incident has {desc} since then"
+
+
+def correlate(alerts: Iterable[AlertEvent], rules: CorrelationRules | None = None,
+              graph: Mapping[str, Sequence[str]] | None = None,
+              deploys: Mapping[str, Sequence[datetime]] | None = None, *,
+              aliases: Mapping[str, str] | None = None) -> list[Incident]:
+    """Correlate a batch: events in the order they happened (a resolved event at its end), then every incident."""
+    c = Correlator(rules, graph, deploys, aliases=aliases)
+    for a in sorted(alerts, key=lambda a: a.event_at):
+        c.add(a)
+    return c.incidents()
