@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-__all__ = ["REPO_ROOT", "RESULTS_DIR", "machine_info", "command_line", "format_table", "write_json", "progress",
+__all__ = ["REPO_ROOT", "RESULTS_DIR", "machine_info", "command_line", "format_table", "write_json", "save_and_say", "progress",
            "pct", "num", "utc_now"]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -117,6 +117,14 @@ def write_json(path: Path, payload: dict[str, Any]) -> Path:
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
     tmp.replace(path)
+    return path
+
+
+def save_and_say(path: Path, results: dict[str, Any]) -> Path:
+    """Write the results and print where (relative to the repo when inside it) and how long the run took."""
+    write_json(path, results)
+    shown = path.relative_to(REPO_ROOT) if path.resolve().is_relative_to(REPO_ROOT) else path
+    print(f"\n{results['elapsed_s']:.0f}s; JSON: {shown}")
     return path
 
 

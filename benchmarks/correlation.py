@@ -61,7 +61,7 @@ from typing import Any
 import yaml
 
 from benchmarks._report import (REPO_ROOT, RESULTS_DIR, command_line, format_table, machine_info, num, pct,
-                                progress, utc_now, write_json)
+                                progress, save_and_say, utc_now)
 from sre_bot.alert_payloads import fingerprint
 from sre_bot.analysis.correlation import AlertEvent, CorrelationRules, Correlator, correlate, root_service
 
@@ -537,9 +537,7 @@ def main(argv: list[str] | None = None) -> int:
         "scenarios": [s.name for s in scenarios], "skipped": skipped, "rules": rules.model_dump(),
         "graph": graph, "quality": quality, "throughput": tp, "elapsed_s": time.perf_counter() - started,
     }
-    path = write_json(args.json, results)
-    shown = path.relative_to(REPO_ROOT) if path.resolve().is_relative_to(REPO_ROOT) else path
-    print(f"\n{results['elapsed_s']:.0f}s; JSON: {shown}")
+    save_and_say(args.json, results)
     return 0
 
 

@@ -39,7 +39,7 @@ from tests.realprom import prometheus_server
 
 from ._nezha_data import Day, Fault, load_day, openmetrics
 from ._nezha_tables import NEZHA_PAPER, by_fault_type, render, render_sweep, summarize
-from ._report import REPO_ROOT, RESULTS_DIR, command_line, machine_info, progress, utc_now, write_json
+from ._report import REPO_ROOT, RESULTS_DIR, command_line, machine_info, progress, save_and_say, utc_now
 
 __all__ = ["main", "SIGNALS", "SIGNAL_SETS", "build_config"]
 
@@ -358,9 +358,7 @@ def main(argv: list[str] | None = None) -> int:
                              "by_day": results["by_day"], "overall": results["overall"], "apps": apps},
                             *[{**s, "label": f"+{s['at_offset']}/{s['window']}", "apps": apps}
                               for s in results["sweep"]]]))
-    path = write_json(args.json, results)
-    shown = path.relative_to(REPO_ROOT) if path.resolve().is_relative_to(REPO_ROOT) else path
-    print(f"\n{results['elapsed_s']:.0f}s; JSON: {shown}")
+    save_and_say(args.json, results)
     return 0
 
 
