@@ -72,11 +72,11 @@ async def _run(deps: Deps, req: ActionRequest) -> Outcome:
         if deps.alertmanager is None:
             return Outcome(False, "Alertmanager is not configured (ALERTMANAGER_URL)")
         start = req.started_at or deps.clock()
+        end = start + timedelta(seconds=int(a["ends_in_s"]))
         sid = await deps.alertmanager.create_silence(
-            a["matchers"], starts_at=start, ends_at=start + timedelta(seconds=int(a["ends_in_s"])),
+            a["matchers"], starts_at=start, ends_at=end,
             created_by=f"sre-bot for {req.decided_by_name or req.decided_by or 'auto'}", comment=a["comment"])
-        return Outcome(True, f"silence {sid} created until {start + timedelta(seconds=int(a['ends_in_s'])):%H:%M} UTC",
-                       {"silence_id": sid})
+        return Outcome(True, f"silence {sid} created until {end:%H:%M} UTC", {"silence_id": sid})
     if req.action == "alertmanager.unsilence":
         if deps.alertmanager is None:
             return Outcome(False, "Alertmanager is not configured (ALERTMANAGER_URL)")

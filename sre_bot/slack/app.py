@@ -10,6 +10,7 @@ from ..errors import ConfigError
 from ..logging import get_logger
 from . import approvals, commands, mentions
 from .dedupe import SeenEvents, StoreSeenEvents
+from .usergroups import GroupMembership
 
 __all__ = ["build_app"]
 
@@ -32,9 +33,10 @@ def build_app(deps: Deps) -> AsyncApp:
         process_before_response=False,  # ack first, work after: Slack's 3 s limit never depends on a backend
         logger=None,
     )
-    commands.register(app, deps)
+    groups = GroupMembership(deps.config.actions.all_groups())  # one cache of approver groups for every listener
+    commands.register(app, deps, groups)
     mentions.register(app, deps, StoreSeenEvents(deps.store, deps.clock) if deps.store else SeenEvents())
-    approvals.register(app, deps)
+    approvals.register(app, deps, groups)
 
     @app.error
     async def on_error(error: Exception, body: dict) -> None:

@@ -94,8 +94,7 @@ async def _finish(client: AsyncWebClient, deps: Deps, click: Click, decided: app
         await redraw(client, deps, decided.request)
 
 
-def register(app: AsyncApp, deps: Deps) -> None:
-    groups = GroupMembership(deps.config.actions.all_groups())
+def register(app: AsyncApp, deps: Deps, groups: GroupMembership) -> None:
 
     async def click_of(body: dict[str, Any], client: AsyncWebClient, value: str) -> Click:
         user = (body.get("user") or {}).get("id", "")

@@ -26,8 +26,7 @@ log = get_logger(__name__)
 _INSTANT = ("help", "error")  # answered in the ack itself
 
 
-def register(app: AsyncApp, deps: Deps) -> None:
-    groups = GroupMembership(deps.config.actions.all_groups())
+def register(app: AsyncApp, deps: Deps, groups: GroupMembership) -> None:
 
     @app.command("/sre")
     async def on_sre(ack: AsyncAck, command: dict, respond: AsyncRespond, client: AsyncWebClient) -> None:
