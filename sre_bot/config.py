@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .actions.config import ActionsConfig
 from .analysis.correlation import CorrelationRules
+from .incidents.config import IncidentsConfig
 from .errors import ConfigError
 from .querylang import LABEL_NAME_RE, matchers, quote_value, render_template, selector
 from .settings import format_validation_error
@@ -135,6 +136,7 @@ class Config(_Strict):
     llm: LLMConfig = Field(default_factory=LLMConfig)
     actions: ActionsConfig = Field(default_factory=ActionsConfig)
     correlation: CorrelationRules = Field(default_factory=CorrelationRules)  # alerts -> incidents
+    incidents: IncidentsConfig = Field(default_factory=IncidentsConfig)  # where incident messages go
 
     @model_validator(mode="after")
     def _check(self) -> "Config":

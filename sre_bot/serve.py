@@ -14,6 +14,7 @@ from .logging import get_logger
 from .settings import Settings
 from .slack.app import build_app
 from .slack.http import slack_events_handler
+from .slack.incidents import run_incidents
 from .slack.socket import start_socket_mode
 from .slack.sweeper import run_sweeper
 from .web import build_web_app
@@ -34,8 +35,11 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
     async with open_deps(settings, use_store=True) as deps:
         bolt = build_app(deps)
         sweeper = asyncio.create_task(run_sweeper(bolt.client, deps, stop))
+        wake = asyncio.Event()
+        incidents = asyncio.create_task(run_incidents(bolt.client, deps, stop, wake))
         events = None if settings.socket_mode else slack_events_handler(bolt, deps)
-        runner = web.AppRunner(build_web_app(deps, events, alertmanager_handler(deps)), access_log=None)
+        runner = web.AppRunner(build_web_app(deps, events, alertmanager_handler(deps, notify=wake.set)),
+                               access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, settings.http_host, settings.http_port)
         await site.start()
@@ -51,6 +55,7 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
         finally:
             stop.set()
             await sweeper
+            await incidents
             if socket is not None:
                 await socket.close_async()
             await runner.cleanup()

@@ -6,8 +6,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
 import tempfile
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +24,7 @@ from sre_bot.deps import Deps
 from sre_bot.settings import load_settings
 from sre_bot.slack.app import build_app
 from sre_bot.slack.http import slack_events_handler
+from sre_bot.slack.incidents import run_incidents
 from sre_bot.web import build_web_app
 from tests.fakes import free_port
 from tests.fakes.slack_api import FakeSlack
@@ -39,6 +41,7 @@ class BotUnderTest:
     deps: Deps
     http: httpx.AsyncClient
     bolt: Any = None  # the AsyncApp (its `client` talks to the fake Slack)
+    wake: asyncio.Event | None = None  # set by the Alertmanager webhook; the incident loop waits on it
 
     async def post(self, body: SlackBody, **sign_options: Any) -> httpx.Response:
         return await post_signed(self.http, "/slack/events", body, signed_headers(SECRET, body, **sign_options))
@@ -46,7 +49,8 @@ class BotUnderTest:
 
 @asynccontextmanager
 async def running_bot(fake: FakeSlack, *, config: Config | None = None, clock: Clock = system_clock,
-                      **env: str) -> AsyncIterator[BotUnderTest]:
+                      incidents: bool = True, **env: str) -> AsyncIterator[BotUnderTest]:
+    """`incidents`: run the incident loop (inbox → incidents → Slack) as `serve` does."""
     tmp = None
     if "SRE_BOT_DB_URL" not in env:
         tmp = tempfile.TemporaryDirectory(prefix="sre-bot-test-")
@@ -59,13 +63,19 @@ async def running_bot(fake: FakeSlack, *, config: Config | None = None, clock: C
         deps = await stack.enter_async_context(open_deps(settings, config=config or Config(), clock=clock,
                                                          use_store=True))
         bolt = build_app(deps)
-        runner = web.AppRunner(build_web_app(deps, slack_events_handler(bolt, deps), alertmanager_handler(deps)))
+        wake, stop = asyncio.Event(), asyncio.Event()
+        runner = web.AppRunner(build_web_app(deps, slack_events_handler(bolt, deps),
+                                             alertmanager_handler(deps, notify=wake.set)))
         await runner.setup()
         port = free_port()
         await web.TCPSite(runner, "127.0.0.1", port).start()
         url = f"http://127.0.0.1:{port}"
+        loop = asyncio.create_task(run_incidents(bolt.client, deps, stop, wake)) if incidents else None
         try:
             async with httpx.AsyncClient(base_url=url, timeout=10) as http:
-                yield BotUnderTest(url=url, deps=deps, http=http, bolt=bolt)
+                yield BotUnderTest(url=url, deps=deps, http=http, bolt=bolt, wake=wake)
         finally:
+            stop.set()
+            if loop is not None:
+                await loop
             await runner.cleanup()

@@ -3,8 +3,11 @@
 An alert joins an existing incident only when one of four rules links it to an alert already there; otherwise it
 opens a new incident. The rules, strongest first (the order is fixed and also decides between incidents):
 
-  1. group   same Alertmanager `groupKey` (`use_groups`), and the incident's latest alert started within `window`:
-             Alertmanager's route already grouped them (by its `group_by`).
+  1. group   same Alertmanager `groupKey` (`use_groups`) as an alert of the incident on the same service (or
+             either names no service), and the incident has an alert that started within `window`: Alertmanager's
+             route already grouped them (by its `group_by`). A group never joins two different services by
+             itself — `group_by: [alertname]` puts checkout's and search's HighLatency in one group, but that is
+             no evidence of one cause, and a second problem must stay visible.
   2. graph   its service is the same as, or within `graph_hops` hops (either direction) of, a service in the
              incident whose alert started within `window` of it (`depends_on` in the config). Same service = 0 hops.
   3. label   it shares the value of one of `shared_labels` (default `node`) with an alert in the
@@ -433,6 +436,22 @@ class Correlator:
         self._attach(inc, alert, svc)
         return Assignment(incident_key=inc.key, new=False, merge=merge, resolved=inc.resolved)
 
+    def owner(self, fingerprint: str) -> str | None:
+        """The incident that owns this alert now (the latest occurrence), or None."""
+        return self._where.get(fingerprint)
+
+    def latest(self, fingerprint: str) -> AlertEvent | None:
+        """The latest event seen for this alert, or None."""
+        key = self._where.get(fingerprint)
+        return None if key is None else self._inc[key].events.get(fingerprint)
+
+    def is_resolved(self, key: str) -> bool:
+        return self._inc[key].resolved
+
+    def set_deploys(self, deploys: Mapping[str, Sequence[datetime]]) -> None:
+        """Replace the deploy times rule 4 uses (a live processor refreshes them from Argo CD)."""
+        self._deploys = {s: sorted(_utc(t) for t in ts) for s, ts in deploys.items() if ts}
+
     def add_many(self, alerts: Iterable[AlertEvent]) -> list[Assignment]:
         return [self.add(a) for a in alerts]
 
@@ -523,7 +542,7 @@ class Correlator:
     def _index_keys(self, alert: AlertEvent, svc: str | None) -> list[tuple[str, ...]]:
         keys: list[tuple[str, ...]] = []
         if self.rules.use_groups and alert.group_key:
-            keys.append(("g", alert.group_key))
+            keys += [("g", alert.group_key), ("gs", alert.group_key, svc or "")]
         if svc:
             keys.append(("s", svc))
         for name in self.rules.shared_labels:
@@ -598,11 +617,15 @@ class Correlator:
         out: list[_Cand] = []
         win = self._window
         if self.rules.use_groups and alert.group_key:
-            for key, gspan in self._idx.get(("g", alert.group_key), {}).items():
-                inc = self._inc[key]
-                dt, _ = inc.span.nearest(t)
-                if dt <= win and self._fits(inc, t):
-                    out.append(_Cand(key, "group", 0, dt, gspan.nearest(t)[1], (alert.group_key,)))
+            gk = alert.group_key
+            # a group joins the same service (or alerts naming none), never two services by alertname alone
+            lookups = [("gs", gk, svc), ("gs", gk, "")] if svc else [("g", gk)]
+            for ik in lookups:
+                for key, gspan in self._idx.get(ik, {}).items():
+                    inc = self._inc[key]
+                    dt, _ = inc.span.nearest(t)
+                    if dt <= win and self._fits(inc, t):
+                        out.append(_Cand(key, "group", 0, dt, gspan.nearest(t)[1], (gk,)))
         if svc:
             for n, hops in self._ball(svc).items():
                 for key, span in self._idx.get(("s", n), {}).items():

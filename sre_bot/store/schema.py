@@ -15,7 +15,8 @@ from sqlalchemy import (JSON, BigInteger, Boolean, Column, DateTime, Index, Inte
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 
-__all__ = ["metadata", "action_requests", "audit", "flags", "seen_events", "alert_inbox", "UTCDateTime", "JSONDoc"]
+__all__ = ["metadata", "action_requests", "audit", "flags", "seen_events", "alert_inbox", "incidents",
+           "incident_alerts", "incident_events", "leases", "UTCDateTime", "JSONDoc"]
 
 metadata = MetaData()
 
@@ -114,4 +115,70 @@ alert_inbox = Table(
     Column("alerts", Integer, nullable=False),
     Column("processed_at", UTCDateTime),
     Index("ix_alert_inbox_processed_at_id", "processed_at", "id"),
+)
+
+# Incidents made from the inbox. `snapshot` is the correlator's whole view (merges, related notes, counts), enough
+# with the alerts to restore it after a restart; `version` counts changes, `posted_version` the last one Slack shows.
+incidents = Table(
+    "incidents", metadata,
+    Column("key", String(64), primary_key=True),
+    Column("number", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("root_service", Text),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("last_alert_at", UTCDateTime, nullable=False),
+    Column("resolved_at", UTCDateTime),
+    Column("follows", String(64)),
+    Column("snapshot", JSONDoc, nullable=False),
+    Column("channel", Text),
+    Column("message_ts", Text),
+    Column("post_started_at", UTCDateTime),
+    Column("investigated_root", Text),
+    Column("investigation", JSONDoc),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("posted_version", Integer, nullable=False),
+    Index("ux_incidents_number", "number", unique=True),
+    Index("ix_incidents_status_started_at", "status", "started_at"),
+)
+
+# The latest event of each alert of an incident; `announced` is the status last summarised in the Slack thread.
+incident_alerts = Table(
+    "incident_alerts", metadata,
+    Column("incident_key", String(64), primary_key=True),
+    Column("fingerprint", String(64), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("service", Text),
+    Column("status", String(16), nullable=False),
+    Column("starts_at", UTCDateTime, nullable=False),
+    Column("ends_at", UTCDateTime),
+    Column("event", JSONDoc, nullable=False),
+    Column("joined_at", UTCDateTime, nullable=False),
+    Column("rule", String(16)),
+    Column("reason", Text),
+    Column("announced", String(16)),
+)
+
+# The timeline `/sre incident <n>` shows: opened, joined (rule and reason), resolved, related, posted, investigated.
+incident_events = Table(
+    "incident_events", metadata,
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    Column("incident_key", String(64), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("kind", String(24), nullable=False),
+    Column("text", Text, nullable=False),
+    Index("ix_incident_events_incident_key_id", "incident_key", "id"),
+)
+
+# One named lease per singleton job (the incident processor): whoever holds an unexpired lease does the work; each
+# new holder gets a higher `epoch`, and every write it makes checks that the lease is still its own (fencing).
+leases = Table(
+    "leases", metadata,
+    Column("name", String(64), primary_key=True),
+    Column("holder", Text, nullable=False),
+    Column("epoch", Integer, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
 )

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ._dialect import WRITE, Backend, backend_of, describe, make_engine, parse_url, upsert
 from .errors import StoreError
+from .incidents import IncidentStore, LeaseStore
 from .migrate import upgrade_to_head
 from .records import ActionRequest, AuditRecord, Flag
 from .schema import action_requests, alert_inbox, audit, flags, seen_events
@@ -83,6 +84,8 @@ class Store:
         self.where = where  # the URL without its password
         self._closed = False
         self._next_prune: datetime | None = None
+        self.incidents = IncidentStore(self)
+        self.leases = LeaseStore(self)
 
     async def close(self) -> None:
         """Close every pooled connection; later calls raise StoreError."""

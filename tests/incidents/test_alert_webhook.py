@@ -30,7 +30,7 @@ def _basic(user: str, password: str) -> dict[str, str]:
 async def test_captured_bodies_are_stored_before_the_200(fake_slack: FakeSlack, name: str) -> None:
     """Each body Alertmanager really sent (firing, partly resolved, resolved) is accepted and in the inbox."""
     raw = (FIXTURES / name).read_bytes()
-    async with running_bot(fake_slack, SRE_BOT_ALERTMANAGER_TOKEN=TOKEN) as bot:
+    async with running_bot(fake_slack, incidents=False, SRE_BOT_ALERTMANAGER_TOKEN=TOKEN) as bot:
         resp = await bot.http.post("/alertmanager", content=raw, headers=_bearer())
         assert resp.status_code == 200, resp.text
         body = json.loads(raw)
@@ -41,7 +41,8 @@ async def test_captured_bodies_are_stored_before_the_200(fake_slack: FakeSlack, 
 
 async def test_basic_auth_works_too(fake_slack: FakeSlack) -> None:
     raw = (FIXTURES / CAPTURED[0]).read_bytes()
-    async with running_bot(fake_slack, SRE_BOT_ALERTMANAGER_USER="am", SRE_BOT_ALERTMANAGER_PASSWORD="pw") as bot:
+    async with running_bot(fake_slack, incidents=False, SRE_BOT_ALERTMANAGER_USER="am",
+                           SRE_BOT_ALERTMANAGER_PASSWORD="pw") as bot:
         assert (await bot.http.post("/alertmanager", content=raw, headers=_basic("am", "pw"))).status_code == 200
         assert (await bot.http.post("/alertmanager", content=raw, headers=_basic("am", "nope"))).status_code == 401
         assert (await bot.http.post("/alertmanager", content=raw, headers=_bearer())).status_code == 401
@@ -50,7 +51,7 @@ async def test_basic_auth_works_too(fake_slack: FakeSlack) -> None:
 async def test_refusals_say_why_and_store_nothing(fake_slack: FakeSlack) -> None:
     """401 without or with a wrong credential; 400 for bad JSON, a wrong version or a bad alert; 413 too big."""
     good = json.loads((FIXTURES / CAPTURED[0]).read_text())
-    async with running_bot(fake_slack, SRE_BOT_ALERTMANAGER_TOKEN=TOKEN,
+    async with running_bot(fake_slack, incidents=False, SRE_BOT_ALERTMANAGER_TOKEN=TOKEN,
                            SRE_BOT_ALERTMANAGER_MAX_BYTES=str(2**16)) as bot:
         post = bot.http.post
         r = await post("/alertmanager", json=good)

@@ -64,13 +64,22 @@ def test_times_without_a_zone_are_utc():
 # --- rules --------------------------------------------------------------------------------------------------------
 
 def test_same_group_key_joins_with_the_group_rule():
-    """Alerts of one Alertmanager group join one incident, and the merge says so."""
+    """Alerts of one Alertmanager group on the same service (or naming none) join one incident, and the merge
+    says so."""
     c = Correlator(CorrelationRules(), {})
-    first = c.add(alert("a", service="checkout", group="g1"))
-    second = c.add(alert("b", service="search", at=30, group="g1"))
-    assert first.new and not second.new and second.incident_key == first.incident_key
+    first = c.add(alert("a", service="checkout", group="g1", pod="checkout-7d9f8b6c5-x2k4q"))
+    second = c.add(alert("b", service="checkout", at=30, group="g1", pod="checkout-7d9f8b6c5-b8w5z"))
+    third = c.add(alert("c", "NodeDown", at=40, group="g1"))
+    assert first.new and not second.new and second.incident_key == first.incident_key == third.incident_key
     assert second.merge.rule == "group" and "same Alertmanager group g1" in second.merge.reason
     assert second.merge.linked_alert == "a"
+
+
+def test_a_group_alone_never_joins_two_unrelated_services():
+    """`group_by: [alertname]` puts checkout's and search's HighLatency in one group: two incidents, not one."""
+    incs = correlate([alert("a", "HighLatency", "checkout", group="g1"),
+                      alert("b", "HighLatency", "search", at=30, group="g1")], CorrelationRules(), SHOP)
+    assert groups(incs) == [{"a"}, {"b"}]
 
 
 def test_use_groups_off_ignores_group_keys():
@@ -172,7 +181,7 @@ def test_rules_apply_in_fixed_order_group_before_graph_before_label():
     c = Correlator(CorrelationRules(), SHOP)
     by_label = c.add(alert("n", "NodeDown", node="n1")).incident_key
     by_graph = c.add(alert("db", service="payments-db", at=1)).incident_key
-    by_group = c.add(alert("s", service="search", at=2, group="g")).incident_key
+    by_group = c.add(alert("s", "KubeQuotaExceeded", at=2, group="g")).incident_key  # no service: groups
     a = c.add(alert("x", service="payments-api", at=3, group="g", node="n1"))
     assert a.incident_key == by_group and a.merge.rule == "group"
     notes = {r.incident: r.rule for r in c.incident(by_group).related}

@@ -1,0 +1,69 @@
+"""The root-service investigation of a new incident: the same engine (and model, when configured) as a mention,
+asked about the incident's likely root service around its onset. Its answer goes in the incident's thread; a
+short summary (top hypothesis and its quoted evidence, or "insufficient evidence") goes on the message."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..deps import Deps
+from ..services.caller import Caller
+from ..services.explain import Explained, explain
+from ..services.names import known_services
+from ..services.proposals import propose_from_answer
+from ..services.reply import Reply, Section
+from ..store.incidents import StoredIncident
+from ..actions.approvals import Proposed
+
+__all__ = ["investigation_target", "investigate_incident", "Investigated"]
+
+
+def investigation_target(s: StoredIncident) -> str | None:
+    """The service to investigate: the correlator's root service, else the first affected one."""
+    inc = s.incident
+    return inc.root_service or (inc.services[0] if inc.services else None)
+
+
+class Investigated:
+    def __init__(self, target: str, explained: Explained, proposed: list[Proposed]) -> None:
+        self.target = target
+        self.explained = explained
+        self.proposed = proposed
+
+    @property
+    def reply(self) -> Reply:
+        reply = self.explained.reply
+        notes = [f"• {p.proposal.describe()} — {p.note}" for p in self.proposed if p.kind in ("suggest", "error")]
+        if notes:
+            reply = reply.model_copy(update={"sections": [*reply.sections, Section(
+                title="Suggested actions, not offered for approval", note="\n".join(notes))]})
+        return reply
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        """What the incident message shows: the top hypothesis with up to two quotes, or insufficient evidence."""
+        inv = self.explained.engine
+        doc: dict[str, Any] = {"target": self.target, "answered_by": self.explained.answered_by,
+                               "engine": inv.engine, "insufficient": inv.insufficient or not inv.hypotheses}
+        if inv.hypotheses:
+            h = inv.hypotheses[0]
+            doc.update(service=h.service, cause=h.cause, cause_kind=h.cause_kind, confidence=h.confidence,
+                       evidence=[{"id": e.id, "quote": e.quote.splitlines()[0] if e.quote else ""}
+                                 for e in h.evidence[:2]])
+        return doc
+
+
+async def investigate_incident(deps: Deps, s: StoredIncident) -> Investigated | None:
+    """Investigate the incident's root service around its onset; None when no service is known."""
+    target = investigation_target(s)
+    if target is None:
+        return None
+    question = f"why is {target} unhealthy?"
+    names = await known_services(deps)
+    thread = f"{s.channel}:{s.message_ts}" if s.channel and s.message_ts else None
+    explained = await explain(deps, question, thread=thread, at=s.incident.started_at, names=names)
+    proposed: list[Proposed] = []
+    if deps.store is not None and s.channel and s.message_ts:
+        caller = Caller(user="", channel=s.channel, thread_ts=s.message_ts, user_name=f"incident #{s.number}")
+        proposed = await propose_from_answer(deps, explained, caller, question=question, names=names)
+    return Investigated(target, explained, proposed)

@@ -1,0 +1,199 @@
+"""The incident processor: alert inbox → correlator → stored incidents, by one replica at a time.
+
+Each `step()`:
+  1. takes (or renews) the `incidents` lease; a replica without it does nothing and forgets its in-memory state;
+  2. on a new lease epoch (first step, a restart, or another replica held it meanwhile) rebuilds the correlator
+     from the store: open incidents and those resolved within `max_incident_age` + `window`, with their alerts;
+  3. reads up to `BATCH` unprocessed inbox bodies, oldest first, and feeds their alerts to the correlator;
+  4. writes the touched incidents, their changed alerts, timeline lines and the inbox marks in one transaction,
+     fenced by the lease (`IncidentStore.apply`). If that fails the in-memory correlator is dropped and rebuilt
+     from the store on the next step, so memory never runs ahead of the database.
+
+A body that no longer parses (it was checked when it arrived) is logged and marked processed, never retried
+forever. Deploy times for rule 4 come from Argo CD, refreshed at most once a minute, best effort.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from ..alert_payloads import parse_webhook
+from ..analysis.correlation import AlertEvent, Assignment, Correlator, Merge
+from ..errors import BackendError, UsageError
+from ..deps import Deps
+from ..logging import get_logger
+from ..store.incidents import IncidentChange, Lease
+
+__all__ = ["IncidentProcessor", "StepResult", "LEASE", "LEASE_TTL", "BATCH"]
+
+log = get_logger(__name__)
+
+LEASE = "incidents"
+LEASE_TTL = timedelta(seconds=60)
+BATCH = 200
+DEPLOYS_EVERY = timedelta(minutes=1)
+
+
+@dataclass
+class StepResult:
+    held: bool  # this replica holds the lease
+    bodies: int = 0
+    alerts: int = 0
+    touched: list[int] = field(default_factory=list)  # incident numbers written
+
+
+@dataclass
+class _Touch:
+    alerts: dict[str, tuple[AlertEvent, Merge | None]] = field(default_factory=dict)
+    events: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _holder() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+class IncidentProcessor:
+    """Owns one in-memory correlator; `step()` is safe to call from several replicas (the lease decides)."""
+
+    def __init__(self, deps: Deps, *, holder: str | None = None) -> None:
+        if deps.store is None:
+            raise ValueError("the incident processor needs the store")
+        self._deps = deps
+        self.holder = holder or _holder()
+        self._corr: Correlator | None = None
+        self._epoch: int | None = None
+        self._deploys_at: datetime | None = None
+        self._deploys: dict[str, list[datetime]] = {}
+
+    @property
+    def lease(self) -> Lease | None:
+        return None if self._epoch is None else Lease(LEASE, self.holder, self._epoch)
+
+    async def step(self) -> StepResult:
+        deps, store = self._deps, self._deps.store
+        assert store is not None
+        now = deps.clock()
+        epoch = await store.leases.acquire(LEASE, self.holder, ttl=LEASE_TTL, now=now)
+        if epoch is None:
+            self._corr, self._epoch = None, None
+            return StepResult(held=False)
+        if self._corr is None or epoch != self._epoch:
+            self._corr = await self._restore(now)
+            self._epoch = epoch
+        await self._refresh_deploys(now)
+        rows = await store.inbox_pending(limit=BATCH)
+        if not rows:
+            return StepResult(held=True)
+        try:
+            changes, alerts = self._correlate(rows)
+            numbers = await store.incidents.apply(changes, inbox_ids=[r[0] for r in rows],
+                                                  lease=Lease(LEASE, self.holder, epoch), now=deps.clock(),
+                                                  ttl=LEASE_TTL)
+        except BaseException:
+            self._corr = None  # it may hold what the store does not: rebuild from the store next step
+            raise
+        log.info("alerts correlated", bodies=len(rows), alerts=alerts, incidents=numbers)
+        return StepResult(held=True, bodies=len(rows), alerts=alerts, touched=numbers)
+
+    async def release(self) -> None:
+        """Let another replica take over at once (on shutdown)."""
+        if self._epoch is not None and self._deps.store is not None:
+            await self._deps.store.leases.release(Lease(LEASE, self.holder, self._epoch), now=self._deps.clock())
+        self._corr, self._epoch = None, None
+
+    # -- internals ---------------------------------------------------------------------------------------------
+
+    def _new_correlator(self) -> Correlator:
+        cfg = self._deps.config
+        aliases = {a: s.name for s in cfg.services for a in s.aliases}
+        return Correlator(cfg.correlation, cfg.dependencies(), self._deploys, aliases=aliases)
+
+    async def _restore(self, now: datetime) -> Correlator:
+        assert self._deps.store is not None
+        rules = self._deps.config.correlation
+        items = await self._deps.store.incidents.for_restore(
+            resolved_since=now - rules.max_age_delta - rules.window_delta)
+        corr = self._new_correlator()
+        corr.restore(items)
+        log.info("incident correlator restored", incidents=len(items), alerts=sum(len(a) for _, a in items))
+        return corr
+
+    async def _refresh_deploys(self, now: datetime) -> None:
+        argocd = self._deps.argocd
+        if argocd is None or (self._deploys_at is not None and now - self._deploys_at < DEPLOYS_EVERY):
+            return
+        self._deploys_at = now
+        try:
+            apps = await argocd.list_apps()
+        except BackendError as e:
+            log.warning("deploy times not refreshed; rule 4 uses the last ones", error=str(e))
+            return
+        cfg = self._deps.config
+        service_of_app = {cfg.argocd_app(s): s.name for s in cfg.services}
+        self._deploys = {service_of_app.get(a.name, a.name): [d.deployed_at for d in a.history] for a in apps}
+        if self._corr is not None:
+            self._corr.set_deploys(self._deploys)
+
+    def _correlate(self, rows: Sequence[tuple[int, datetime, Any]]) -> tuple[list[IncidentChange], int]:
+        corr = self._corr
+        assert corr is not None
+        touched: dict[str, _Touch] = {}
+        count = 0
+        for inbox_id, received_at, body in rows:
+            try:
+                message = parse_webhook(body, where=f"inbox {inbox_id}", received_at=received_at)
+            except UsageError as e:
+                log.error("stored notification no longer parses; skipped", inbox_id=inbox_id, error=str(e))
+                continue
+            for alert in message.alerts:
+                count += 1
+                self._one(corr, alert, touched)
+        changes = []
+        routes = self._deps.config.incidents
+        for key, t in touched.items():
+            services = {fp: corr.service_of(ev) for fp, (ev, _) in t.alerts.items()}
+            first = corr.alerts_of(key)[0]
+            changes.append(IncidentChange(incident=corr.incident(key), alerts=list(t.alerts.values()),
+                                          events=t.events, services=services,
+                                          channel=routes.channel_for(first.labels)))
+        return changes, count
+
+    def _one(self, corr: Correlator, alert: AlertEvent, touched: dict[str, _Touch]) -> None:
+        before = corr.latest(alert.fingerprint)
+        owner = corr.owner(alert.fingerprint)
+        was_resolved = corr.is_resolved(owner) if owner is not None else None
+        a: Assignment = corr.add(alert)
+        key = a.incident_key
+        what = f"{alert.name}" + (f" on {svc}" if (svc := corr.service_of(alert)) else "")
+        t = touched.setdefault(key, _Touch())
+        if a.repeat:
+            if before is not None and before.status == alert.status and before.ends_at == alert.ends_at:
+                return  # Alertmanager repeats a group's alerts in every notification: nothing new
+            if before is None or before.status != alert.status:
+                t.events.append(("resolved" if alert.status == "resolved" else "refired",
+                                 f"{what} {'resolved' if alert.status == 'resolved' else 'fired again'}"))
+            t.alerts[alert.fingerprint] = (corr.latest(alert.fingerprint) or alert, None)
+        elif a.new:
+            note = " (a recurrence: the incident it follows had resolved)" if a.follows else ""
+            t.events.append(("opened", f"opened by {what}{note}"))
+            t.alerts[alert.fingerprint] = (alert, None)
+        else:
+            merge = a.merge
+            assert merge is not None
+            t.events.append(("joined", f"{what} joined [{merge.rule}]: {merge.reason}"))
+            t.alerts[alert.fingerprint] = (alert, merge)
+            for r in corr.incident(key).related:
+                if r.alert == alert.fingerprint:
+                    t.events.append(("related", f"possibly related to {r.incident} [{r.rule}]: {r.reason}"))
+                    other = touched.setdefault(r.incident, _Touch())
+                    other.events.append(("related", f"possibly related to {key} [{r.rule}]: {r.reason}"))
+        if a.resolved and was_resolved is False and owner == key:
+            t.events.append(("resolved_all", "every alert has resolved: incident resolved"))
+        elif a.new and a.resolved:
+            t.events.append(("resolved_all", "every alert has resolved: incident resolved"))

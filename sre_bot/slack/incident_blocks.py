@@ -1,0 +1,129 @@
+"""An incident as one Slack message (redrawn in place as alerts join and resolve), and the thread's batch notes.
+
+The message: number, severity and title; firing/resolved state; start and last alert; services by onset; alert
+counts by name; the likely root service with the correlator's reason and, once the investigation has run, its
+top hypothesis with the quoted evidence; links to the incident it recurs and the ones it may be related to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+from slack_sdk.models.blocks import Block, ContextBlock, HeaderBlock, MarkdownTextObject, PlainTextObject, SectionBlock
+
+from ..store.incidents import StoredAlert, StoredIncident
+from .render import escape
+
+__all__ = ["incident_blocks", "batch_blocks", "METADATA_EVENT", "MAX_BATCH_LINES"]
+
+METADATA_EVENT = "sre_bot_incident"
+MAX_BATCH_LINES = 15
+_LIMIT = 2900
+_DISTINCT = ("pod", "instance", "node", "container")  # what tells apart alerts of one name on one service
+_SEV_ICON = {"critical": "🔴", "error": "🟠", "warning": "🟡", "info": "🔵", "none": "⚪"}
+
+
+def _md(text: str) -> MarkdownTextObject:
+    return MarkdownTextObject(text=text if len(text) <= _LIMIT else text[:_LIMIT - 1] + "…", verbatim=True)
+
+
+def _t(t: datetime) -> str:
+    return f"{t:%Y-%m-%d %H:%M:%S} UTC"
+
+
+def _lasted(a: datetime, b: datetime) -> str:
+    s = max(0, int((b - a).total_seconds()))
+    h, m = divmod(s // 60, 60)
+    return f"{h}h{m:02d}m" if h else f"{m}m{s % 60:02d}s" if m < 10 else f"{m}m"
+
+
+def _root_line(s: StoredIncident, investigating: bool) -> str:
+    inc = s.incident
+    if inc.root_service is None:
+        return "*Likely root service:* not known — no alert names a service (`service_labels`)"
+    line = f"*Likely root service:* `{escape(inc.root_service)}` — {escape(inc.root_reason)}"
+    inv = s.investigation
+    if inv and s.investigated_root:
+        if inv.get("insufficient"):
+            line += (f"\n*Investigation of {escape(s.investigated_root)}:* insufficient evidence for a cause — "
+                     "see the thread for what was checked")
+        else:
+            conf = inv.get("confidence")
+            line += (f"\n*Investigation:* `{escape(str(inv.get('service')))}` — {escape(str(inv.get('cause')))}"
+                     + (f" (confidence {conf:.0%})" if isinstance(conf, (int, float)) else ""))
+            for q in inv.get("evidence", [])[:2]:
+                line += f"\n> {escape(str(q.get('quote', '')))[:300]} `{escape(str(q.get('id', '')))}`"
+    elif investigating and not inc.resolved:
+        line += "\n_investigating…_ (the answer goes in the thread)"
+    return line
+
+
+def incident_blocks(s: StoredIncident, *, numbers: Mapping[str, int] | None = None,
+                    investigating: bool = False) -> tuple[str, list[dict]]:
+    """(fallback text, blocks); `numbers` maps other incidents' keys to their numbers for the links;
+    `investigating`: the root-service investigation is on and has not answered yet."""
+    inc, numbers = s.incident, numbers or {}
+    icon = "✅" if inc.resolved else _SEV_ICON.get(inc.severity, "🔴")
+    title = f"{icon} #{s.number} {inc.severity.upper()} · {inc.title}"
+    total = len(inc.alerts)
+    if inc.resolved and inc.resolved_at:
+        state = f"✅ *Resolved* at {_t(inc.resolved_at)} (lasted {_lasted(inc.started_at, inc.resolved_at)})"
+    else:
+        state = f"🔥 *Firing:* {inc.firing} of {total} alert{'s' if total != 1 else ''}"
+    services = ", ".join(f"`{escape(x)}`" for x in inc.services[:20]) or "_none named_"
+    if len(inc.services) > 20:
+        services += f" and {len(inc.services) - 20} more"
+    names = ", ".join(f"{escape(n)} ×{c}" for n, c in sorted(inc.alert_names.items(), key=lambda x: (-x[1], x[0])))
+    body = (f"{state}\n*Started:* {_t(inc.started_at)} · last alert {inc.last_alert_at:%H:%M:%S} UTC\n"
+            f"*Services ({len(inc.services)}):* {services}\n*Alerts ({total}):* {names}")
+    blocks: list[Block] = [HeaderBlock(text=PlainTextObject(text=title[:150])), SectionBlock(text=_md(body)),
+                           SectionBlock(text=_md(_root_line(s, investigating)))]
+    notes = []
+    if inc.follows:
+        n = numbers.get(inc.follows)
+        notes.append(f"recurs {'#' + str(n) if n else inc.follows}, which had resolved")
+    related = sorted({numbers.get(r.incident, 0) for r in inc.related} - {0})
+    if related:
+        notes.append("possibly related: " + ", ".join(f"#{n}" for n in related) + " (not merged: a person decides)")
+    notes.append(f"`/sre incident {s.number}` for every alert, the timeline and why alerts were grouped")
+    blocks.append(ContextBlock(elements=[_md(" · ".join(notes))]))
+    return f"{title} — {'resolved' if inc.resolved else f'{inc.firing} firing'}"[:3000], [b.to_dict() for b in blocks]
+
+
+def _alert_line(a: StoredAlert) -> str:
+    e = a.event
+    where = f" on `{escape(a.service)}`" if a.service else ""
+    which = next((e.labels[k] for k in _DISTINCT if e.labels.get(k)), None)
+    where += f" ({escape(which)})" if which else ""
+    summary = e.annotations.get("summary") or e.annotations.get("description") or ""
+    return f"• *{escape(e.name)}*{where}" + (f": {escape(summary)[:200]}" if summary else "")
+
+
+def batch_blocks(s: StoredIncident, joined: Sequence[StoredAlert], resolved: Sequence[StoredAlert],
+                 refired: Sequence[StoredAlert]) -> tuple[str, list[dict]]:
+    """One thread note for everything that changed since the last one."""
+    parts, budget = [], MAX_BATCH_LINES
+
+    def section(head: str, items: Sequence[StoredAlert], reasons: bool) -> None:
+        nonlocal budget
+        if not items:
+            return
+        lines = [f"*{head} ({len(items)}):*"]
+        for a in items[:max(budget, 0)]:
+            why = f"\n    _[{a.rule}] {escape(a.reason)[:240]}_" if reasons and a.rule and a.reason else ""
+            lines.append(_alert_line(a) + why)
+        if len(items) > max(budget, 0):
+            lines.append(f"…and {len(items) - max(budget, 0)} more (`/sre incident {s.number}`)")
+        budget -= len(items)
+        parts.append("\n".join(lines))
+
+    section("Joined", joined, True)
+    section("Fired again", refired, False)
+    section("Resolved", resolved, False)
+    inc = s.incident
+    if inc.resolved and inc.resolved_at and resolved:
+        parts.append(f"✅ *Every alert has resolved:* incident #{s.number} resolved at {_t(inc.resolved_at)}.")
+    text = "\n\n".join(parts)
+    summary = f"#{s.number}: {len(joined)} joined, {len(resolved)} resolved"
+    return summary, [SectionBlock(text=_md(text)).to_dict()]

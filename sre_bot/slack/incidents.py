@@ -1,0 +1,221 @@
+"""The incident loop: process the alert inbox, then keep one Slack message per incident current.
+
+    wake = asyncio.Event()                       # the Alertmanager webhook sets it after storing a notification
+    await run_incidents(client, deps, stop, wake)
+
+Each cycle: `IncidentProcessor.step()` until the inbox is empty (only the replica holding the lease does work),
+then every incident whose message is missing or behind is posted (`chat.postMessage`, once: its ts is stored) or
+redrawn (`chat.update`); alerts that joined, resolved or fired again since the last note are summarised in the
+thread, at most once per `incidents.every` per incident. A new incident's root service is investigated in the
+background and the answer posted in its thread. Slack failures are logged and retried with a backoff; the store
+keeps what is still to publish, so a restart carries on with the same messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from ..deps import Deps
+from ..errors import UsageError
+from ..incidents.investigate import investigate_incident, investigation_target
+from ..incidents.processor import IncidentProcessor
+from ..logging import get_logger
+from ..store.errors import StoreError
+from ..store.incidents import StoredAlert, StoredIncident
+from .approvals import post_request
+from .incident_blocks import METADATA_EVENT, batch_blocks, incident_blocks
+from .render import render_reply
+
+__all__ = ["IncidentPublisher", "run_incidents", "cycle"]
+
+log = get_logger(__name__)
+
+DEBOUNCE_S = 0.5  # after a wake-up, let a burst of notifications land before processing
+MAX_BACKOFF_S = 600.0
+
+
+@dataclass
+class _Retry:
+    failures: int = 0
+    not_before: float = 0.0
+
+
+@dataclass
+class IncidentPublisher:
+    client: AsyncWebClient
+    deps: Deps
+    _last_note: dict[str, float] = field(default_factory=dict)
+    _drawn: dict[str, int] = field(default_factory=dict)  # the version each message was last redrawn at
+    _retry: dict[str, _Retry] = field(default_factory=dict)
+    _investigating: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+
+    async def publish(self) -> int:
+        """Post or redraw every incident that is behind; returns how many were brought up to date."""
+        store = self.deps.store
+        assert store is not None
+        done = 0
+        for s in await store.incidents.to_publish():
+            retry = self._retry.get(s.key)
+            if retry is not None and time.monotonic() < retry.not_before:
+                continue
+            try:
+                await self._one(s)
+                self._retry.pop(s.key, None)
+                done += 1
+            except SlackApiError as e:
+                r = self._retry.setdefault(s.key, _Retry())
+                r.failures += 1
+                delay = min(MAX_BACKOFF_S, 2.0 ** r.failures)
+                r.not_before = time.monotonic() + delay
+                log.error("incident message not published; retrying", incident=s.number, channel=s.channel,
+                          error=e.response.get("error"), retry_in_s=delay)
+        return done
+
+    async def _numbers(self, s: StoredIncident) -> dict[str, int]:
+        store = self.deps.store
+        assert store is not None
+        keys = ({s.incident.follows} if s.incident.follows else set()) | {r.incident for r in s.incident.related}
+        out = {}
+        for k in keys:
+            other = await store.incidents.get(k)
+            if other is not None:
+                out[k] = other.number
+        return out
+
+    async def _one(self, s: StoredIncident) -> None:
+        store, now = self.deps.store, self.deps.clock()
+        assert store is not None and s.channel is not None
+        investigating = (self.deps.config.incidents.investigate and investigation_target(s) is not None
+                         and s.investigated_root is None)
+        text, blocks = incident_blocks(s, numbers=await self._numbers(s), investigating=investigating)
+        if s.message_ts is None:
+            await store.incidents.start_post(s.key, now=now)
+            resp = await self.client.chat_postMessage(
+                channel=s.channel, text=text, blocks=blocks, unfurl_links=False,
+                metadata={"event_type": METADATA_EVENT, "event_payload": {"key": s.key, "number": s.number}})
+            await store.incidents.set_message(s.key, ts=resp["ts"])
+            await store.incidents.add_event(s.key, "posted", f"message posted in {s.channel}", now=now)
+            alerts = await store.incidents.alerts(s.key)
+            await store.incidents.mark_announced(s.key, [(a.event.fingerprint, a.event.status) for a in alerts])
+            self._last_note[s.key] = time.monotonic()
+            await store.incidents.mark_posted(s.key, s.version)
+            self._drawn[s.key] = s.version
+            s = s.model_copy(update={"message_ts": resp["ts"]})
+            self._start_investigation(s)
+            return
+        if self._drawn.get(s.key) != s.version:
+            await self.client.chat_update(channel=s.channel, ts=s.message_ts, text=text, blocks=blocks)
+            self._drawn[s.key] = s.version
+        caught_up = await self._note(s)
+        if caught_up:
+            await store.incidents.mark_posted(s.key, s.version)
+        if s.investigated_root != investigation_target(s) and not s.incident.resolved:
+            self._start_investigation(s)
+
+    async def _note(self, s: StoredIncident) -> bool:
+        """Post the thread note of what changed, unless one went out less than `every` ago (then: not caught up)."""
+        store = self.deps.store
+        assert store is not None and s.channel and s.message_ts
+        changed = [a for a in await store.incidents.alerts(s.key) if a.announced != a.event.status]
+        if not changed:
+            return True
+        every = self.deps.config.incidents.every_delta.total_seconds()
+        if time.monotonic() - self._last_note.get(s.key, 0.0) < every and not s.incident.resolved:
+            return False
+        joined = [a for a in changed if a.announced is None]
+        resolved = [a for a in changed if a.announced is not None and a.event.status == "resolved"]
+        refired = [a for a in changed if a.announced is not None and a.event.status == "firing"]
+        joined_resolved = [a for a in joined if a.event.status == "resolved"]
+        text, blocks = batch_blocks(s, [a for a in joined if a not in joined_resolved], resolved + joined_resolved,
+                                    refired)
+        await self.client.chat_postMessage(channel=s.channel, thread_ts=s.message_ts, text=text, blocks=blocks)
+        await store.incidents.mark_announced(s.key, [(a.event.fingerprint, a.event.status) for a in changed])
+        self._last_note[s.key] = time.monotonic()
+        return True
+
+    # -- the root-service investigation ------------------------------------------------------------------------
+
+    def _start_investigation(self, s: StoredIncident) -> None:
+        if not self.deps.config.incidents.investigate or s.key in self._investigating:
+            return
+        if investigation_target(s) is None:
+            return
+        task = asyncio.create_task(self._investigate(s))
+        self._investigating[s.key] = task
+        task.add_done_callback(lambda _: self._investigating.pop(s.key, None))
+
+    async def _investigate(self, s: StoredIncident) -> None:
+        store = self.deps.store
+        assert store is not None and s.channel and s.message_ts
+        try:
+            done = await investigate_incident(self.deps, s)
+            if done is None:
+                return
+            text, blocks = render_reply(done.reply)
+            await self.client.chat_postMessage(channel=s.channel, thread_ts=s.message_ts, text=text, blocks=blocks)
+            for req in (p.request for p in done.proposed if p.kind in ("approve", "auto") and p.request):
+                try:
+                    await post_request(self.client, self.deps, req)
+                except UsageError as e:
+                    log.warning("approval request not posted", request_id=req.id, error=str(e))
+            now = self.deps.clock()
+            await store.incidents.set_investigation(s.key, root=done.target, doc=done.summary, now=now)
+            top = done.summary
+            what = ("insufficient evidence" if top["insufficient"]
+                    else f"top hypothesis {top['service']}: {top['cause']} ({top['confidence']:.0%})")
+            await store.incidents.add_event(s.key, "investigated", f"investigated {done.target}: {what}", now=now)
+        except (SlackApiError, StoreError) as e:
+            log.error("incident investigation not posted", incident=s.number, error=str(e))
+        except Exception:
+            log.exception("incident investigation failed", incident=s.number)
+
+    async def drain(self) -> None:
+        """Wait for running investigations (on shutdown)."""
+        if self._investigating:
+            await asyncio.gather(*self._investigating.values(), return_exceptions=True)
+
+
+async def cycle(processor: IncidentProcessor, publisher: IncidentPublisher) -> int:
+    """Process the whole inbox, then publish; returns the number of alerts correlated."""
+    alerts = 0
+    while True:
+        step = await processor.step()
+        alerts += step.alerts
+        if not step.held or step.bodies == 0:
+            break
+    if processor.lease is not None:
+        await publisher.publish()
+    return alerts
+
+
+async def run_incidents(client: AsyncWebClient, deps: Deps, stop: asyncio.Event, wake: asyncio.Event, *,
+                        processor: IncidentProcessor | None = None) -> None:
+    """Until `stop`; a failed cycle is logged and the next one tries again (nothing is lost: the inbox keeps it)."""
+    processor = processor or IncidentProcessor(deps)
+    publisher = IncidentPublisher(client, deps)
+    every = deps.config.incidents.every_delta.total_seconds()
+    try:
+        while not stop.is_set():
+            try:
+                await cycle(processor, publisher)
+            except Exception:
+                log.exception("incident cycle failed; retrying")
+            waiter = asyncio.ensure_future(wake.wait())
+            stopper = asyncio.ensure_future(stop.wait())
+            await asyncio.wait({waiter, stopper}, timeout=every, return_when=asyncio.FIRST_COMPLETED)
+            waiter.cancel()
+            stopper.cancel()
+            if wake.is_set() and not stop.is_set():
+                wake.clear()
+                await asyncio.sleep(DEBOUNCE_S)
+    finally:
+        await publisher.drain()
+        try:
+            await processor.release()
+        except StoreError as e:
+            log.warning("incident lease not released; another replica takes over when it expires", error=str(e))

@@ -1,0 +1,93 @@
+"""A storm through `POST /alertmanager` on the real server: the expected incidents, one Slack message each, redrawn
+in place as alerts join and resolve, new alerts summarised in the thread in batches; a restart mid-storm keeps
+updating the same messages and posts no duplicates."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from tests.fakes.slack_api import FakeSlack
+from tests.harness import running_bot
+from tests.incidents._storm import CHANNEL, TOKEN, eventually, post_all, storm, storm_config, thread, top_level
+
+
+def _text(message: dict[str, Any]) -> str:
+    return json.dumps(message.get("blocks", []), ensure_ascii=False)
+
+
+async def _settled(bot: Any) -> bool:
+    store = bot.deps.store
+    return not await store.inbox_pending() and not await store.incidents.to_publish()
+
+
+async def test_storm_becomes_two_incidents_each_one_message_updated_in_place(fake_slack: FakeSlack) -> None:
+    """14 alerts from 4 services + an unrelated node problem → 2 messages; joins batched in the thread; the
+    database incident's message turns resolved when its alerts resolve, and nothing new is posted at top level."""
+    world, bodies = storm()
+    resolve_at = world.anchor - 180
+    first, rest = bodies[:2], [b for b in bodies[2:] if b[0] < resolve_at]
+    resolutions = [b for b in bodies if b[0] >= resolve_at]
+    assert resolutions and all(any(a["status"] == "resolved" for a in b["alerts"]) for _, b in resolutions)
+    async with running_bot(fake_slack, config=storm_config(), SRE_BOT_ALERTMANAGER_TOKEN=TOKEN) as bot:
+        await post_all(bot.http, first)
+        await eventually(lambda: len(top_level(fake_slack.messages(CHANNEL))) == 1, what="the first message")
+        await eventually(lambda: _settled(bot), what="the first batch published")
+        await post_all(bot.http, rest)
+        await eventually(lambda: len(top_level(fake_slack.messages(CHANNEL))) == 2, what="the second incident")
+        await eventually(lambda: _settled(bot), what="the storm published")
+        db, disk = top_level(fake_slack.messages(CHANNEL))
+        assert "#1 CRITICAL · PostgresTooManyConnections on payments-db" in _text(db)
+        assert "12 of 12 alerts" in _text(db) and "Likely root service:* `payments-db`" in _text(db)
+        assert "`frontend`" in _text(db) and "search" not in _text(db)  # the second problem is not hidden
+        assert "#2 WARNING · NodeFilesystemAlmostFull" in _text(disk) and "`search`" in _text(disk)
+        notes = thread(fake_slack.messages(CHANNEL), db["ts"])
+        assert 1 <= len(notes) <= 2, [n["text"] for n in notes]  # 10 joins, batched
+        joined = "".join(_text(n) for n in notes)
+        assert "Joined" in joined and "[graph]" in joined and "depends on" in joined
+
+        await post_all(bot.http, resolutions)
+        await eventually(lambda: "Resolved" in _text(top_level(fake_slack.messages(CHANNEL))[0]),
+                         what="the resolved redraw")
+        await eventually(lambda: _settled(bot), what="the resolutions published")
+        db, disk = top_level(fake_slack.messages(CHANNEL))
+        assert "✅ #1" in _text(db) and "lasted" in _text(db)
+        last = thread(fake_slack.messages(CHANNEL), db["ts"])[-1]
+        assert "Every alert has resolved" in _text(last) and "Resolved (12)" in _text(last)
+        assert "Firing:* 2 of 2" in _text(disk)
+        posts = [c for c in fake_slack.calls("chat.postMessage") if not c.args.get("thread_ts")]
+        assert len(posts) == 2  # one message per incident, ever
+        updates = {c.args["ts"] for c in fake_slack.calls("chat.update")}
+        assert updates <= {db["ts"], disk["ts"]}
+
+
+async def test_restart_mid_storm_keeps_updating_the_same_messages(fake_slack: FakeSlack, tmp_path: Path) -> None:
+    """Half the storm, a restart (and notifications stored by a bot that died before processing them), the rest:
+    still two messages, the same ones, with every alert counted once."""
+    world, bodies = storm()
+    resolve_at = world.anchor - 180
+    firing = [b for b in bodies if b[0] < resolve_at]
+    half = len(firing) // 2
+    db_url = f"sqlite+aiosqlite:///{tmp_path}/bot.db"
+    env = {"SRE_BOT_ALERTMANAGER_TOKEN": TOKEN, "SRE_BOT_DB_URL": db_url}
+    async with running_bot(fake_slack, config=storm_config(), **env) as bot:
+        await post_all(bot.http, firing[:half])
+        await eventually(lambda: _settled(bot), what="the first half published")
+    before = {m["ts"] for m in top_level(fake_slack.messages(CHANNEL))}
+    assert len(before) >= 1
+    async with running_bot(fake_slack, config=storm_config(), incidents=False, **env) as bot:
+        await post_all(bot.http, firing[half:])  # accepted, then the process "dies" before processing
+        assert len(await bot.deps.store.inbox_pending()) == len(firing) - half
+    async with running_bot(fake_slack, config=storm_config(), **env) as bot:
+        await eventually(lambda: _settled(bot), what="the stored rest processed after the restart")
+        await post_all(bot.http, firing[half:])  # Alertmanager repeats itself: nothing new
+        await post_all(bot.http, [b for b in bodies if b[0] >= resolve_at])
+        await eventually(lambda: _settled(bot), what="the resolutions published")
+        msgs = top_level(fake_slack.messages(CHANNEL))
+        assert before <= {m["ts"] for m in msgs} and len(msgs) == 2
+        assert len([c for c in fake_slack.calls("chat.postMessage") if not c.args.get("thread_ts")]) == 2
+        one = await bot.deps.store.incidents.get(1)
+        assert one is not None and one.incident.resolved and len(one.incident.alerts) == 12
+        assert len(await bot.deps.store.incidents.alerts(one.key)) == 12
+        assert "Resolved" in _text(msgs[0])
