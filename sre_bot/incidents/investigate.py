@@ -4,6 +4,7 @@ short summary (top hypothesis and its quoted evidence, or "insufficient evidence
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..deps import Deps
@@ -18,10 +19,25 @@ from ..actions.approvals import Proposed
 __all__ = ["investigation_target", "investigate_incident", "Investigated"]
 
 
-def investigation_target(s: StoredIncident) -> str | None:
-    """The service to investigate: the correlator's root service, else the first affected one."""
-    inc = s.incident
-    return inc.root_service or (inc.services[0] if inc.services else None)
+def investigation_target(s: StoredIncident, graph: Mapping[str, Sequence[str]]) -> str | None:
+    """Where to start: the affected service that reaches the most other affected ones through its dependencies
+    (the entry point of the chain), earliest onset first. The engine's scope is that service, everything it depends
+    on and its callers, so a cause anywhere down the chain — a deploy of a middle service — is in view; starting at
+    the deepest dependency (the topology's root) would miss its callers' deploys."""
+    affected = s.incident.services
+    if not affected:
+        return None
+
+    def reach(svc: str) -> int:
+        seen, todo = {svc}, [svc]
+        while todo:
+            for d in graph.get(todo.pop(), []):
+                if d not in seen:
+                    seen.add(d)
+                    todo.append(d)
+        return len(seen & set(affected))
+
+    return max(affected, key=lambda x: (reach(x), -affected.index(x)))
 
 
 class Investigated:
@@ -55,7 +71,7 @@ class Investigated:
 
 async def investigate_incident(deps: Deps, s: StoredIncident) -> Investigated | None:
     """Investigate the incident's root service around its onset; None when no service is known."""
-    target = investigation_target(s)
+    target = investigation_target(s, deps.config.dependencies())
     if target is None:
         return None
     question = f"why is {target} unhealthy?"

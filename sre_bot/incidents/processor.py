@@ -51,7 +51,7 @@ class StepResult:
 @dataclass
 class _Touch:
     alerts: dict[str, tuple[AlertEvent, Merge | None]] = field(default_factory=dict)
-    events: list[tuple[str, str]] = field(default_factory=list)
+    events: list[tuple[str, str, datetime]] = field(default_factory=list)  # kind, text, when it happened
 
 
 def _holder() -> str:
@@ -172,28 +172,28 @@ class IncidentProcessor:
         key = a.incident_key
         what = f"{alert.name}" + (f" on {svc}" if (svc := corr.service_of(alert)) else "")
         t = touched.setdefault(key, _Touch())
+        at = alert.event_at
         if a.repeat:
             if before is not None and before.status == alert.status and before.ends_at == alert.ends_at:
                 return  # Alertmanager repeats a group's alerts in every notification: nothing new
             if before is None or before.status != alert.status:
                 t.events.append(("resolved" if alert.status == "resolved" else "refired",
-                                 f"{what} {'resolved' if alert.status == 'resolved' else 'fired again'}"))
-            t.alerts[alert.fingerprint] = (corr.latest(alert.fingerprint) or alert, None)
+                                 f"{what} {'resolved' if alert.status == 'resolved' else 'fired again'}", at))
+            prev = t.alerts.get(alert.fingerprint)  # joined earlier in this batch: keep how it joined
+            t.alerts[alert.fingerprint] = (corr.latest(alert.fingerprint) or alert, prev[1] if prev else None)
         elif a.new:
             note = " (a recurrence: the incident it follows had resolved)" if a.follows else ""
-            t.events.append(("opened", f"opened by {what}{note}"))
+            t.events.append(("opened", f"opened by {what}{note}", at))
             t.alerts[alert.fingerprint] = (alert, None)
         else:
             merge = a.merge
             assert merge is not None
-            t.events.append(("joined", f"{what} joined [{merge.rule}]: {merge.reason}"))
+            t.events.append(("joined", f"{what} joined [{merge.rule}]: {merge.reason}", at))
             t.alerts[alert.fingerprint] = (alert, merge)
             for r in corr.incident(key).related:
                 if r.alert == alert.fingerprint:
-                    t.events.append(("related", f"possibly related to {r.incident} [{r.rule}]: {r.reason}"))
+                    t.events.append(("related", f"possibly related to {r.incident} [{r.rule}]: {r.reason}", at))
                     other = touched.setdefault(r.incident, _Touch())
-                    other.events.append(("related", f"possibly related to {key} [{r.rule}]: {r.reason}"))
-        if a.resolved and was_resolved is False and owner == key:
-            t.events.append(("resolved_all", "every alert has resolved: incident resolved"))
-        elif a.new and a.resolved:
-            t.events.append(("resolved_all", "every alert has resolved: incident resolved"))
+                    other.events.append(("related", f"possibly related to {key} [{r.rule}]: {r.reason}", at))
+        if a.resolved and ((was_resolved is False and owner == key) or a.new):
+            t.events.append(("resolved_all", "every alert has resolved: incident resolved", at))

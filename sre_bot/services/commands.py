@@ -2,6 +2,7 @@
 
     help | status <service> [window] | query <promql> [window] | logs <service> [filter] [window] | deploys [app]
     run <action> … | actions | audit [n] | killswitch on|off|status   (`action_commands.py`)
+    incidents [all] | incident <n>                                    (`incident_commands.py`)
 
 A window is a trailing duration (`30m`, `2h`) or `since <time>`; the default is the configured window (1h).
 """
@@ -22,13 +23,16 @@ from ..windows import format_duration, looks_like_window, parse_window
 from ..actions.catalog import CATALOG
 from .action_commands import ACTION_HELP, killswitch, list_actions, run_action, show_audit
 from .caller import Caller
+from .incident_commands import list_incidents, show_incident
 from .reply import Reply, Section, gaps_of
 from .status import status_report
 
 __all__ = ["VERBS", "HELP", "ParsedCommand", "parse_command", "run_command"]
 
-VERBS = ("help", "status", "query", "logs", "deploys", "run", "actions", "audit", "killswitch")
-_WHOLE_LINE = ("help", "deploys", "run", "actions", "audit", "killswitch")  # no trailing window
+VERBS = ("help", "status", "query", "logs", "deploys", "run", "actions", "audit", "killswitch", "incidents",
+         "incident")
+_WHOLE_LINE = ("help", "deploys", "run", "actions", "audit", "killswitch", "incidents",
+               "incident")  # no trailing window
 
 HELP = """\
 *sre-bot* answers from your telemetry, with the evidence for every number.
@@ -36,6 +40,7 @@ HELP = """\
 • `/sre query <promql> [window]` — run a PromQL range query (top series shown)
 • `/sre logs <service> [filter] [window]` — recent log lines, optionally containing `filter`
 • `/sre deploys [app]` — Argo CD apps and their last deploys
+• `/sre incidents [all]` — open incidents made from Alertmanager's alerts; `/sre incident <n>` — one in detail
 • `/sre help` — this message
 {actions}
 A window is `30m`, `2h`, `1d` or `since 14:05` (UTC); the default is {default}.
@@ -97,6 +102,10 @@ async def run_command(deps: Deps, text: str, caller: Caller | None = None) -> Re
             return await show_audit(deps, cmd.args)
         if cmd.verb == "killswitch":
             return await killswitch(deps, cmd.args, caller)
+        if cmd.verb == "incidents":
+            return await list_incidents(deps, cmd.args)
+        if cmd.verb == "incident":
+            return await show_incident(deps, cmd.args)
         now = deps.clock()
         window = parse_window(cmd.window_text, now=now, default=deps.default_window)
         return await _dispatch(deps, cmd, window)

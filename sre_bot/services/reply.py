@@ -15,7 +15,7 @@ from ..store.records import ActionRequest
 __all__ = ["Section", "Reply", "gaps_of"]
 
 ReplyKind = Literal["help", "status", "query", "logs", "deploys", "investigation", "error", "actions", "audit",
-                   "killswitch"]
+                   "killswitch", "incidents", "incident"]
 
 
 class Section(BaseModel):

@@ -39,21 +39,23 @@ def _lasted(a: datetime, b: datetime) -> str:
 
 
 def _root_line(s: StoredIncident, investigating: bool) -> str:
-    inc = s.incident
-    if inc.root_service is None:
-        return "*Likely root service:* not known — no alert names a service (`service_labels`)"
-    line = f"*Likely root service:* `{escape(inc.root_service)}` — {escape(inc.root_reason)}"
-    inv = s.investigation
+    """The investigation's top hypothesis with its quotes when there is one; the topology's guess otherwise."""
+    inc, inv = s.incident, s.investigation
+    topo = (f"`{escape(inc.root_service)}` by topology: {escape(inc.root_reason)}" if inc.root_service
+            else "not known from topology (no alert names a service)")
+    if inv and s.investigated_root and not inv.get("insufficient"):
+        conf = inv.get("confidence")
+        line = (f"*Likely root service:* `{escape(str(inv.get('service')))}` — {escape(str(inv.get('cause')))}"
+                + (f" (confidence {conf:.0%}, statistics engine)" if isinstance(conf, (int, float)) else ""))
+        for q in inv.get("evidence", [])[:2]:
+            line += f"\n> {escape(str(q.get('quote', '')))[:300]} `{escape(str(q.get('id', '')))}`"
+        if inc.root_service and inc.root_service != inv.get("service"):
+            line += f"\n_{topo}_"
+        return line
+    line = f"*Likely root service:* {topo}"
     if inv and s.investigated_root:
-        if inv.get("insufficient"):
-            line += (f"\n*Investigation of {escape(s.investigated_root)}:* insufficient evidence for a cause — "
-                     "see the thread for what was checked")
-        else:
-            conf = inv.get("confidence")
-            line += (f"\n*Investigation:* `{escape(str(inv.get('service')))}` — {escape(str(inv.get('cause')))}"
-                     + (f" (confidence {conf:.0%})" if isinstance(conf, (int, float)) else ""))
-            for q in inv.get("evidence", [])[:2]:
-                line += f"\n> {escape(str(q.get('quote', '')))[:300]} `{escape(str(q.get('id', '')))}`"
+        line += (f"\n*Investigation* (from `{escape(s.investigated_root)}`): insufficient evidence for a cause — "
+                 "the thread says what was checked")
     elif investigating and not inc.resolved:
         line += "\n_investigating…_ (the answer goes in the thread)"
     return line

@@ -90,8 +90,8 @@ class IncidentPublisher:
     async def _one(self, s: StoredIncident) -> None:
         store, now = self.deps.store, self.deps.clock()
         assert store is not None and s.channel is not None
-        investigating = (self.deps.config.incidents.investigate and investigation_target(s) is not None
-                         and s.investigated_root is None)
+        target = investigation_target(s, self.deps.config.dependencies())
+        investigating = self.deps.config.incidents.investigate and target is not None and s.investigated_root is None
         text, blocks = incident_blocks(s, numbers=await self._numbers(s), investigating=investigating)
         if s.message_ts is None:
             await store.incidents.start_post(s.key, now=now)
@@ -114,7 +114,7 @@ class IncidentPublisher:
         caught_up = await self._note(s)
         if caught_up:
             await store.incidents.mark_posted(s.key, s.version)
-        if s.investigated_root != investigation_target(s) and not s.incident.resolved:
+        if s.investigated_root != target and not s.incident.resolved:
             self._start_investigation(s)
 
     async def _note(self, s: StoredIncident) -> bool:
@@ -143,7 +143,7 @@ class IncidentPublisher:
     def _start_investigation(self, s: StoredIncident) -> None:
         if not self.deps.config.incidents.investigate or s.key in self._investigating:
             return
-        if investigation_target(s) is None:
+        if investigation_target(s, self.deps.config.dependencies()) is None:
             return
         task = asyncio.create_task(self._investigate(s))
         self._investigating[s.key] = task

@@ -53,7 +53,7 @@ class IncidentChange(BaseModel):
 
     incident: Incident
     alerts: list[tuple[AlertEvent, Merge | None]] = []
-    events: list[tuple[str, str]] = []
+    events: list[tuple[str, str, datetime]] = []  # (kind, text, when it happened)
     services: dict[str, str | None] = {}  # fingerprint -> service
     channel: str | None = None  # where a new incident's message goes (kept if it already exists)
 
@@ -202,8 +202,8 @@ class IncidentStore:
                         set_={k: getattr(stmt.excluded, k) for k in values}))
                 if change.events:
                     await conn.execute(insert(incident_events), [
-                        {"incident_key": inc.key, "at": now, "kind": kind, "text": text}
-                        for kind, text in change.events])
+                        {"incident_key": inc.key, "at": at, "kind": kind, "text": text}
+                        for kind, text, at in change.events])
             if inbox_ids:
                 await conn.execute(update(alert_inbox).where(alert_inbox.c.id.in_(list(inbox_ids)),
                                                              alert_inbox.c.processed_at.is_(None))
@@ -249,7 +249,7 @@ class IncidentStore:
 
     async def timeline(self, key: str) -> list[TimelineEvent]:
         query = (select(incident_events.c.at, incident_events.c.kind, incident_events.c.text)
-                 .where(incident_events.c.incident_key == key).order_by(incident_events.c.id))
+                 .where(incident_events.c.incident_key == key).order_by(incident_events.c.at, incident_events.c.id))
         async with self._s._tx("incident_timeline") as conn:
             return [TimelineEvent(r.at, r.kind, r.text) for r in await conn.execute(query)]
 

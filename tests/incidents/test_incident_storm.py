@@ -8,6 +8,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from sre_bot.actions.config import ActionsConfig
+from sre_bot.incidents.config import IncidentsConfig
+from sre_bot.sandbox.notifications import notifications
+from tests.actions._support import ask, request_message
 from tests.fakes.slack_api import FakeSlack
 from tests.harness import running_bot
 from tests.incidents._storm import CHANNEL, TOKEN, eventually, post_all, storm, storm_config, thread, top_level
@@ -39,7 +43,7 @@ async def test_storm_becomes_two_incidents_each_one_message_updated_in_place(fak
         await eventually(lambda: _settled(bot), what="the storm published")
         db, disk = top_level(fake_slack.messages(CHANNEL))
         assert "#1 CRITICAL · PostgresTooManyConnections on payments-db" in _text(db)
-        assert "12 of 12 alerts" in _text(db) and "Likely root service:* `payments-db`" in _text(db)
+        assert "12 of 12 alerts" in _text(db) and "Likely root service:* `payments-db` by topology" in _text(db)
         assert "`frontend`" in _text(db) and "search" not in _text(db)  # the second problem is not hidden
         assert "#2 WARNING · NodeFilesystemAlmostFull" in _text(disk) and "`search`" in _text(disk)
         notes = thread(fake_slack.messages(CHANNEL), db["ts"])
@@ -91,3 +95,55 @@ async def test_restart_mid_storm_keeps_updating_the_same_messages(fake_slack: Fa
         assert one is not None and one.incident.resolved and len(one.incident.alerts) == 12
         assert len(await bot.deps.store.incidents.alerts(one.key)) == 12
         assert "Resolved" in _text(msgs[0])
+
+
+async def test_sre_incidents_and_incident_show_the_storm(fake_slack: FakeSlack) -> None:
+    """`/sre incidents` lists the open one; `/sre incident 1` shows every alert with why it joined and the timeline;
+    bad input gets a clear answer."""
+    world, bodies = storm()
+    async with running_bot(fake_slack, config=storm_config(), SRE_BOT_ALERTMANAGER_TOKEN=TOKEN) as bot:
+        none = json.dumps(await ask(bot, fake_slack, "incidents"))
+        assert "No open incidents" in none
+        await post_all(bot.http, bodies)
+        await eventually(lambda: _settled(bot), what="the storm published")
+        listing = json.dumps(await ask(bot, fake_slack, "incidents"), ensure_ascii=False)
+        assert "#2" in listing and "NodeFilesystemAlmostFull" in listing and "#1" not in listing
+        everything = json.dumps(await ask(bot, fake_slack, "incidents all"), ensure_ascii=False)
+        assert "#1" in everything and "resolved" in everything
+        one = json.dumps(await ask(bot, fake_slack, "incident 1"), ensure_ascii=False)
+        assert "PostgresTooManyConnections on `payments-db`" in one and "opened the incident" in one
+        assert "[graph] payments-api depends on payments-db (1 hop)" in one
+        assert "payments-api-7d9f8b6c5-x2k4q" in one and "Timeline" in one and "every alert has resolved" in one
+        assert "likely root service: payments-db" in one
+        for text, needle in (("incident", "/sre incident <number>"), ("incident 99", "no incident #99"),
+                             ("incident abc", "/sre incident <number>"), ("incidents yesterday", "incidents all")):
+            assert needle in json.dumps(await ask(bot, fake_slack, text)), text
+
+
+async def test_the_root_service_investigation_lands_in_the_thread_with_its_suggestion(fake_slack: FakeSlack,
+                                                                                        shop) -> None:
+    """The sandbox's bad deploy as Alertmanager notifications: the incident's thread gets the engine's answer, the
+    message gets its top hypothesis with a quote, and the rollback it suggests waits for approval in the thread."""
+    config = shop.config.model_copy(update={
+        "incidents": IncidentsConfig(channel=CHANNEL, every="1s"),
+        "actions": ActionsConfig.model_validate({"approvers": {"users": ["W222"]}})})
+    async with running_bot(fake_slack, config=config, SRE_BOT_ALERTMANAGER_TOKEN=TOKEN,
+                           **shop.urls.as_env()) as bot:
+        await post_all(bot.http, notifications(shop.world))
+        def db() -> dict[str, Any]:
+            return next((m for m in top_level(fake_slack.messages(CHANNEL))
+                         if "DBConnectionPoolExhausted on payments-db" in _text(m)), {})
+
+        await eventually(lambda: "statistics engine" in _text(db()), timeout=30, what="the investigation line")
+        msg = db()
+        assert "*Likely root service:* `checkout` — " in _text(msg) and "> " in _text(msg)
+        assert "`payments-db` by topology" in _text(msg)  # what topology alone would have said, shown second
+        replies = thread(fake_slack.messages(CHANNEL), msg["ts"])
+        assert any("why is frontend unhealthy" in _text(r) for r in replies)  # from the top of the chain
+        request = request_message(fake_slack, CHANNEL)
+        assert request["thread_ts"] == msg["ts"] and "argocd.rollback" in _text(request)
+        assert not [o for o in shop.world.operations if o["op"] == "rollback"]  # nothing runs without a click
+        one = next(s for s in await bot.deps.store.incidents.listing() if "DBConnection" in s.incident.title)
+        assert one.investigated_root == "frontend" and one.investigation["service"] == "checkout"
+        kinds = [t.kind for t in await bot.deps.store.incidents.timeline(one.key)]
+        assert "investigated" in kinds
