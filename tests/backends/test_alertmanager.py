@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -19,6 +15,7 @@ from sre_bot.backends.alertmanager import AlertmanagerBackend
 from sre_bot.errors import BackendError, BackendTimeout, BackendUnavailable, NotFound, QueryRejected
 from sre_bot.metrics import Metrics
 from tests.fakes import free_port
+from tests.real_alertmanager import alertmanager
 
 FIXTURES = Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures" / "alertmanager"
 WEIRD = 'we"ird\\svc'
@@ -95,34 +92,8 @@ def test_alerts_url_carries_the_filter() -> None:
 @pytest.fixture(scope="module")
 def real_alertmanager(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real Alertmanager (Debian `prometheus-alertmanager`) on a free loopback port, with no receivers."""
-    binary = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
-    if not binary:
-        msg = "prometheus-alertmanager not installed (apt-get install -y prometheus-alertmanager)"
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(msg + "; CI is set, so the real-Alertmanager tests must run", pytrace=False)
-        pytest.skip(msg)
-    tmp = tmp_path_factory.mktemp("alertmanager")
-    (tmp / "am.yml").write_text("route:\n  receiver: none\nreceivers:\n  - name: none\n")
-    url = f"http://127.0.0.1:{free_port()}"
-    with (tmp / "am.log").open("wb") as log:
-        proc = subprocess.Popen([binary, f"--config.file={tmp / 'am.yml'}", f"--storage.path={tmp / 'data'}",
-                                 f"--web.listen-address={url[7:]}", "--cluster.listen-address=", "--log.level=warn"],
-                                stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if httpx.get(f"{url}/-/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"alertmanager did not start:\n{(tmp / 'am.log').read_text()}")
-            time.sleep(0.05)
+    with alertmanager(tmp_path_factory.mktemp("alertmanager")) as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 async def test_real_alertmanager_filters(real_alertmanager: str) -> None:

@@ -5,6 +5,7 @@ updating the same messages and posts no duplicates."""
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -147,3 +148,22 @@ async def test_the_root_service_investigation_lands_in_the_thread_with_its_sugge
         assert one.investigated_root == "frontend" and one.investigation["service"] == "checkout"
         kinds = [t.kind for t in await bot.deps.store.incidents.timeline(one.key)]
         assert "investigated" in kinds
+
+
+async def test_a_recurrence_opens_a_new_incident_that_links_the_resolved_one(fake_slack: FakeSlack) -> None:
+    """After the database incident resolved, the same alert firing again is never absorbed by it: a new incident,
+    whose message names the old one."""
+    world, bodies = storm()
+    async with running_bot(fake_slack, config=storm_config(), SRE_BOT_ALERTMANAGER_TOKEN=TOKEN) as bot:
+        await post_all(bot.http, bodies)
+        await eventually(lambda: _settled(bot), what="the storm published")
+        again = json.loads(json.dumps(bodies[0][1]))
+        again["alerts"][0]["startsAt"] = datetime.now(timezone.utc).isoformat()
+        await post_all(bot.http, [(0.0, again)])
+        await eventually(lambda: len(top_level(fake_slack.messages(CHANNEL))) == 3, what="the recurrence")
+        await eventually(lambda: _settled(bot), what="the recurrence published")
+        new = top_level(fake_slack.messages(CHANNEL))[2]
+        assert "#3 CRITICAL · PostgresTooManyConnections on payments-db" in _text(new)
+        assert "recurs #1, which had resolved" in _text(new)
+        old = await bot.deps.store.incidents.get(1)
+        assert old is not None and old.incident.resolved and len(old.incident.alerts) == 12
