@@ -4,7 +4,8 @@ Each `step()`:
   1. takes (or renews) the `incidents` lease; a replica without it does nothing and forgets its in-memory state;
   2. on a new lease epoch (first step, a restart, or another replica held it meanwhile) rebuilds the correlator
      from the store: open incidents and those resolved within `max_incident_age` + `window`, with their alerts;
-  3. reads up to `BATCH` unprocessed inbox bodies, oldest first, and feeds their alerts to the correlator;
+  3. reads up to `BATCH` unprocessed inbox bodies, oldest first, and feeds their alerts to the correlator in the
+     order they happened (start, or end for a resolved one);
   4. writes the touched incidents, their changed alerts, timeline lines and the inbox marks in one transaction,
      fenced by the lease (`IncidentStore.apply`). If that fails the in-memory correlator is dropped and rebuilt
      from the store on the next step, so memory never runs ahead of the database.
@@ -144,16 +145,20 @@ class IncidentProcessor:
         corr = self._corr
         assert corr is not None
         touched: dict[str, _Touch] = {}
-        count = 0
+        batch: list[AlertEvent] = []
         for inbox_id, received_at, body in rows:
             try:
                 message = parse_webhook(body, where=f"inbox {inbox_id}", received_at=received_at)
             except UsageError as e:
                 log.error("stored notification no longer parses; skipped", inbox_id=inbox_id, error=str(e))
                 continue
-            for alert in message.alerts:
-                count += 1
-                self._one(corr, alert, touched)
+            batch.extend(message.alerts)
+        # in the order things happened, not the order notifications arrived (groups are sent independently):
+        # a chain's middle then comes before its far end, so the chain is not split in two
+        batch.sort(key=lambda a: a.event_at)
+        for alert in batch:
+            self._one(corr, alert, touched)
+        count = len(batch)
         changes = []
         routes = self._deps.config.incidents
         for key, t in touched.items():
