@@ -14,7 +14,7 @@ from string import Template
 
 from ..errors import ConfigError
 
-__all__ = ["Prompt", "Prompts", "default_prompts_dir", "PROMPT_NAMES"]
+__all__ = ["Prompt", "Prompts", "default_prompts_dir", "load_prompt", "PROMPT_NAMES"]
 
 PROMPT_NAMES = ("investigator", "question", "followup", "final_answer", "repair")
 _HEADER = re.compile(r"^#\s*(\w+):\s*(.+?)\s*$")
@@ -55,6 +55,16 @@ def _parse(path: Path) -> Prompt:
     if "version" not in meta:
         raise ConfigError(f"prompt {path}: missing '# version: N' header")
     return Prompt(name=meta.get("prompt", path.stem), version=meta["version"], text="\n".join(body).strip() + "\n")
+
+
+def load_prompt(name: str, directory: Path | None = None) -> Prompt:
+    """One prompt file, from `directory` when it has it, else the shipped one."""
+    path = (directory or default_prompts_dir()) / f"{name}.txt"
+    if not path.is_file():
+        path = default_prompts_dir() / f"{name}.txt"
+    if not path.is_file():
+        raise ConfigError(f"prompt file {path} is missing")
+    return _parse(path)
 
 
 @dataclass(frozen=True)

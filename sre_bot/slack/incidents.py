@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -24,12 +25,14 @@ from ..deps import Deps
 from ..errors import UsageError
 from ..incidents.investigate import investigate_incident, investigation_target
 from ..incidents.processor import IncidentProcessor
+from ..llm.incident_advice import incident_advice
+from ..llm.oneshot import OneShotUnavailable
 from ..logging import get_logger
 from ..store.errors import StoreError
 from ..store.incidents import StoredAlert, StoredIncident
 from .approvals import post_request
 from .incident_blocks import METADATA_EVENT, batch_blocks, incident_blocks
-from .render import render_reply
+from .render import escape, render_reply
 
 __all__ = ["IncidentPublisher", "run_incidents", "cycle"]
 
@@ -52,7 +55,7 @@ class IncidentPublisher:
     _last_note: dict[str, float] = field(default_factory=dict)
     _drawn: dict[str, int] = field(default_factory=dict)  # the version each message was last redrawn at
     _retry: dict[str, _Retry] = field(default_factory=dict)
-    _investigating: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+    _investigating: dict[str, asyncio.Task[None]] = field(default_factory=dict)  # background work by kind:key
 
     async def publish(self) -> int:
         """Post or redraw every incident that is behind; returns how many were brought up to date."""
@@ -107,6 +110,7 @@ class IncidentPublisher:
             self._drawn[s.key] = s.version
             s = s.model_copy(update={"message_ts": resp["ts"]})
             self._start_investigation(s)
+            self._start_task(s, "advice", self._advise(s))
             return
         if self._drawn.get(s.key) != s.version:
             await self.client.chat_update(channel=s.channel, ts=s.message_ts, text=text, blocks=blocks)
@@ -141,13 +145,53 @@ class IncidentPublisher:
     # -- the root-service investigation ------------------------------------------------------------------------
 
     def _start_investigation(self, s: StoredIncident) -> None:
-        if not self.deps.config.incidents.investigate or s.key in self._investigating:
+        if not self.deps.config.incidents.investigate:
             return
         if investigation_target(s, self.deps.config.dependencies()) is None:
             return
-        task = asyncio.create_task(self._investigate(s))
-        self._investigating[s.key] = task
-        task.add_done_callback(lambda _: self._investigating.pop(s.key, None))
+        self._start_task(s, "investigation", self._investigate(s))
+
+    def _start_task(self, s: StoredIncident, what: str, work: Any) -> None:
+        key = f"{what}:{s.key}"
+        if key in self._investigating:
+            work.close()
+            return
+        task = asyncio.create_task(work)
+        self._investigating[key] = task
+        task.add_done_callback(lambda _: self._investigating.pop(key, None))
+
+    async def _advise(self, s: StoredIncident) -> None:
+        """With a model: ask once whether this new incident and the open ones near it should be merged or split;
+        post what survives grounding in the thread as a suggestion. Nothing is applied."""
+        store, llm = self.deps.store, self.deps.llm
+        if llm is None or store is None or not s.channel or not s.message_ts:
+            return
+        near = self.deps.config.correlation.window_delta * 3
+        related = {r.incident for r in s.incident.related}
+        others = [o for o in await store.incidents.listing(open_only=True, limit=10) if o.key != s.key and (
+            o.key in related or abs(o.incident.started_at - s.incident.started_at) <= near)][:4]
+        if not others:
+            return
+        try:
+            briefs = [(x, await store.incidents.alerts(x.key)) for x in [s, *others]]
+            result = await incident_advice(llm, briefs)
+        except OneShotUnavailable as e:
+            log.info("no merge/split advice", incident=s.number, reason=str(e))
+            return
+        except Exception:
+            log.exception("merge/split advice failed", incident=s.number)
+            return
+        for a in result.advice:
+            nums = " and ".join(f"#{n}" for n in a.incidents)
+            what = f"merge {nums}" if a.kind == "merge" else f"split {len(a.alerts)} alert(s) out of {nums}"
+            text = (f"💡 *Suggestion from {escape(result.model)}, not applied:* {what} — {escape(a.reason)}\n"
+                    f"> {escape(a.quote)}\nThe rules keep the grouping as it is; a person decides "
+                    f"(`/sre incident {s.number}` shows why alerts were grouped).")
+            await self.client.chat_postMessage(channel=s.channel, thread_ts=s.message_ts, text=text[:3000])
+            await store.incidents.add_event(s.key, "llm_suggestion", f"model suggested: {what} ({a.reason})",
+                                            now=self.deps.clock())
+        if result.dropped:
+            log.info("merge/split advice dropped by grounding", incident=s.number, dropped=result.dropped)
 
     async def _investigate(self, s: StoredIncident) -> None:
         store = self.deps.store
@@ -175,7 +219,7 @@ class IncidentPublisher:
             log.exception("incident investigation failed", incident=s.number)
 
     async def drain(self) -> None:
-        """Wait for running investigations (on shutdown)."""
+        """Wait for running investigations and advice (on shutdown)."""
         if self._investigating:
             await asyncio.gather(*self._investigating.values(), return_exceptions=True)
 

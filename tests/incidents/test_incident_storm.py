@@ -13,6 +13,7 @@ from sre_bot.actions.config import ActionsConfig
 from sre_bot.incidents.config import IncidentsConfig
 from sre_bot.sandbox.notifications import notifications
 from tests.actions._support import ask, request_message
+from tests.fakes.anthropic_api import FakeAnthropic, call, tool_use
 from tests.fakes.slack_api import FakeSlack
 from tests.harness import running_bot
 from tests.incidents._storm import CHANNEL, TOKEN, eventually, post_all, storm, storm_config, thread, top_level
@@ -167,3 +168,37 @@ async def test_a_recurrence_opens_a_new_incident_that_links_the_resolved_one(fak
         assert "recurs #1, which had resolved" in _text(new)
         old = await bot.deps.store.incidents.get(1)
         assert old is not None and old.incident.resolved and len(old.incident.alerts) == 12
+
+
+def _advice(body: dict[str, Any], *, grounded: bool):
+    """The model's merge suggestion: quoting a line of the briefs it was sent, or an invented one."""
+    sent = body["messages"][0]["content"][0]["text"]
+    line = next(ln for ln in sent.splitlines() if ln.startswith("#2 services:"))
+    quote = line if grounded else "the database was struck by lightning at 08:00"
+    return tool_use(call("incident_advice", {"suggestions": [
+        {"kind": "merge", "incidents": [1, 2], "reason": "both began within minutes", "quote": quote}]}))
+
+
+async def test_the_model_may_suggest_a_merge_shown_in_the_thread_never_applied(fake_slack: FakeSlack,
+                                                                               tmp_path: Path) -> None:
+    """With a model configured each new incident gets one question about its open neighbours; a grounded merge
+    suggestion is posted in the thread as a suggestion, an invented quote is dropped, and nothing is merged."""
+    _, bodies = storm()
+    env = {"SRE_BOT_ALERTMANAGER_TOKEN": TOKEN, "SRE_BOT_DB_URL": f"sqlite+aiosqlite:///{tmp_path}/bot.db"}
+    async with running_bot(fake_slack, config=storm_config(), incidents=False, **env) as bot:
+        await post_all(bot.http, [b for b in bodies if b[1]["status"] == "firing"])  # both incidents in one batch
+    with FakeAnthropic() as model:
+        model.enqueue(lambda b: _advice(b, grounded=True), lambda b: _advice(b, grounded=False))
+        env |= {"ANTHROPIC_API_KEY": "test-key", "ANTHROPIC_BASE_URL": model.url, "SRE_BOT_LLM_MAX_RETRIES": "0"}
+        async with running_bot(fake_slack, config=storm_config(), **env) as bot:
+            await eventually(lambda: model.remaining == 0 and len(model.bodies) == 2, what="two advice requests")
+            await eventually(lambda: any("Suggestion from" in m.get("text", "")
+                                         for m in fake_slack.messages(CHANNEL)), what="the suggestion")
+            await eventually(lambda: _settled(bot), what="published")
+            shown = [m for m in fake_slack.messages(CHANNEL) if "Suggestion from" in m.get("text", "")]
+            assert len(shown) == 1 and "not applied" in shown[0]["text"] and "merge #1 and #2" in shown[0]["text"]
+            assert "#2 services: search" in shown[0]["text"] and "lightning" not in json.dumps(shown)
+            assert len(top_level(fake_slack.messages(CHANNEL))) == 2
+            listing = await bot.deps.store.incidents.listing()
+            assert sorted(len(s.incident.alerts) for s in listing) == [2, 12]  # nothing merged
+            model.assert_clean()
