@@ -145,8 +145,8 @@ class IncidentPublisher:
     # -- the root-service investigation ------------------------------------------------------------------------
 
     def _start_investigation(self, s: StoredIncident) -> None:
-        if not self.deps.config.incidents.investigate:
-            return
+        if not self.deps.config.incidents.investigate or s.incident.resolved:
+            return  # an incident that is already over when it is first seen is kept, not investigated
         if investigation_target(s, self.deps.config.dependencies()) is None:
             return
         self._start_task(s, "investigation", self._investigate(s))
