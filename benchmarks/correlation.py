@@ -42,6 +42,10 @@ latest alert is within the window, 10 min), one incident per window (time only),
 Throughput: storms generated the same way, 15 min apart (several open incidents at once), cut at 1k, 10k and 100k
 alerts; the time of `correlate()` (sort + every event, resolutions included) and of the `group_by: [alertname]`
 baseline on the same events.
+
+The default correlator's storms are also written as evaluation reports (`correlation-spread<N>-eval.md`, `.json`)
+through the same code as `sre-bot eval`: a row per storm (pairwise F1, incidents against the truth's) and a case
+per scenario instance (the root service its main incident names).
 """
 
 from __future__ import annotations
@@ -61,7 +65,7 @@ from typing import Any
 import yaml
 
 from benchmarks._report import (REPO_ROOT, RESULTS_DIR, command_line, format_table, machine_info, num, pct,
-                                progress, save_and_say, utc_now)
+                                progress, save_and_say, utc_now, write_eval_report)
 from sre_bot.alert_payloads import fingerprint
 from sre_bot.analysis.correlation import AlertEvent, CorrelationRules, Correlator, correlate, root_service
 
@@ -453,6 +457,40 @@ def throughput(scenarios: Sequence[Scenario], names: _Names, graph: dict[str, li
     return out
 
 
+def eval_results(st: Storms, graph: dict[str, list[str]], rules: CorrelationRules, spread: float) -> list[Any]:
+    """The default correlator's storms as evaluation rows: one per storm, a case per scored scenario instance."""
+    from sre_bot.evaluation.metrics import pair_counts
+    from sre_bot.evaluation.results import CaseResult, CorrelationResult, ScenarioResult
+
+    pred, roots = run_correlator(st.items, rules, graph)
+    by_storm: dict[int, list[int]] = defaultdict(list)
+    for n, it in enumerate(st.items):
+        by_storm[it.storm].append(n)
+    out = []
+    for k, idx in sorted(by_storm.items()):
+        truth = [st.items[n].instance for n in idx]
+        both, t, p = pair_counts(truth, [pred[n] for n in idx])
+        cases = []
+        for inst in sorted(set(truth)):
+            true_roots = st.roots.get(inst) or set()
+            if not true_roots:
+                continue  # a root that reaches no workload: unscored, as in root_scores
+            mine = [n for n in idx if st.items[n].instance == inst]
+            counts = Counter(pred[n] for n in mine)
+            first = {g: min(st.items[n].start for n in mine if pred[n] == g) for g in counts}
+            got = roots.get(min(counts, key=lambda g: (-counts[g], first[g])))
+            cases.append(CaseResult(scenario=f"storm {k}", case=inst.split("#", 1)[1], answered_by="correlator",
+                                    truth_root=got if got in true_roots else sorted(true_roots)[0],
+                                    truth_cause="incident", abstained=got is None, services=[got] if got else []))
+        out.append(ScenarioResult(
+            name=f"storm {k} (spread {spread:g} min)", cases=cases,
+            correlation=CorrelationResult(alerts=len(idx), truth_incidents=len(set(truth)),
+                                          incidents=len({pred[n] for n in idx}), pairs_both=both, pairs_truth=t,
+                                          pairs_predicted=p, roots_right=sum(c.top1 for c in cases),
+                                          roots_scored=len(cases))))
+    return out
+
+
 # --- report -------------------------------------------------------------------------------------------------------
 
 def render_quality(rows: list[dict[str, Any]], base: dict[str, Any]) -> str:
@@ -509,10 +547,13 @@ def main(argv: list[str] | None = None) -> int:
           f"{sum(map(len, graph.values()))} edges")
     print(f"machine: {m['cpu']} ×{m['cpu_count']}, Python {m['python']} ({m['implementation']})")
     quality = []
+    reports: list[tuple[float, list[Any], float]] = []
     for spread in args.spread:
         st = make_storms(scenarios, names, storms=args.storms, seed=args.seed, spread=timedelta(minutes=spread),
                          gap=STORM_GAP)
         rows = evaluate(st, graph, rules)
+        t_eval = time.perf_counter()
+        reports.append((spread, eval_results(st, graph, rules, spread), time.perf_counter() - t_eval))
         base = next(r for r in rows if r["method"] == "Alertmanager group_by [alertname]")
         quality.append({"spread_min": spread, "alerts": len(st.items), "instances": len(st.instances),
                         "methods": rows})
@@ -538,6 +579,13 @@ def main(argv: list[str] | None = None) -> int:
         "graph": graph, "quality": quality, "throughput": tp, "elapsed_s": time.perf_counter() - started,
     }
     save_and_say(args.json, results)
+    for spread, storms, elapsed in reports:
+        write_eval_report(f"correlation-spread{spread:g}", f"Alert correlation on ITBench storms (spread {spread:g} "
+                          f"min)", storms, settings={"storms": args.storms, "seed": args.seed,
+                                                     "rules": "defaults", "graph": "from propagations"},
+                          elapsed_s=elapsed, machine=m, source="ITBench storms",
+                          notes=["`root service top-1` is the root service of the incident holding most of a "
+                                 "scenario instance's alerts (the correlator states no confidence)."])
     return 0
 
 

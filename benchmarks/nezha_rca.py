@@ -9,6 +9,10 @@ Per day: the pod metrics become OpenMetrics gauges, `promtool` backfills them in
 `investigate(deps, "why is <entry> slow?", at=inject + offset, window=W)`. The same Prometheus data, over the same
 window and baseline, feeds the baselines: a random ranking (exact expectation) and "largest single-metric robust
 z-score". Ground truth is the service of the injected pod. See benchmarks/README.md.
+
+The engine's answers are also written as an evaluation report (`nezha_rca-eval.md`, `.json`, reliability PNG),
+through the same code as `sre-bot eval`: top-1/top-3 of the shown answer, abstentions, and the calibration of the
+engine's stated confidence — and of the shipped library calibration — on faults nobody on this project wrote.
 """
 
 from __future__ import annotations
@@ -39,7 +43,8 @@ from tests.realprom import prometheus_server
 
 from ._nezha_data import Day, Fault, load_day, openmetrics
 from ._nezha_tables import NEZHA_PAPER, by_fault_type, render, render_sweep, summarize
-from ._report import REPO_ROOT, RESULTS_DIR, command_line, machine_info, progress, save_and_say, utc_now
+from ._report import (REPO_ROOT, RESULTS_DIR, command_line, machine_info, progress, save_and_say, utc_now,
+                      write_eval_report)
 
 __all__ = ["main", "SIGNALS", "SIGNAL_SETS", "build_config"]
 
@@ -224,8 +229,8 @@ async def run_fault(day: Day, fault: Fault, url: str, specs: dict[str, Spec], of
         insufficient=inv.insufficient, in_scope=truth in inv.services, scope=inv.services,
         hypotheses=[h.service for h in inv.hypotheses],
         shown_top1=bool(inv.hypotheses) and inv.hypotheses[0].service == truth,
-        engine_ranking=[{"service": r.service, "score": r.score, "confidence": r.confidence, "cause": r.cause}
-                        for r in inv.ranking[:5]],
+        engine_ranking=[{"service": r.service, "score": r.score, "confidence": r.confidence, "cause": r.cause,
+                         "cause_kind": r.cause_kind} for r in inv.ranking[:5]],
         truth_in_ranking=truth_entry.model_dump(include={"score", "confidence", "cause", "reasons"})
         if truth_entry else None,
         summary=inv.summary,
@@ -235,6 +240,36 @@ async def run_fault(day: Day, fault: Fault, url: str, specs: dict[str, Spec], of
     )
     row["evidence_tokens"] = round(row["evidence_chars"] / CHARS_PER_TOKEN)
     return row
+
+
+# Fault types as the evaluation's cause kinds; the engine has no kind for a code-level fault.
+NEZHA_CAUSES = {"cpu_contention": "resource_exhaustion", "cpu_consumed": "resource_exhaustion",
+                "network_delay": "infrastructure", "return": "code_fault", "exception": "code_fault"}
+
+
+def eval_results(rows: list[dict[str, Any]]) -> list[Any]:
+    """Each fault as an evaluation case: the shown answer (hypotheses), its stated and library-calibrated
+    confidence, against the injected pod's service."""
+    from sre_bot.evaluation.results import CaseResult, ScenarioResult
+    from sre_bot.evaluation.scoring import engine_cause_kind
+    from sre_bot.services.answer import library_calibration
+
+    cal = library_calibration()
+    out = []
+    for r in rows:
+        shown = list(r.get("hypotheses") or [])
+        top = (r.get("engine_ranking") or [None])[0] if shown and not r.get("insufficient") else None
+        conf = top["confidence"] if top else None
+        case = CaseResult(
+            scenario=f"{r['app']} #{r['index']} {r['inject_time'][11:16]}", case=r["fault"], question=r["question"],
+            truth_root=r["truth"], truth_cause=NEZHA_CAUSES.get(r["fault"], r["fault"]), answered_by="engine",
+            abstained=top is None, services=shown if top else [],
+            cause_kind=engine_cause_kind(top.get("cause_kind")) if top else None,
+            answer_kind=top.get("cause_kind") if top else None, confidence=conf,
+            calibrated=cal.apply(conf) if cal is not None and conf is not None else None,
+            wall_s=r.get("wall_s"), error=r.get("error"), extra={"engine_rank": r.get("engine_rank")})
+        out.append(ScenarioResult(name=case.scenario, cases=[case], wall_s=r.get("wall_s") or 0.0))
+    return out
 
 
 def _engine_info() -> dict[str, Any]:
@@ -359,6 +394,15 @@ def main(argv: list[str] | None = None) -> int:
                             *[{**s, "label": f"+{s['at_offset']}/{s['window']}", "apps": apps}
                               for s in results["sweep"]]]))
     save_and_say(args.json, results)
+    cal_note = ("`calibrated` is the shipped scenario-library calibration applied to the engine's confidence: "
+                "an out-of-sample check of it")
+    write_eval_report("nezha_rca", f"Nezha RCA — {label}", eval_results(results["faults"]),
+                      settings={"days": ", ".join(args.days), "question": "why is <entry> slow?",
+                                "engine": results["engine"]["version"]},
+                      elapsed_s=results["elapsed_s"], machine=results["machine"], source="Nezha faults",
+                      notes=[cal_note, "Cause kinds: cpu_* → resource_exhaustion, network_delay → infrastructure, "
+                                       "return/exception → code_fault (not in the truth vocabulary: not scored "
+                                       "for kind)."])
     return 0
 
 

@@ -68,9 +68,30 @@ def reference_errors(sc: "Scenario") -> list[str]:
         if a.inhibited_by is not None and (a.inhibited_by not in fired or a.inhibited_by == a.alertname):
             errs.append(f"alerts[{i}].inhibited_by: {a.inhibited_by!r} is not another alert of this scenario")
     if sc.truth is not None:
-        for s in [sc.truth.root_service, *sc.truth.affected]:
-            if s not in known:
-                errs.append(f"truth: unknown service {s!r}")
+        errs += _truth_errors(sc, known)
+    return errs
+
+
+def _truth_errors(sc: "Scenario", known: set[str]) -> list[str]:
+    """The truth names known services, alert references that select an alert, and each alert at most once."""
+    from .truth import alert_ref_matches
+
+    assert sc.truth is not None
+    errs: list[str] = []
+    many = bool(sc.truth.incidents)
+    owner: dict[int, str] = {}
+    for inc in sc.truth.cases():
+        where = f"truth.incidents[{inc.name}]" if many else "truth"
+        for s in [inc.root_service, inc.action_service, *inc.affected]:
+            if s is not None and s not in known:
+                errs.append(f"{where}: unknown service {s!r}")
+        for ref in inc.alerts or []:
+            hits = [i for i, a in enumerate(sc.alerts) if alert_ref_matches(ref, a.alertname, a.service)]
+            if not hits:
+                errs.append(f"{where}.alerts: {ref!r} selects no alert of this scenario")
+            for i in hits:
+                if owner.setdefault(i, inc.name) != inc.name:
+                    errs.append(f"{where}.alerts: {ref!r} is already in incident {owner[i]!r}")
     return errs
 
 

@@ -68,10 +68,17 @@ alerts:                            # what Alertmanager shows; resolved ones (end
     silenced: false
     inhibited_by: null             # the alertname of another active alert
 
-truth:                             # ground truth, read only by evaluation
-  root_service: checkout
-  cause: bad_deploy
+backends:                          # optional: a simulated system that is failing (`down`: every request
+  loki: down                       # answers 503) or not there at all (`absent`: not served, not configured)
+
+truth:                             # ground truth, read only by evaluation (format: sandbox/truth.py)
+  root_service: checkout           # or `incidents: [...]`, each with these fields and a `name`
+  cause: bad_deploy                # bad_deploy | config_change | dependency_outage | resource_exhaustion |
+                                   # traffic_spike | infrastructure | data_issue | none (the bot must abstain)
   revision: 4f1c...
+  question: why is frontend failing?        # what the on-call asks (never names the cause)
+  alerts: [HighErrorRate, DBConnectionPoolExhausted@payments-db]   # the incident's alerts
+  action: {name: argocd.rollback}           # the right catalog action, or `none`
   summary: ...
 ```
 
@@ -100,6 +107,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from ..config import Signal
 from ..errors import ConfigError
 from .checks import BUILTIN_PLACEHOLDERS, PLACEHOLDER_RE, PSEUDO_SIGNALS, field_path, reference_errors
+from .truth import Truth
 
 __all__ = [
     "Scenario", "ServiceSpec", "Shape", "Event", "Logs", "LogTemplate", "IntRange", "ArgoApp", "Deploy",
@@ -108,6 +116,7 @@ __all__ = [
     "scenario_path",
 ]
 
+BackendName = Literal["prometheus", "loki", "argocd", "alertmanager"]
 _SPAN_RE = re.compile(r"^(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 _UNITS = ("weeks", "days", "hours", "minutes", "seconds")
 _DNS_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -284,15 +293,6 @@ class AlertSpec(_Strict):
     inhibited_by: str | None = None
 
 
-class Truth(_Strict):
-    root_service: str
-    cause: Literal["bad_deploy", "config_change", "dependency_outage", "resource_exhaustion", "traffic_spike",
-                   "infrastructure", "data_issue", "none"]
-    summary: str
-    revision: str | None = None
-    affected: list[str] = Field(default_factory=list)
-
-
 class Scenario(_Strict):
     name: str = Field(min_length=1)
     description: str = ""
@@ -302,6 +302,7 @@ class Scenario(_Strict):
     signals: dict[str, CustomSignal] = Field(default_factory=dict)
     services: list[ServiceSpec] = Field(min_length=1)
     alerts: list[AlertSpec] = Field(default_factory=list)
+    backends: dict[BackendName, Literal["up", "down", "absent"]] = Field(default_factory=dict)
     truth: Truth | None = None
 
     @field_validator("duration")

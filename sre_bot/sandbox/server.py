@@ -4,7 +4,9 @@
         sb.urls.prometheus   # http://127.0.0.1:<free port>
 
 `Sandbox` binds loopback only (each port 0 = a free one unless `ports` says otherwise), anchors the scenario at
-`now` (default: the clock's now) and keeps answering as the clock advances. `run_forever` is what
+`now` (default: the clock's now) and keeps answering as the clock advances. A scenario's `backends:` can make a
+system fail: `down` serves a 503 to every request (a proxy in front of a dead backend), `absent` serves nothing
+and leaves its URL out (`urls.<name>` is None, `as_env()` omits it). `run_forever` is what
 `sre-bot sandbox` runs: start, report the URLs, serve until cancelled or `stop` is set.
 """
 
@@ -40,15 +42,27 @@ class SandboxPorts:
 
 @dataclass(frozen=True)
 class SandboxURLs:
-    prometheus: str
-    loki: str
-    argocd: str
-    alertmanager: str
+    prometheus: str | None
+    loki: str | None
+    argocd: str | None
+    alertmanager: str | None
 
     def as_env(self) -> dict[str, str]:
-        """The settings that point sre-bot's backends at this sandbox."""
-        return {"PROMETHEUS_URL": self.prometheus, "LOKI_URL": self.loki, "ARGOCD_URL": self.argocd,
-                "ALERTMANAGER_URL": self.alertmanager}
+        """The settings that point sre-bot's backends at this sandbox (an `absent` backend is left out)."""
+        env = {"PROMETHEUS_URL": self.prometheus, "LOKI_URL": self.loki, "ARGOCD_URL": self.argocd,
+               "ALERTMANAGER_URL": self.alertmanager}
+        return {k: v for k, v in env.items() if v is not None}
+
+
+def _down_app(title: str) -> web.Application:
+    """Every request answers 503, as an ingress does when the backend behind it is gone."""
+    async def unavailable(request: web.Request) -> web.Response:
+        return web.Response(status=503, text=f"upstream connect error or disconnect/reset before headers "
+                                             f"({title} is down in this scenario)\n")
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", unavailable)
+    return app
 
 
 def _loopback(host: str) -> str:
@@ -96,7 +110,8 @@ class Sandbox:
     async def start(self) -> SandboxURLs:
         if self._urls is not None:
             return self._urls
-        names = ("prometheus", "loki", "argocd", "alertmanager")
+        states = self.scenario.backends
+        names = tuple(n for n in ("prometheus", "loki", "argocd", "alertmanager") if states.get(n) != "absent")
         socks = {}
         try:
             for n in names:
@@ -107,12 +122,14 @@ class Sandbox:
             raise
         hostpart = f"[{self.host}]" if ":" in self.host else self.host
         urls = {n: f"http://{hostpart}:{socks[n].getsockname()[1]}" for n in names}
-        apps = {
-            "prometheus": prometheus_api.create_app(self.world, self.config),
-            "loki": loki_api.create_app(self.world),
-            "argocd": argocd_api.create_app(self.world),
-            "alertmanager": alertmanager_api.create_app(self.world, prometheus_url=urls["prometheus"]),
+        prom_url = urls.get("prometheus", "http://prometheus.sandbox:9090")
+        makers = {
+            "prometheus": lambda: prometheus_api.create_app(self.world, self.config),
+            "loki": lambda: loki_api.create_app(self.world),
+            "argocd": lambda: argocd_api.create_app(self.world),
+            "alertmanager": lambda: alertmanager_api.create_app(self.world, prometheus_url=prom_url),
         }
+        apps = {n: _down_app(n) if states.get(n) == "down" else makers[n]() for n in names}
         try:
             for n in names:
                 runner = web.AppRunner(apps[n], access_log=None)
@@ -124,7 +141,7 @@ class Sandbox:
             for s in socks.values():
                 s.close()
             raise
-        self._urls = SandboxURLs(**urls)
+        self._urls = SandboxURLs(**{n: urls.get(n) for n in ("prometheus", "loki", "argocd", "alertmanager")})
         return self._urls
 
     async def stop(self) -> None:

@@ -1,0 +1,61 @@
+"""The reliability diagram: stated confidence against how often the answer was right, as a PNG (matplotlib).
+
+Bars are the accuracy of each confidence bin (the number of answers in it written on the bar), the diagonal is
+perfect calibration, and a second series shows the calibrated confidences when there are any. matplotlib is an
+optional dependency (`pip install 'sre-bot[eval]'`): without it `reliability_png` writes nothing and says why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = ["reliability_png"]
+
+
+def _series(bins: Sequence[Mapping[str, Any]]) -> tuple[list[float], list[float], list[int]]:
+    used = [b for b in bins if b.get("count")]
+    return ([(b["lo"] + b["hi"]) / 2 for b in used], [b["accuracy"] for b in used], [b["count"] for b in used])
+
+
+def reliability_png(calibration: Mapping[str, Any], path: Path, *, title: str) -> str | None:
+    """Write the diagram to `path`; None on success, else the reason it was not written."""
+    if not calibration.get("points"):
+        return "no answer stated a confidence"
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return "matplotlib is not installed (pip install 'sre-bot[eval]')"
+    fig, ax = plt.subplots(figsize=(5.5, 5.8), dpi=110)
+    try:
+        ax.plot([0, 1], [0, 1], linestyle="--", color="#888888", linewidth=1, label="perfectly calibrated")
+        x, acc, n = _series(calibration.get("bins") or [])
+        bars = ax.bar(x, acc, width=0.09, color="#4C78A8", alpha=0.85, edgecolor="#2F4B6E",
+                      label=f"stated (Brier {calibration['brier']:.3f}, ECE {calibration['ece']:.3f})")
+        for rect, count in zip(bars, n):
+            ax.annotate(str(count), (rect.get_x() + rect.get_width() / 2, rect.get_height()),
+                        ha="center", va="bottom", fontsize=8, xytext=(0, 2), textcoords="offset points")
+        cal = calibration.get("bins_calibrated") or []
+        if cal and calibration.get("brier_calibrated") is not None:
+            cx, cacc, _ = _series(cal)
+            ax.plot(cx, cacc, marker="o", color="#E45756", linewidth=1.5,
+                    label=f"calibrated (Brier {calibration['brier_calibrated']:.3f}, "
+                          f"ECE {calibration['ece_calibrated']:.3f})")
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1.05)
+        ax.set_xlabel("confidence (bin centre)")
+        ax.set_ylabel("share right (top service = true root)")
+        ax.set_title(f"{title}\n{calibration['points']} answers that named a cause, {calibration['right']} right",
+                     fontsize=10)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), fontsize=8, frameon=False)
+        ax.grid(alpha=0.3)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.tight_layout()
+        fig.savefig(path, metadata={"Software": None})  # no timestamp or version: the same data, the same file
+    finally:
+        plt.close(fig)
+    return None
