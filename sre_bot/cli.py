@@ -1,4 +1,4 @@
-"""The `sre-bot` command: serve, doctor, ask, audit export, demo, sandbox, correlate.
+"""The `sre-bot` command: serve, doctor, ask, audit export, demo, sandbox, correlate, eval, runbook check.
 
 Every expected failure (bad settings, bad config, a person's mistake) ends with one clear line and exit code 2;
 never a traceback.
@@ -47,6 +47,29 @@ def _parser() -> argparse.ArgumentParser:
                       help="webhook v4 body, a JSON list of them, or a list of /api/v2/alerts alerts")
     corr.add_argument("--json", action="store_true", help="print the incidents as JSON")
     corr.add_argument("--config", help="the YAML config with `correlation:` and services (default: SRE_BOT_CONFIG)")
+    rb = sub.add_parser("runbook", help="interactive runbooks: check the files the bot loads")
+    rb_sub = rb.add_subparsers(dest="runbook_command", required=True, metavar="SUBCOMMAND")
+    rb_check = rb_sub.add_parser("check", help="report every problem in runbook files (file, step, reason)")
+    rb_check.add_argument("path", nargs="?", default=None, help="a folder or a file (default: runbooks.dir)")
+    rb_check.add_argument("--config", help="the YAML config (http allow-list, webhooks; default: SRE_BOT_CONFIG)")
+    ev = sub.add_parser("eval", help="run scenarios with ground truth through the bot and score its answers")
+    ev.add_argument("paths", nargs="*", metavar="PATH",
+                    help="a folder of scenario YAML files, a file, or a shipped name (default: every shipped one)")
+    ev.add_argument("--no-llm", action="store_true", help="the statistics engine alone, even with ANTHROPIC_API_KEY")
+    ev.add_argument("--json", action="store_true", help="print the JSON document instead of the table")
+    ev.add_argument("--out", metavar="DIR", help="where eval.json, eval.md and eval-reliability.png go "
+                                                   "(default: benchmarks/results/eval/ in a checkout)")
+    ev.add_argument("--only", action="append", default=[], metavar="NAME",
+                    help="only scenarios whose name contains NAME or matches it as a glob (repeatable)")
+    ev.add_argument("--thresholds", metavar="FILE", help="thresholds YAML (default: the shipped thresholds.yaml)")
+    ev.add_argument("--no-thresholds", action="store_true", help="report only; never exit 1 on a regression")
+    ev.add_argument("--write-calibration", action="store_true",
+                    help="fit the engine's confidence calibration on this run and write it where the bot reads it")
+    ev.add_argument("--now", default=None, help="the sandboxes' frozen clock: ISO 8601 or `now` "
+                                                "(default: a fixed instant, the same data every run)")
+    ev.add_argument("--history", action="store_true", help="instead of scenarios: accuracy and calibration on the "
+                                                           "answers people rated in Slack (SRE_BOT_DB_URL)")
+    ev.add_argument("--days", default=None, help="with --history: how many days back (default 30)")
     return p
 
 
@@ -79,6 +102,25 @@ async def _run(args: argparse.Namespace) -> int:
         from .correlate_cli import run_correlate
 
         return run_correlate(args.files, as_json=args.json, config_path=args.config)
+    if args.command == "runbook":
+        from .runbook_cli import run_check
+
+        return run_check(args.path, config_path=args.config)
+    if args.command == "eval" and args.history:
+        from .feedback.history_cli import run_history
+        from .feedback.report import parse_days
+
+        if args.paths:
+            raise UsageError("--history reads the bot's store, not scenarios: give no PATH")
+        configure_logging("warning", "console")
+        return await run_history(load_settings(), days=parse_days(args.days, usage="--days"), as_json=args.json)
+    if args.command == "eval":
+        from .eval_cli import DEFAULT_NOW, run_eval
+
+        configure_logging("warning", "console")
+        return await run_eval(args.paths, use_llm=not args.no_llm, as_json=args.json, out_dir=args.out,
+                              only=args.only, thresholds=args.thresholds, check=not args.no_thresholds,
+                              write_calibration=args.write_calibration, now=args.now or DEFAULT_NOW)
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)
     if args.command == "doctor":

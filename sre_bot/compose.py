@@ -23,6 +23,7 @@ from .errors import UsageError, ConfigError
 from .links import Links
 from .llm.client import open_llm
 from .metrics import Metrics
+from .runbooks.loader import build_library
 from .settings import Settings
 from .store.store import open_store
 from .windows import parse_duration
@@ -96,4 +97,5 @@ async def open_deps(
             if s.alertmanager_url else None,
             store=store,
             webhook=WebhookBackend(client, metrics=m) if cfg.actions.webhooks else None,
+            runbooks=build_library(cfg, client, m),  # ConfigError when a runbook is invalid
         )

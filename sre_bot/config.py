@@ -21,6 +21,7 @@ from .analysis.correlation import CorrelationRules
 from .incidents.config import IncidentsConfig
 from .errors import ConfigError
 from .querylang import LABEL_NAME_RE, matchers, quote_value, render_template, selector
+from .runbooks.config import RunbooksConfig
 from .settings import format_validation_error
 
 __all__ = ["Signal", "ServiceConfig", "Defaults", "Config", "load_config", "parse_config", "DEFAULT_SIGNALS", "RenderedSignal", "LLMConfig"]
@@ -136,6 +137,7 @@ class Config(_Strict):
     llm: LLMConfig = Field(default_factory=LLMConfig)
     actions: ActionsConfig = Field(default_factory=ActionsConfig)
     correlation: CorrelationRules = Field(default_factory=CorrelationRules)  # alerts -> incidents
+    runbooks: RunbooksConfig = Field(default_factory=RunbooksConfig)  # interactive runbooks: folder, URLs
     incidents: IncidentsConfig = Field(default_factory=IncidentsConfig)  # where incident messages go
 
     @model_validator(mode="after")

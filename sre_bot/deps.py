@@ -13,6 +13,7 @@ from .clock import Clock, system_clock
 from .config import Config
 from .links import Links
 from .metrics import Metrics
+from .runbooks.library import RunbookLibrary
 from .settings import Settings
 
 if TYPE_CHECKING:
@@ -43,3 +44,4 @@ class Deps:
     llm_off_reason: str = "ANTHROPIC_API_KEY is not set"
     store: "Store | None" = None  # approvals, audit, kill switch; None in one-shot commands (`ask`)
     webhook: "WebhookBackend | None" = None
+    runbooks: RunbookLibrary = field(default_factory=RunbookLibrary)  # loaded at start; empty: none configured

@@ -122,7 +122,7 @@ async def propose(deps: Deps, proposal: ProposedAction, *, source: dict[str, Any
     the model's name, prompt version and what it was sent about the cited evidence, redacted). `trigger`: the
     question, incident or command that led here."""
     cfg = deps.config.actions
-    level, why = effective_autonomy(cfg, proposal.action)
+    level, why = effective_autonomy(cfg, proposal.action, await deps.store.feedback.lowered(proposal.action))
     if level == "off":
         return Proposed("off", proposal, note=f"{proposal.action} is turned off in the config")
     if cfg.channels and channel not in cfg.channels:
@@ -147,7 +147,7 @@ async def propose(deps: Deps, proposal: ProposedAction, *, source: dict[str, Any
                 source=source, action=req.action, args=req.args, preview=req.preview, risk=req.risk,
                 reversible=req.reversible, autonomy=level, undo=prepared.undo)
     if level != "auto":
-        return Proposed("approve", proposal, request=req)
+        return Proposed("approve", proposal, request=req, note=why)  # why: lowered from `auto`, if it was
     return await _auto(deps, proposal, req)
 
 

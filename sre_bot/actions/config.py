@@ -8,6 +8,7 @@
       expire_after: 30m
       two_person: [high]                                      # the requester may not approve these
       auto_max_per_hour: 3
+      step_down: {below: 0.6, window: 14d, min_feedback: 5}  # feedback lowers an action's autonomy by itself
       policies:
         argocd.rollback: {autonomy: approve}
         alertmanager.silence: {autonomy: auto}                # only reversible, low-risk actions may be auto
@@ -21,6 +22,9 @@
 Autonomy is a ladder: `off` (never suggested), `suggest` (text only), `approve` (buttons; the default), `auto`
 (runs without a click, within the rate limit and the kill switch, announced with an undo where one exists).
 With no approver configured for an action, nobody can approve it, so it is only suggested.
+`step_down`: when people's "Right cause?" votes on the answers that proposed an action score below `below` (at
+least `min_feedback` votes within `window`), the action drops one rung (auto → approve → suggest) until a person
+raises it again (`/sre autonomy <action> <level>`); see `sre_bot/feedback/stepdown.py`.
 """
 
 from __future__ import annotations
@@ -34,7 +38,8 @@ from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator, 
 from ..windows import duration_field, parse_duration
 from .catalog import CATALOG, Risk
 
-__all__ = ["Autonomy", "AUTONOMY_LEVELS", "Approvers", "ActionPolicy", "WebhookConfig", "ActionsConfig"]
+__all__ = ["Autonomy", "AUTONOMY_LEVELS", "Approvers", "ActionPolicy", "WebhookConfig", "StepDownPolicy",
+           "ActionsConfig"]
 
 Autonomy = Literal["off", "suggest", "approve", "auto"]
 AUTONOMY_LEVELS: tuple[Autonomy, ...] = ("off", "suggest", "approve", "auto")
@@ -87,6 +92,31 @@ class ActionPolicy(_Strict):
     _expire = field_validator("expire_after")(lambda cls, v: v if v is None else duration_field(v))
 
 
+class StepDownPolicy(_Strict):
+    """When an action steps down by itself: accuracy (yes 1, partly ½, no 0) below `below` over at least
+    `min_feedback` votes on the answers that proposed it, posted within `window`. `channel`: where the notice goes
+    (default: the channel of the answer whose vote tipped it)."""
+
+    enabled: bool = True
+    below: float = Field(0.6, gt=0, le=1)
+    window: str = "14d"
+    min_feedback: int = Field(5, ge=1, le=10_000)
+    channel: str | None = None
+
+    _window = field_validator("window")(lambda cls, v: duration_field(v))
+
+    @field_validator("channel")
+    @classmethod
+    def _channel(cls, v: str | None) -> str | None:
+        if v is not None and not _CHANNEL.match(v):
+            raise ValueError(f"not a Slack channel id (C…/G…, from the channel's details): {v!r}")
+        return v
+
+    @property
+    def span(self) -> timedelta:
+        return parse_duration(self.window)
+
+
 class WebhookConfig(_Strict):
     """A configured automation endpoint (Event-Driven Ansible, AWX, Rundeck, …) and the JSON it is sent.
 
@@ -129,6 +159,7 @@ class ActionsConfig(_Strict):
     expire_after: str = "30m"
     two_person: list[Risk] = Field(default_factory=lambda: ["high"])
     auto_max_per_hour: int = Field(3, ge=0, le=100)
+    step_down: StepDownPolicy = Field(default_factory=StepDownPolicy)
     policies: dict[str, ActionPolicy] = Field(default_factory=dict)
     webhooks: dict[str, WebhookConfig] = Field(default_factory=dict)
 

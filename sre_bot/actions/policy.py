@@ -14,7 +14,7 @@ from typing import Literal
 
 from ..store.records import ActionRequest
 from .catalog import CATALOG
-from .config import ActionsConfig, Approvers, Autonomy
+from .config import AUTONOMY_LEVELS, ActionsConfig, Approvers, Autonomy
 
 __all__ = ["Refusal", "Click", "fingerprint", "button_value", "parse_button_value", "check_decision",
            "effective_autonomy", "may_switch", "mention_list"]
@@ -62,13 +62,18 @@ def mention_list(a: Approvers) -> str:
     return ", ".join(names) if names else "nobody (set `actions.approvers` in the config)"
 
 
-def effective_autonomy(cfg: ActionsConfig, action: str) -> tuple[Autonomy, str | None]:
-    """The level the bot acts at, and why it is lower than configured (no approvers → suggest only)."""
-    level = cfg.autonomy(action)
+def effective_autonomy(cfg: ActionsConfig, action: str,
+                       lowered: tuple[Autonomy, str] | None = None) -> tuple[Autonomy, str | None]:
+    """The level the bot acts at, and why it is lower than configured (no approvers → suggest only). `lowered`:
+    the store-backed level (stepped down by feedback, or set by a person) and why; it can only lower the config."""
+    level: Autonomy = cfg.autonomy(action)
+    why: str | None = None
+    if lowered is not None and AUTONOMY_LEVELS.index(lowered[0]) < AUTONOMY_LEVELS.index(level):
+        level, why = lowered
     spec = CATALOG[action]
     if level in ("approve", "auto") and cfg.approvers_for(action, spec.risk).empty:
         return "suggest", f"nobody may approve {action} (no approvers configured)"
-    return level, None
+    return level, why
 
 
 def check_decision(req: ActionRequest | None, click: Click, cfg: ActionsConfig, *, now: datetime,

@@ -8,7 +8,10 @@ reasons that moved it:
                     anomalous service with no anomalous dependency of its own is the likely root; a service whose
                     dependencies are also anomalous is more likely a victim — unless it was deployed before the
                     first anomaly anywhere: the change that opens the timeline is the trigger even when its load
-                    shows up downstream (a caller's bad deploy exhausting a database)
+                    shows up downstream (a caller's bad deploy exhausting a database). Load flows the other way:
+                    a service whose request rate rose while a caller's rose too is receiving that caller's load
+                    (a victim), and dependencies whose request rate rose are not held against the caller sending
+                    it (a traffic spike starts at the entry, not at the last service it reaches)
     onset     0.15  earlier onsets come first in a propagation chain
     deploy    0.15  a deploy shortly before the service's onset (not one after: that is never blamed)
     logs      0.10  an error-log template that is new or jumped in rate
@@ -83,12 +86,17 @@ def _closure(graph: Mapping[str, list[str]], start: str) -> set[str]:
     return seen
 
 
+# Saturation in the USE method's sense: a resource used up, or work queued because it is (queue depth, backlog).
+_SATURATION_WORDS = ("cpu", "memory", "connection", "saturat", "utilis", "utiliz", "disk", "heap", "queue",
+                     "backlog", "throttl", "pool")
+
+
 def _kind(hits: list[SignalHit], deploy: float) -> CauseKind:
     if deploy >= 0.5:
         return "bad_deploy"
     strongest = max(hits, key=lambda h: abs(h.anomaly.z))
     name = f"{strongest.signal} {strongest.title}".lower()
-    if strongest.unit in ("cores", "bytes") or any(w in name for w in ("cpu", "memory", "connection", "saturat")):
+    if strongest.unit in ("cores", "bytes") or any(w in name for w in _SATURATION_WORDS):
         return "resource_saturation"
     if "error" in name or "success" in name:
         return "error_spike"
@@ -115,13 +123,16 @@ def rank_services(
     onsets = {s: min(h.anomaly.onset for h in signals[s]) for s in anomalous}
     t0 = min(onsets.values())
     reachable = _closure(graph, focus) | {focus} if focus and focus in graph else None
+    closures = {s: _closure(graph, s) for s in anomalous}
+    more_traffic = {s for s in anomalous if any(h.unit == "rps" and h.anomaly.direction == "up" for h in signals[s])}
     out = []
     for s in anomalous:
         hits = sorted(signals[s], key=lambda h: h.anomaly.onset)
         max_z = max(min(abs(h.anomaly.z), 1e6) for h in hits)
         strength = min(1.0, 1 - math.exp(-max_z / 8) + 0.1 * (len(hits) - 1))
-        bad_deps = sorted(_closure(graph, s) & anomalous)
-        root = 1.0 if not bad_deps else 0.2
+        senders = sorted(c for c in more_traffic if c != s and s in closures[c]) if s in more_traffic else []
+        bad_deps = sorted(d for d in closures[s] & anomalous if s not in more_traffic or d not in more_traffic)
+        root = 1.0 if not bad_deps and not senders else 0.2
         if s not in graph:
             root = 0.6
         if reachable is not None and s not in reachable:
@@ -150,6 +161,8 @@ def rank_services(
                           f"{first.title}")
         if trigger:
             reasons.append("its deploy comes before the first anomaly anywhere: the change that opens the timeline")
+        elif senders:
+            reasons.append(f"its callers' request rate rose too ({', '.join(senders)}): receiving their load")
         elif not bad_deps:
             reasons.append("no anomalous dependency: likely where it starts")
         else:

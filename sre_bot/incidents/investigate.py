@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..deps import Deps
+from ..feedback.answers import for_feedback
 from ..services.caller import Caller
 from ..services.explain import Explained, explain
 from ..services.names import known_services
@@ -78,6 +79,7 @@ async def investigate_incident(deps: Deps, s: StoredIncident) -> Investigated | 
     names = await known_services(deps)
     thread = f"{s.channel}:{s.message_ts}" if s.channel and s.message_ts else None
     explained = await explain(deps, question, thread=thread, at=s.incident.started_at, names=names)
+    explained = await for_feedback(deps, explained, question=question)  # calibration; stored with its buttons
     proposed: list[Proposed] = []
     if deps.store is not None and s.channel and s.message_ts:
         caller = Caller(user="", channel=s.channel, thread_ts=s.message_ts, user_name=f"incident #{s.number}")

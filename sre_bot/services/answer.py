@@ -1,36 +1,71 @@
 """An investigation as a Reply: the engine's (summary, timeline, up to three hypotheses with their evidence, what
 was checked, what could not be) or the model's, after the grounding check (verified quotes, catalog actions,
-unknowns, and what the check removed). The footer always says who answered: the engine or the model, and why."""
+unknowns, and what the check removed). The footer always says who answered: the engine or the model, and why.
+
+The engine's top confidence is shown through a calibration (`analysis/calibration.py`): by default the one
+`sre-bot eval --write-calibration` fitted on the scenario library (`sre_bot/evaluation/calibration.json`); a caller
+may pass another (a team's own, fitted on its feedback). A calibration is fitted on "was the top cause right", so
+only the top hypothesis goes through it; the others show the engine's own number. Decisions (abstaining, suggesting
+a rollback) stay on the engine's stated confidence; the calibrated number is what a person reads."""
 
 from __future__ import annotations
 
+import json
+from functools import lru_cache
+from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from ..actions.suggest import engine_suggestions
+from ..analysis.calibration import Calibration
 from ..investigation import Investigation
 from .reply import Reply, Section
 
 if TYPE_CHECKING:
     from ..llm.investigator import LLMResult
 
-__all__ = ["investigation_reply", "llm_reply", "llm_json", "EVIDENCE_PER_HYPOTHESIS"]
+__all__ = ["investigation_reply", "llm_reply", "llm_json", "library_calibration", "EVIDENCE_PER_HYPOTHESIS"]
 
 EVIDENCE_PER_HYPOTHESIS = 4
+_LIBRARY = "library"
+
+
+@lru_cache(maxsize=1)
+def library_calibration() -> Calibration | None:
+    """The calibration fitted on the scenario library, shipped with the package; None when absent or unreadable."""
+    try:
+        text = resources.files("sre_bot").joinpath("evaluation", "calibration.json").read_text(encoding="utf-8")
+        return Calibration.from_dict(json.loads(text))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _confidence(c: float, cal: Calibration | None, *, top: bool) -> str:
+    """A calibration is fitted on top answers ("was the top cause right"): only the top one is shown through it."""
+    if cal is None or cal.method == "identity":
+        return f"confidence {c:.2f}"
+    if not top:
+        return f"engine confidence {c:.2f}"
+    return f"confidence {cal.apply(c):.2f} (calibrated from the engine's {c:.2f})"
 
 
 def _title(question: str) -> str:
     return f"Why: {question}" if len(question) < 120 else "Investigation"
 
 
-def investigation_reply(inv: Investigation, *, why_engine: str | None = None) -> Reply:
-    """The engine's answer; `why_engine` says why the model did not answer (no key, --no-llm, API down)."""
+def investigation_reply(inv: Investigation, *, why_engine: str | None = None,
+                        calibration: Calibration | None | str = _LIBRARY) -> Reply:
+    """The engine's answer; `why_engine` says why the model did not answer (no key, --no-llm, API down);
+    `calibration`: how confidences are shown (default: the scenario library's; None: as the engine states them)."""
+    cal = library_calibration() if calibration == _LIBRARY else calibration
+    assert cal is None or isinstance(cal, Calibration)
     timeline = "\n".join(f"• {t.at:%H:%M} — {t.text}" for t in inv.timeline[:10])
     sections = []
     for i, h in enumerate(inv.hypotheses, 1):
         shown = h.evidence[:EVIDENCE_PER_HYPOTHESIS]
         more = len(h.evidence) - len(shown)
         note = "; ".join(h.reasons[:3]) + (f" (+{more} more evidence items)" if more > 0 else "")
-        sections.append(Section(title=f"{i}. {h.cause} — confidence {h.confidence:.2f}", note=note, evidence=shown))
+        sections.append(Section(title=f"{i}. {h.cause} — {_confidence(h.confidence, cal, top=i == 1)}", note=note,
+                                evidence=shown))
     suggested = engine_suggestions(inv, {s: s for s in inv.services})
     if suggested:
         lines = "\n".join(f"• {p.describe()} — {p.reason}" for p in suggested)
@@ -41,7 +76,13 @@ def investigation_reply(inv: Investigation, *, why_engine: str | None = None) ->
     if gaps:
         gaps.append("confidence is lowered for each system that could not be checked")
     footer = f"Answered by the statistics engine ({inv.engine})" + (f"; no LLM: {why_engine}" if why_engine else "")
-    return Reply(kind="investigation", title=_title(inv.question), summary=inv.summary, window=inv.window,
+    summary = inv.summary
+    if inv.hypotheses and cal is not None and cal.method != "identity":
+        footer += f"; {cal.describe()}"
+        stated = f"confidence {inv.hypotheses[0].confidence:.2f}"
+        if summary.endswith(stated):  # the engine's summary ends with its top confidence
+            summary = summary[: -len(stated)] + f"confidence {cal.apply(inv.hypotheses[0].confidence):.2f}"
+    return Reply(kind="investigation", title=_title(inv.question), summary=summary, window=inv.window,
                  text=f"*Timeline*\n{timeline}" if timeline else None, sections=sections, gaps=gaps, footer=footer)
 
 

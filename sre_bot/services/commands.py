@@ -3,6 +3,8 @@
     help | status <service> [window] | query <promql> [window] | logs <service> [filter] [window] | deploys [app]
     run <action> … | actions | audit [n] | killswitch on|off|status   (`action_commands.py`)
     incidents [all] | incident <n>                                    (`incident_commands.py`)
+    accuracy [days] | autonomy [<action> <level>]                     (`accuracy_commands.py`)
+    runbook list | runbook <name> [service]                           (`runbook_commands.py`)
 
 A window is a trailing duration (`30m`, `2h`) or `since <time>`; the default is the configured window (1h).
 """
@@ -21,18 +23,20 @@ from ..tools.logs import error_templates, log_lines
 from ..tools.query import promql_range
 from ..windows import format_duration, looks_like_window, parse_window
 from ..actions.catalog import CATALOG
+from .accuracy_commands import accuracy_command, autonomy_command
 from .action_commands import ACTION_HELP, killswitch, list_actions, run_action, show_audit
 from .caller import Caller
 from .incident_commands import list_incidents, show_incident
 from .reply import Reply, Section, gaps_of
+from .runbook_commands import runbook_command
 from .status import status_report
 
 __all__ = ["VERBS", "HELP", "ParsedCommand", "parse_command", "run_command"]
 
 VERBS = ("help", "status", "query", "logs", "deploys", "run", "actions", "audit", "killswitch", "incidents",
-         "incident")
+         "incident", "runbook", "accuracy", "autonomy")
 _WHOLE_LINE = ("help", "deploys", "run", "actions", "audit", "killswitch", "incidents",
-               "incident")  # no trailing window
+               "incident", "runbook", "accuracy", "autonomy")  # no trailing window
 
 HELP = """\
 *sre-bot* answers from your telemetry, with the evidence for every number.
@@ -41,6 +45,10 @@ HELP = """\
 • `/sre logs <service> [filter] [window]` — recent log lines, optionally containing `filter`
 • `/sre deploys [app]` — Argo CD apps and their last deploys
 • `/sre incidents [all]` — open incidents made from Alertmanager's alerts; `/sre incident <n>` — one in detail
+• `/sre runbook list` · `/sre runbook <name> [service]` — run a runbook's read-only checks step by step; a fix it
+  finds is offered for approval
+• `/sre accuracy [days]` — how often people said answers named the right cause, and how well the confidence matched
+• `/sre autonomy` — each action's autonomy (feedback lowers it); `/sre autonomy <action> <level>` — raise it back
 • `/sre help` — this message
 {actions}
 A window is `30m`, `2h`, `1d` or `since 14:05` (UTC); the default is {default}.
@@ -106,6 +114,12 @@ async def run_command(deps: Deps, text: str, caller: Caller | None = None) -> Re
             return await list_incidents(deps, cmd.args)
         if cmd.verb == "incident":
             return await show_incident(deps, cmd.args)
+        if cmd.verb == "runbook":
+            return await runbook_command(deps, cmd.args, caller)
+        if cmd.verb == "accuracy":
+            return await accuracy_command(deps, cmd.args)
+        if cmd.verb == "autonomy":
+            return await autonomy_command(deps, cmd.args, caller)
         now = deps.clock()
         window = parse_window(cmd.window_text, now=now, default=deps.default_window)
         return await _dispatch(deps, cmd, window)

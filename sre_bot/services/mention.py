@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 from ..deps import Deps
+from ..feedback.answers import for_feedback
 from ..llm.investigator import Progress
 from .commands import VERBS, run_command
 from .explain import explain
@@ -16,6 +17,7 @@ from .names import find_service, known_services
 from .caller import Caller
 from .proposals import propose_from_answer
 from .reply import Reply, Section
+from .runbook_commands import with_runbook_suggestions
 
 __all__ = ["answer_mention"]
 
@@ -33,7 +35,8 @@ async def answer_mention(deps: Deps, text: str, *, thread: str | None = None,
     if not text or (not follow_up and find_service(text, names) is None and not deps.config.services):
         return await run_command(deps, "help")
     explained = await explain(deps, text, thread=thread, progress=progress, names=names)
-    reply = explained.reply
+    explained = await for_feedback(deps, explained, question=text)  # team calibration; `reply.answer`
+    reply = with_runbook_suggestions(deps, explained.reply, explained.engine)  # "runbook X matches: run it?"
     if caller is None or deps.store is None:
         return reply
     proposed = await propose_from_answer(deps, explained, caller, question=text, names=names)

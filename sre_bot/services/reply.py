@@ -9,13 +9,14 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from ..feedback.model import AnswerDraft
 from ..models import Evidence, TimeRange
 from ..store.records import ActionRequest
 
 __all__ = ["Section", "Reply", "gaps_of"]
 
 ReplyKind = Literal["help", "status", "query", "logs", "deploys", "investigation", "error", "actions", "audit",
-                   "killswitch", "incidents", "incident"]
+                   "killswitch", "incidents", "incident", "accuracy", "autonomy"]
 
 
 class Section(BaseModel):
@@ -36,6 +37,7 @@ class Reply(BaseModel):
     footer: str | None = None  # who answered and how (engine or model, tokens, cost), shown last and small
     requests: list[ActionRequest] = Field(default_factory=list)  # proposals to post with Approve / Reject
     request_notes: dict[str, str] = Field(default_factory=dict)  # request id -> a line to show with it
+    answer: AnswerDraft | None = None  # an investigation answer's claims, stored with its feedback buttons
 
     @property
     def evidence(self) -> list[Evidence]:

@@ -8,7 +8,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from ..deps import Deps
 from ..errors import ConfigError
 from ..logging import get_logger
-from . import approvals, commands, mentions
+from . import approvals, commands, feedback, mentions, runbooks
 from .dedupe import SeenEvents, StoreSeenEvents
 from .usergroups import GroupMembership
 
@@ -34,6 +34,8 @@ def build_app(deps: Deps) -> AsyncApp:
         logger=None,
     )
     groups = GroupMembership(deps.config.actions.all_groups())  # one cache of approver groups for every listener
+    runbooks.register(app, deps)  # before `commands`: it takes the `/sre runbook …` lines
+    feedback.register(app, deps, groups)  # before `commands`: it takes the `/sre autonomy …` lines
     commands.register(app, deps, groups)
     mentions.register(app, deps, StoreSeenEvents(deps.store, deps.clock) if deps.store else SeenEvents())
     approvals.register(app, deps, groups)

@@ -27,18 +27,22 @@ from ..incidents.investigate import investigate_incident, investigation_target
 from ..incidents.processor import IncidentProcessor
 from ..llm.incident_advice import incident_advice
 from ..llm.oneshot import OneShotUnavailable
+from ..runbooks.match import match_runbooks
 from ..logging import get_logger
 from ..store.errors import StoreError
 from ..store.incidents import StoredAlert, StoredIncident
 from .approvals import post_request
 from .incident_blocks import METADATA_EVENT, batch_blocks, incident_blocks
-from .render import escape, render_reply
+from .feedback import post_answer
+from .render import escape
+from .runbooks import post_runbook_suggestions
 
 __all__ = ["IncidentPublisher", "run_incidents", "cycle"]
 
 log = get_logger(__name__)
 
-DEBOUNCE_S = 0.5  # after a wake-up, let a burst of notifications land before processing
+DEBOUNCE_S = 0.5  # after a wake-up, process once no notification arrived for this long …
+SETTLE_MAX_S = 3.0  # … or this long after the first, whichever comes first
 MAX_BACKOFF_S = 600.0
 
 
@@ -109,7 +113,8 @@ class IncidentPublisher:
             await store.incidents.mark_posted(s.key, s.version)
             self._drawn[s.key] = s.version
             s = s.model_copy(update={"message_ts": resp["ts"]})
-            self._start_investigation(s)
+            if not self._start_investigation(s):  # else the runbooks are matched with its hypotheses too
+                await self._suggest_runbooks(s, [])
             self._start_task(s, "advice", self._advise(s))
             return
         if self._drawn.get(s.key) != s.version:
@@ -144,12 +149,25 @@ class IncidentPublisher:
 
     # -- the root-service investigation ------------------------------------------------------------------------
 
-    def _start_investigation(self, s: StoredIncident) -> None:
+    def _start_investigation(self, s: StoredIncident) -> bool:
         if not self.deps.config.incidents.investigate or s.incident.resolved:
-            return  # an incident that is already over when it is first seen is kept, not investigated
+            return False  # an incident that is already over when it is first seen is kept, not investigated
         if investigation_target(s, self.deps.config.dependencies()) is None:
-            return
+            return False
         self._start_task(s, "investigation", self._investigate(s))
+        return True
+
+    async def _suggest_runbooks(self, s: StoredIncident, hypotheses: list[Any]) -> None:
+        """"runbook X matches: run it?" in the thread, from the firing alerts' names and the hypotheses' kinds."""
+        store, runbooks = self.deps.store, self.deps.runbooks.all()
+        if store is None or not runbooks or s.incident.resolved or not s.channel or not s.message_ts:
+            return
+        alerts = [(a.event.name, a.service) for a in await store.incidents.alerts(s.key) if a.event.status == "firing"]
+        services = list(dict.fromkeys([*(h.service for h in hypotheses), *s.incident.services]))
+        matches = match_runbooks(runbooks, alert_names=alerts, services=services,
+                                 hypothesis_kinds=[(h.cause_kind, h.service) for h in hypotheses])[:3]
+        await post_runbook_suggestions(self.client, self.deps, channel=s.channel, thread_ts=s.message_ts,
+                                       matches=matches)
 
     def _start_task(self, s: StoredIncident, what: str, work: Any) -> None:
         key = f"{what}:{s.key}"
@@ -200,13 +218,15 @@ class IncidentPublisher:
             done = await investigate_incident(self.deps, s)
             if done is None:
                 return
-            text, blocks = render_reply(done.reply)
-            await self.client.chat_postMessage(channel=s.channel, thread_ts=s.message_ts, text=text, blocks=blocks)
-            for req in (p.request for p in done.proposed if p.kind in ("approve", "auto") and p.request):
+            requests = [p.request for p in done.proposed if p.kind in ("approve", "auto") and p.request]
+            await post_answer(self.client, self.deps, done.reply, channel=s.channel, thread_ts=s.message_ts,
+                              requests=requests)  # with "Right cause?" buttons
+            for req in requests:
                 try:
                     await post_request(self.client, self.deps, req)
                 except UsageError as e:
                     log.warning("approval request not posted", request_id=req.id, error=str(e))
+            await self._suggest_runbooks(s, done.explained.engine.hypotheses)
             now = self.deps.clock()
             await store.incidents.set_investigation(s.key, root=done.target, doc=done.summary, now=now)
             top = done.summary
@@ -222,6 +242,19 @@ class IncidentPublisher:
         """Wait for running investigations and advice (on shutdown)."""
         if self._investigating:
             await asyncio.gather(*self._investigating.values(), return_exceptions=True)
+
+
+async def _settle(wake: asyncio.Event) -> None:
+    """Let a burst of notifications land before processing: wait until none arrived for DEBOUNCE_S (at most
+    SETTLE_MAX_S). Alertmanager flushes every group of a storm within moments of each other, in no set order; a
+    batch that holds them all is correlated in event order, so a chain's middle is never seen after its ends."""
+    deadline = asyncio.get_running_loop().time() + SETTLE_MAX_S
+    while wake.is_set() and asyncio.get_running_loop().time() < deadline:
+        wake.clear()
+        try:
+            await asyncio.wait_for(wake.wait(), DEBOUNCE_S)
+        except TimeoutError:
+            return
 
 
 async def cycle(processor: IncidentProcessor, publisher: IncidentPublisher) -> int:
@@ -255,8 +288,7 @@ async def run_incidents(client: AsyncWebClient, deps: Deps, stop: asyncio.Event,
             waiter.cancel()
             stopper.cancel()
             if wake.is_set() and not stop.is_set():
-                wake.clear()
-                await asyncio.sleep(DEBOUNCE_S)
+                await _settle(wake)
     finally:
         await publisher.drain()
         try:

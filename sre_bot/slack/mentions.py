@@ -15,7 +15,8 @@ from ..services.mention import answer_mention
 from ..services.caller import Caller
 from .approvals import post_request
 from .dedupe import SeenEvents, StoreSeenEvents
-from .render import looking_blocks, render_reply
+from .feedback import render_answer
+from .render import looking_blocks
 from .text import unescape
 
 __all__ = ["register"]
@@ -62,7 +63,7 @@ def register(app: AsyncApp, deps: Deps, seen: SeenEvents | StoreSeenEvents) -> N
             caller = Caller(user=event.get("user", ""), channel=channel, thread_ts=thread)
             reply = await answer_mention(deps, unescape(event.get("text", "")), thread=f"{channel}:{thread}",
                                          progress=progress, caller=caller)
-            text, blocks = render_reply(reply)
+            text, blocks = await render_answer(deps, reply, channel=channel, ts=posted["ts"], thread_ts=thread)
             outcome = reply.kind
         except Exception:
             log.exception("mention failed")

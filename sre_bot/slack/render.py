@@ -66,8 +66,10 @@ def _link_name(e: Evidence) -> str:
         e.source, "link")
 
 
-def render_reply(reply: Reply) -> tuple[str, list[dict]]:
-    """(fallback text, blocks as dicts). Blocks past Slack's 50 are dropped with a note saying how many."""
+def render_reply(reply: Reply, *, reserve: int = 0) -> tuple[str, list[dict]]:
+    """(fallback text, blocks as dicts). Blocks past Slack's 50 (less `reserve`, kept for blocks the caller appends)
+    are dropped with a note saying how many."""
+    limit = MAX_BLOCKS - reserve
     blocks: list[Block] = [HeaderBlock(text=PlainTextObject(text=_clip(reply.title, 150)))]
     if reply.summary:
         blocks.append(SectionBlock(text=_mrkdwn(f"*{escape(reply.summary)}*")))
@@ -87,10 +89,10 @@ def render_reply(reply: Reply) -> tuple[str, list[dict]]:
         blocks.append(SectionBlock(text=_mrkdwn(f"*Could not check* (the answer above is missing this):\n{gaps}")))
     if reply.footer:
         blocks.append(ContextBlock(elements=[_mrkdwn(escape(reply.footer))]))
-    if len(blocks) > MAX_BLOCKS:
-        dropped = len(blocks) - (MAX_BLOCKS - 1)
+    if len(blocks) > limit:
+        dropped = len(blocks) - (limit - 1)
         keep = blocks[-1:] if reply.footer else []  # who answered is never the part that gets cut
-        blocks = blocks[: MAX_BLOCKS - 1 - len(keep)] + keep + [
+        blocks = blocks[: limit - 1 - len(keep)] + keep + [
             ContextBlock(elements=[_mrkdwn(f"_{dropped} more blocks not shown (Slack's limit is 50)_")])]
     fallback = reply.summary or reply.text or reply.title
     return _clip(fallback, 3000), [b.to_dict() for b in blocks]

@@ -10,13 +10,14 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import (JSON, BigInteger, Boolean, Column, DateTime, Index, Integer, MetaData, String, Table, Text,
-                        TypeDecorator)
+from sqlalchemy import (JSON, BigInteger, Boolean, Column, DateTime, Float, Index, Integer, MetaData, String, Table,
+                        Text, TypeDecorator)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 
 __all__ = ["metadata", "action_requests", "audit", "flags", "seen_events", "alert_inbox", "incidents",
-           "incident_alerts", "incident_events", "leases", "UTCDateTime", "JSONDoc"]
+           "incident_alerts", "incident_events", "leases", "UTCDateTime", "JSONDoc",
+           "answers", "answer_actions", "feedback", "autonomy_overrides"]
 
 metadata = MetaData()
 
@@ -181,4 +182,57 @@ leases = Table(
     Column("holder", Text, nullable=False),
     Column("epoch", Integer, nullable=False),
     Column("expires_at", UTCDateTime, nullable=False),
+)
+
+# Investigation answers posted in Slack, as they were shown (hypotheses with stated and calibrated confidences), and
+# the action requests each proposed: the "triggering hypotheses" of an action are the answers that proposed it.
+answers = Table(
+    "answers", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("channel", Text, nullable=False),
+    Column("message_ts", Text),
+    Column("thread_ts", Text),
+    Column("question", Text, nullable=False),
+    Column("answered_by", String(16), nullable=False),
+    Column("engine", Text, nullable=False),
+    Column("model", Text),
+    Column("insufficient", Boolean, nullable=False),
+    Column("top_confidence", Float),
+    Column("top_calibrated", Float),
+    Column("calibration", Text),
+    Column("hypotheses", JSONDoc, nullable=False),
+    Index("ix_answers_at", "at"),
+)
+
+answer_actions = Table(
+    "answer_actions", metadata,
+    Column("answer_id", String(64), primary_key=True),
+    Column("request_id", String(64), primary_key=True),
+    Column("action", String(100), nullable=False),
+    Index("ix_answer_actions_action", "action"),
+)
+
+# "Right cause?": one row per answer and person, overwritten by that person's later vote (the audit keeps each one).
+feedback = Table(
+    "feedback", metadata,
+    Column("answer_id", String(64), primary_key=True),
+    Column("voter", String(64), primary_key=True),
+    Column("verdict", String(8), nullable=False),
+    Column("real_cause", Text),
+    Column("at", UTCDateTime, nullable=False),
+    Column("votes", Integer, nullable=False),
+)
+
+# An action's autonomy as lowered by feedback (or set by a person); `level` NULL: as configured. `set_at` starts the
+# window the next step-down is measured on; `version` makes each change a compare-and-set across replicas.
+autonomy_overrides = Table(
+    "autonomy_overrides", metadata,
+    Column("action", String(100), primary_key=True),
+    Column("level", String(8)),
+    Column("set_by", Text),
+    Column("set_at", UTCDateTime, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("data", JSONDoc, nullable=False),
+    Column("version", Integer, nullable=False),
 )

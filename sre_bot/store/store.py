@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ._dialect import WRITE, Backend, backend_of, describe, make_engine, parse_url, upsert
 from .errors import StoreError
+from .feedback import FeedbackStore
 from .incidents import IncidentStore, LeaseStore
 from .migrate import upgrade_to_head
 from .records import ActionRequest, AuditRecord, Flag
@@ -86,6 +87,7 @@ class Store:
         self._next_prune: datetime | None = None
         self.incidents = IncidentStore(self)
         self.leases = LeaseStore(self)
+        self.feedback = FeedbackStore(self)
 
     async def close(self) -> None:
         """Close every pooled connection; later calls raise StoreError."""

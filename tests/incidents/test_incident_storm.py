@@ -11,6 +11,7 @@ from typing import Any
 
 from sre_bot.actions.config import ActionsConfig
 from sre_bot.incidents.config import IncidentsConfig
+from sre_bot.runbooks.config import RunbooksConfig
 from sre_bot.sandbox.notifications import notifications
 from tests.actions._support import ask, request_message
 from tests.fakes.anthropic_api import FakeAnthropic, call, tool_use
@@ -128,6 +129,7 @@ async def test_the_root_service_investigation_lands_in_the_thread_with_its_sugge
     message gets its top hypothesis with a quote, and the rollback it suggests waits for approval in the thread."""
     config = shop.config.model_copy(update={
         "incidents": IncidentsConfig(channel=CHANNEL, every="1s"),
+        "runbooks": RunbooksConfig(dir=Path(__file__).resolve().parents[2] / "runbooks"),
         "actions": ActionsConfig.model_validate({"approvers": {"users": ["W222"]}})})
     async with running_bot(fake_slack, config=config, SRE_BOT_ALERTMANAGER_TOKEN=TOKEN,
                            **shop.urls.as_env()) as bot:
@@ -138,7 +140,8 @@ async def test_the_root_service_investigation_lands_in_the_thread_with_its_sugge
 
         await eventually(lambda: "statistics engine" in _text(db()), timeout=30, what="the investigation line")
         msg = db()
-        assert "*Likely root service:* `checkout` — " in _text(msg) and "> " in _text(msg)
+        root_line = next(b["text"]["text"] for b in msg["blocks"] if "Likely root" in b.get("text", {}).get("text", ""))
+        assert "*Likely root service:* `checkout` — " in root_line and "> " in root_line, root_line
         assert "`payments-db` by topology" in _text(msg)  # what topology alone would have said, shown second
         replies = thread(fake_slack.messages(CHANNEL), msg["ts"])
         assert any("why is frontend unhealthy" in _text(r) for r in replies)  # from the top of the chain
@@ -149,6 +152,9 @@ async def test_the_root_service_investigation_lands_in_the_thread_with_its_sugge
         assert one.investigated_root == "frontend" and one.investigation["service"] == "checkout"
         kinds = [t.kind for t in await bot.deps.store.incidents.timeline(one.key)]
         assert "investigated" in kinds
+        offered = [r for r in thread(fake_slack.messages(CHANNEL), msg["ts"]) if "📒 runbook" in r.get("text", "")
+                   or "📒 runbook" in _text(r)]
+        assert offered and "db-connection-pool" in _text(offered[0])  # its alert matches the team's runbook
 
 
 async def test_a_recurrence_opens_a_new_incident_that_links_the_resolved_one(fake_slack: FakeSlack) -> None:

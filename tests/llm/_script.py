@@ -62,5 +62,6 @@ def blocks_text(blocks: list[dict]) -> str:
         if isinstance(b.get("text"), dict):
             out.append(b["text"]["text"])
         for e in b.get("elements", []):
-            out.append(e.get("text", ""))
+            label = e.get("text", "")  # a button's label is a text object
+            out.append(label if isinstance(label, str) else label.get("text", ""))
     return "\n".join(out)
