@@ -64,6 +64,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from .graph import depends_on_closure
 from .incident_model import (RULE_ORDER, RULE_RANK, SEVERITIES, SEVERITY_RANK, AlertEvent, Assignment,
                              CorrelationRules, Incident, Merge, MergeRule, Related, as_utc, service_from_labels,
                              severity_of)
@@ -79,15 +80,7 @@ def _closure_fn(graph: Mapping[str, Sequence[str]]) -> Callable[[str], frozenset
 
     def closure(start: str) -> frozenset[str]:
         if start not in cache:
-            seen: set[str] = set()
-            stack = list(graph.get(start, ()))
-            while stack:
-                s = stack.pop()
-                if s not in seen:
-                    seen.add(s)
-                    stack.extend(graph.get(s, ()))
-            seen.discard(start)
-            cache[start] = frozenset(seen)
+            cache[start] = frozenset(depends_on_closure(graph, start) - {start})
         return cache[start]
 
     return closure

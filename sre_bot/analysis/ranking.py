@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from .anomaly import SignalAnomaly
+from .graph import depends_on_closure
 
 __all__ = ["SignalHit", "DeployHit", "LogHit", "Candidate", "rank_services", "MIN_CONFIDENCE", "WEIGHTS",
            "DEPLOY_LOOKBACK_S"]
@@ -76,16 +77,6 @@ class Candidate:
     confidence: float = 0.0
 
 
-def _closure(graph: Mapping[str, list[str]], start: str) -> set[str]:
-    seen, stack = set(), list(graph.get(start, []))
-    while stack:
-        s = stack.pop()
-        if s not in seen:
-            seen.add(s)
-            stack.extend(graph.get(s, []))
-    return seen
-
-
 # Saturation in the USE method's sense: a resource used up, or work queued because it is (queue depth, backlog).
 _SATURATION_WORDS = ("cpu", "memory", "connection", "saturat", "utilis", "utiliz", "disk", "heap", "queue",
                      "backlog", "throttl", "pool")
@@ -122,8 +113,8 @@ def rank_services(
         return []
     onsets = {s: min(h.anomaly.onset for h in signals[s]) for s in anomalous}
     t0 = min(onsets.values())
-    reachable = _closure(graph, focus) | {focus} if focus and focus in graph else None
-    closures = {s: _closure(graph, s) for s in anomalous}
+    reachable = depends_on_closure(graph, focus) | {focus} if focus and focus in graph else None
+    closures = {s: depends_on_closure(graph, s) for s in anomalous}
     more_traffic = {s for s in anomalous if any(h.unit == "rps" and h.anomaly.direction == "up" for h in signals[s])}
     out = []
     for s in anomalous:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..analysis.correlation import SEVERITIES, severity_of
+from ..analysis.graph import depends_on_closure
 from ..sandbox.scenario import Scenario
 from ..sandbox.truth import TruthIncident, alert_ref_matches
 
@@ -38,14 +39,7 @@ def incident_alerts(sc: Scenario, inc: TruthIncident, *, single: bool) -> tuple[
 
 
 def _closure(sc: Scenario, start: str) -> set[str]:
-    graph = {s.name: s.depends_on for s in sc.services}
-    seen, stack = set(), list(graph.get(start, []))
-    while stack:
-        s = stack.pop()
-        if s not in seen:
-            seen.add(s)
-            stack.extend(graph.get(s, []))
-    return seen
+    return depends_on_closure({s.name: s.depends_on for s in sc.services}, start)
 
 
 def default_question(sc: Scenario, alerts: tuple[int, ...]) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..analysis.graph import depends_on_closure
 from ..deps import Deps
 from ..feedback.answers import for_feedback
 from ..services.caller import Caller
@@ -30,13 +31,7 @@ def investigation_target(s: StoredIncident, graph: Mapping[str, Sequence[str]]) 
         return None
 
     def reach(svc: str) -> int:
-        seen, todo = {svc}, [svc]
-        while todo:
-            for d in graph.get(todo.pop(), []):
-                if d not in seen:
-                    seen.add(d)
-                    todo.append(d)
-        return len(seen & set(affected))
+        return len(({svc} | depends_on_closure(graph, svc)) & set(affected))
 
     return max(affected, key=lambda x: (reach(x), -affected.index(x)))
 

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 
 from ..analysis.anomaly import detect_onset
+from ..analysis.graph import depends_on_closure
 from ..analysis.question import parse_question
 from ..analysis.ranking import (
     DEPLOY_LOOKBACK_S, MIN_CONFIDENCE, Candidate, DeployHit, LogHit, SignalHit, rank_services,
@@ -176,7 +177,7 @@ async def investigate(deps: Deps, question: str, *, at: datetime | None = None, 
     candidates = rank_services(graph=graph, focus=focus, signals=hits, deploys=deploys, logs=logs,
                                gaps=len(failing))
     elsewhere: list[str] = []
-    if focus is not None and not any(hits.get(s) for s in _closure_of(graph, focus)):
+    if focus is not None and not any(hits.get(s) for s in {focus} | depends_on_closure(graph, focus)):
         # the asked-about service and everything it depends on look normal: callers' trouble is not its cause
         elsewhere = [c.service for c in candidates]
         candidates = []
@@ -201,16 +202,6 @@ async def investigate(deps: Deps, question: str, *, at: datetime | None = None, 
         checked=_checked(scope, evidence, hits, logs, loki=deps.loki is not None),
         evidence=[*shown, *evidence],
     )
-
-
-def _closure_of(graph: Mapping[str, list[str]], start: str) -> set[str]:
-    seen, stack = {start}, [start]
-    while stack:
-        for d in graph.get(stack.pop(), []):
-            if d not in seen:
-                seen.add(d)
-                stack.append(d)
-    return seen
 
 
 _SYMPTOM_UNITS = {"latency": ("seconds",), "errors": ("ratio",), "saturation": ("cores", "bytes"), "traffic": ("rps",)}
