@@ -44,9 +44,12 @@ def _root_line(s: StoredIncident, investigating: bool) -> str:
     topo = (f"`{escape(inc.root_service)}` by topology: {escape(inc.root_reason)}" if inc.root_service
             else "not known from topology (no alert names a service)")
     if inv and s.investigated_root and not inv.get("insufficient"):
-        conf = inv.get("confidence")
+        conf, cal = inv.get("confidence"), inv.get("calibrated")
+        how = (f"{cal:.0%}: {escape(str(inv.get('calibration') or 'calibrated'))}; the engine stated {conf:.0%}"
+               if isinstance(cal, (int, float)) and isinstance(conf, (int, float))
+               else f"confidence {conf:.0%}" if isinstance(conf, (int, float)) else "")
         line = (f"*Likely root service:* `{escape(str(inv.get('service')))}` — {escape(str(inv.get('cause')))}"
-                + (f" (confidence {conf:.0%}, statistics engine)" if isinstance(conf, (int, float)) else ""))
+                + (f" ({how}, statistics engine)" if how else " (statistics engine)"))
         for q in inv.get("evidence", [])[:2]:
             line += f"\n> {escape(str(q.get('quote', '')))[:300]} `{escape(str(q.get('id', '')))}`"
         if inc.root_service and inc.root_service != inv.get("service"):
