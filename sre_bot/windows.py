@@ -13,7 +13,8 @@ import dateparser
 from .errors import UsageError
 from .models import TimeRange
 
-__all__ = ["duration_field", "parse_duration", "parse_time", "parse_window", "looks_like_window", "format_duration", "MAX_WINDOW"]
+__all__ = ["duration_field", "parse_duration", "parse_time", "parse_window", "looks_like_window", "format_duration", "format_ago",
+           "MAX_WINDOW"]
 
 MAX_WINDOW = timedelta(days=31)
 _DURATION_RE = re.compile(r"^(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
@@ -95,6 +96,17 @@ def parse_window(text: str | None, *, now: datetime, default: timedelta = timede
 def looks_like_window(token: str) -> bool:
     t = token.strip().lower()
     return bool(t) and (t.startswith("since ") or bool(_DURATION_RE.match(t) and any(_DURATION_RE.match(t).groups())))
+
+
+def format_ago(now: datetime, t: datetime) -> str:
+    """How long before `now` `t` was, coarsely: '3h ago', '12m ago', '40s ago' (or 'in the future')."""
+    s = int((now - t).total_seconds())
+    if s < 0:
+        return "in the future"
+    for unit, n in (("d", 86400), ("h", 3600), ("m", 60)):
+        if s >= n:
+            return f"{s // n}{unit} ago"
+    return f"{s}s ago"
 
 
 def format_duration(d: timedelta) -> str:

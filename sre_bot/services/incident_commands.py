@@ -13,6 +13,7 @@ from datetime import datetime
 from ..deps import Deps
 from ..errors import UsageError
 from ..store.incidents import StoredAlert, StoredIncident
+from ..windows import format_ago
 from .reply import Reply, Section
 
 __all__ = ["list_incidents", "show_incident", "MAX_ALERT_LINES", "MAX_TIMELINE_LINES"]
@@ -28,14 +29,6 @@ def _store(deps: Deps):  # type: ignore[no-untyped-def]
     return deps.store
 
 
-def _ago(now: datetime, t: datetime) -> str:
-    s = max(0, int((now - t).total_seconds()))
-    for unit, n in (("d", 86400), ("h", 3600), ("m", 60)):
-        if s >= n:
-            return f"{s // n}{unit} ago"
-    return f"{s}s ago"
-
-
 def _state(s: StoredIncident) -> str:
     inc = s.incident
     if inc.resolved:
@@ -47,7 +40,7 @@ def _line(s: StoredIncident, now: datetime) -> str:
     inc = s.incident
     root = f" · root `{inc.root_service}`" if inc.root_service else ""
     return (f"*#{s.number}* {inc.severity.upper()} · {inc.title} · {_state(s)} · started "
-            f"{inc.started_at:%Y-%m-%d %H:%M} UTC ({_ago(now, inc.started_at)}){root}")
+            f"{inc.started_at:%Y-%m-%d %H:%M} UTC ({format_ago(now, inc.started_at)}){root}")
 
 
 async def list_incidents(deps: Deps, args: str) -> Reply:

@@ -7,6 +7,7 @@ from datetime import datetime
 from ..deps import Deps
 from ..errors import BackendError, NotFound
 from ..models import Application, DeployRecord, Evidence, evidence_id
+from ..windows import format_ago
 from ._common import failure, not_configured
 
 __all__ = ["app_status", "deploy_history", "all_apps", "describe_deploy"]
@@ -85,19 +86,9 @@ async def all_apps(deps: Deps, *, now: datetime) -> list[Evidence]:
     out = []
     for a in sorted(apps, key=order):
         t = last(a)
-        when = f", last deploy {t:%Y-%m-%d %H:%M} UTC ({_ago(now, t)})" if t else ""
+        when = f", last deploy {t:%Y-%m-%d %H:%M} UTC ({format_ago(now, t)})" if t else ""
         out.append(Evidence(id=evidence_id("argocd", query, None, a.name), source="argocd", kind="app",
                             label=f"Argo CD app {a.name}", query=query, quote=_app_quote(a) + when,
                             url=deps.argocd.app_url(a.name), service=a.name,
                             data={"sync": a.sync_status, "health": a.health_status}))
     return out
-
-
-def _ago(now: datetime, t: datetime) -> str:
-    s = int((now - t).total_seconds())
-    if s < 0:
-        return "in the future"
-    for unit, n in (("d", 86400), ("h", 3600), ("m", 60)):
-        if s >= n:
-            return f"{s // n}{unit} ago"
-    return f"{s}s ago"
