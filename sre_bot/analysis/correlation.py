@@ -254,11 +254,13 @@ class Correlator:
         inc = self._inc[best.key]
         merge = Merge(alert=fp, rule=best.rule, reason=self._reason(alert, svc, best), linked_alert=best.linked)
         inc.merges.append(merge)
+        noted = len(inc.related)
         for c in open_[1:]:
             if c.key != inc.key and c.key not in inc.related_keys:
                 self._relate(inc, self._inc[c.key], alert, svc, c)
         self._attach(inc, alert, svc)
-        return Assignment(incident_key=inc.key, new=False, merge=merge, resolved=inc.resolved)
+        return Assignment(incident_key=inc.key, new=False, merge=merge, resolved=inc.resolved,
+                          related=inc.related[noted:])
 
     def owner(self, fingerprint: str) -> str | None:
         """The incident that owns this alert now (the latest occurrence), or None."""

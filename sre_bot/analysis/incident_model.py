@@ -146,6 +146,7 @@ class Assignment(BaseModel):
     repeat: bool = False  # a fingerprint already known: status/ends_at updated, nothing joined
     resolved: bool = False  # the incident is resolved after this event
     follows: str | None = None  # for a new incident: the resolved one it recurs
+    related: list[Related] = Field(default_factory=list)  # notes this alert added to the incident it joined
 
 
 class Incident(BaseModel):

@@ -195,10 +195,9 @@ class IncidentProcessor:
             assert merge is not None
             t.events.append(("joined", f"{what} joined [{merge.rule}]: {merge.reason}", at))
             t.alerts[alert.fingerprint] = (alert, merge)
-            for r in corr.incident(key).related:
-                if r.alert == alert.fingerprint:
-                    t.events.append(("related", f"possibly related to {r.incident} [{r.rule}]: {r.reason}", at))
-                    other = touched.setdefault(r.incident, _Touch())
-                    other.events.append(("related", f"possibly related to {key} [{r.rule}]: {r.reason}", at))
+            for r in a.related:
+                t.events.append(("related", f"possibly related to {r.incident} [{r.rule}]: {r.reason}", at))
+                other = touched.setdefault(r.incident, _Touch())
+                other.events.append(("related", f"possibly related to {key} [{r.rule}]: {r.reason}", at))
         if a.resolved and ((was_resolved is False and owner == key) or a.new):
             t.events.append(("resolved_all", "every alert has resolved: incident resolved", at))

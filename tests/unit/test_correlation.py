@@ -404,3 +404,13 @@ def test_rules_validate(field, value, needle):
     """Bad durations, label names, hop counts and unknown keys are refused with the reason."""
     with pytest.raises(ValidationError, match=needle):
         CorrelationRules(**{field: value})
+
+
+def test_the_assignment_carries_the_notes_its_alert_added():
+    """An alert that matched two incidents says so on its assignment (the processor's timeline reads it there)."""
+    c = Correlator(CorrelationRules(), SHOP)
+    by_label = c.add(alert("n", "NodeDown", node="n1")).incident_key
+    by_graph = c.add(alert("db", service="payments-db", at=1)).incident_key
+    a = c.add(alert("x", service="payments-api", at=3, node="n1"))
+    assert a.incident_key == by_graph and [(r.incident, r.rule) for r in a.related] == [(by_label, "label")]
+    assert c.add(alert("y", service="payments-api", at=4, node="n1")).related == []  # noted once per pair
