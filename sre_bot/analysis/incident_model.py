@@ -60,6 +60,11 @@ class AlertEvent(BaseModel):
         return severity_of(self.labels)
 
     @property
+    def instance(self) -> str | None:
+        """What tells apart alerts of one name on one service: its pod, instance, node or container label."""
+        return next((self.labels[k] for k in ("pod", "instance", "node", "container") if self.labels.get(k)), None)
+
+    @property
     def event_at(self) -> datetime:
         """When this event happened: the end of a resolved alert, else its start (the order a replay uses)."""
         return self.ends_at if self.status == "resolved" and self.ends_at else self.starts_at

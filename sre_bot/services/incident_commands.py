@@ -63,7 +63,7 @@ async def list_incidents(deps: Deps, args: str) -> Reply:
 def _alert_line(a: StoredAlert) -> str:
     e = a.event
     where = f" on `{a.service}`" if a.service else ""
-    pod = next((e.labels[k] for k in ("pod", "instance", "node") if e.labels.get(k)), None)
+    pod = e.instance
     when = f"{e.starts_at:%H:%M:%S}" + (f"–{e.ends_at:%H:%M:%S}" if e.status == "resolved" and e.ends_at else "")
     how = f" · [{a.rule}] {a.reason}" if a.rule else " · opened the incident" if a.reason is None else ""
     return f"• {'✅' if e.status == 'resolved' else '🔥'} {e.name}{where}" + (f" ({pod})" if pod else "") + \

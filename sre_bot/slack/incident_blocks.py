@@ -20,7 +20,6 @@ __all__ = ["incident_blocks", "batch_blocks", "METADATA_EVENT", "MAX_BATCH_LINES
 METADATA_EVENT = "sre_bot_incident"
 MAX_BATCH_LINES = 15
 _LIMIT = 2900
-_DISTINCT = ("pod", "instance", "node", "container")  # what tells apart alerts of one name on one service
 _SEV_ICON = {"critical": "🔴", "error": "🟠", "warning": "🟡", "info": "🔵", "none": "⚪"}
 
 
@@ -99,7 +98,7 @@ def incident_blocks(s: StoredIncident, *, numbers: Mapping[str, int] | None = No
 def _alert_line(a: StoredAlert) -> str:
     e = a.event
     where = f" on `{escape(a.service)}`" if a.service else ""
-    which = next((e.labels[k] for k in _DISTINCT if e.labels.get(k)), None)
+    which = e.instance
     where += f" ({escape(which)})" if which else ""
     summary = e.annotations.get("summary") or e.annotations.get("description") or ""
     return f"• *{escape(e.name)}*{where}" + (f": {escape(summary)[:200]}" if summary else "")
