@@ -1,28 +1,27 @@
 """The model's optional second opinion on the correlator's grouping: merge two incidents, or split one. Shown as
 a suggestion in the thread, never applied — the rules' grouping stays until a person acts.
 
-The model sees a brief of each incident (title, services, alerts with fingerprints, the merge reasons), redacted.
+The model sees a brief of each incident (`incidents/briefs.py`: title, services, alerts with fingerprints, the
+merge reasons), redacted.
 A suggestion survives only if it names incidents that were in the briefs (a split: alerts of that incident), and
 its quote is found verbatim in a named incident's brief.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from ..store.incidents import StoredAlert, StoredIncident
 from .client import LLM
 from .grounding import MIN_QUOTE_CHARS, normalise
 from .oneshot import forced_tool_call
 from .prompts import load_prompt
 
-__all__ = ["Advice", "AdviceResult", "incident_advice", "brief", "ADVICE_TOOL"]
+__all__ = ["Advice", "AdviceResult", "incident_advice", "ADVICE_TOOL"]
 
 ADVICE_TOOL = "incident_advice"
-MAX_BRIEF_ALERTS = 30
 _TOOL = {
     "name": ADVICE_TOOL,
     "description": "Suggest merging incidents, splitting one, or nothing; each suggestion quotes a brief verbatim.",
@@ -55,24 +54,8 @@ class AdviceResult:
     tokens: int
 
 
-def brief(s: StoredIncident, alerts: Sequence[StoredAlert]) -> str:
-    """What the model is told about one incident (one fact per line, so a quote names one fact)."""
-    inc = s.incident
-    lines = [f"incident #{s.number}: {inc.title}", f"#{s.number} started {inc.started_at:%Y-%m-%d %H:%M:%S} UTC, "
-             f"{'resolved' if inc.resolved else f'{inc.firing} firing'} of {len(inc.alerts)} alerts",
-             f"#{s.number} services: {', '.join(inc.services) or 'none named'}",
-             f"#{s.number} root by topology: {inc.root_service or '-'} ({inc.root_reason})"]
-    for a in alerts[:MAX_BRIEF_ALERTS]:
-        e = a.event
-        labels = ", ".join(f"{k}={v}" for k, v in sorted(e.labels.items()) if k != "alertname")
-        how = f" joined [{a.rule}]: {a.reason}" if a.rule else " opened it"
-        lines.append(f"#{s.number} alert {e.fingerprint} {e.name} {{{labels}}} started {e.starts_at:%H:%M:%S}{how}")
-    if len(alerts) > MAX_BRIEF_ALERTS:
-        lines.append(f"#{s.number} … and {len(alerts) - MAX_BRIEF_ALERTS} more alerts")
-    return "\n".join(lines)
-
-
-def _ground(raw: Any, briefs: dict[int, str], fingerprints: dict[int, set[str]]) -> tuple[list[Advice], list[str]]:
+def _ground(raw: Any, briefs: Mapping[int, str], fingerprints: Mapping[int, set[str]]
+            ) -> tuple[list[Advice], list[str]]:
     out: list[Advice] = []
     dropped: list[str] = []
     items = raw.get("suggestions") if isinstance(raw, dict) else None
@@ -99,12 +82,12 @@ def _ground(raw: Any, briefs: dict[int, str], fingerprints: dict[int, set[str]])
     return out, dropped
 
 
-async def incident_advice(llm: LLM, incidents: Sequence[tuple[StoredIncident, Sequence[StoredAlert]]], *,
+async def incident_advice(llm: LLM, briefs: Mapping[int, str], fingerprints: Mapping[int, set[str]], *,
                           prompts_dir: Path | None = None) -> AdviceResult:
-    """Ask once about these incidents (the newest first); OneShotUnavailable when the model gave nothing usable."""
+    """Ask once about these incidents (number -> brief, the newest first; number -> its alerts' fingerprints);
+    OneShotUnavailable when the model gave nothing usable."""
     prompt = load_prompt("incident_advice", prompts_dir)
-    briefs = {s.number: llm.redactor.redact(brief(s, alerts)) for s, alerts in incidents}
-    fingerprints = {s.number: {a.event.fingerprint for a in alerts} for s, alerts in incidents}
+    briefs = {n: llm.redactor.redact(text) for n, text in briefs.items()}
     text = "\n\n".join(briefs.values())
     raw, usage = await forced_tool_call(llm, kind="incident_advice", prompt=prompt, tool=_TOOL, text=text)
     advice, dropped = _ground(raw, briefs, fingerprints)

@@ -23,6 +23,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from ..deps import Deps
 from ..errors import UsageError
+from ..incidents.briefs import brief
 from ..incidents.investigate import investigate_incident, investigation_target
 from ..incidents.processor import IncidentProcessor
 from ..llm.incident_advice import incident_advice
@@ -191,8 +192,9 @@ class IncidentPublisher:
         if not others:
             return
         try:
-            briefs = [(x, await store.incidents.alerts(x.key)) for x in [s, *others]]
-            result = await incident_advice(llm, briefs)
+            alerts = {x.number: (x, await store.incidents.alerts(x.key)) for x in [s, *others]}
+            result = await incident_advice(llm, {n: brief(x, a) for n, (x, a) in alerts.items()},
+                                           {n: {e.event.fingerprint for e in a} for n, (_, a) in alerts.items()})
         except OneShotUnavailable as e:
             log.info("no merge/split advice", incident=s.number, reason=str(e))
             return
