@@ -30,6 +30,7 @@ from ..errors import BackendError, UsageError
 from ..deps import Deps
 from ..logging import get_logger
 from ..store.incidents import IncidentChange, Lease
+from ..tools.deploys import deploy_times
 
 __all__ = ["IncidentProcessor", "StepResult", "LEASE", "LEASE_TTL", "BATCH"]
 
@@ -131,13 +132,10 @@ class IncidentProcessor:
             return
         self._deploys_at = now
         try:
-            apps = await argocd.list_apps()
+            self._deploys = await deploy_times(self._deps)
         except BackendError as e:
             log.warning("deploy times not refreshed; rule 4 uses the last ones", error=str(e))
             return
-        cfg = self._deps.config
-        service_of_app = {cfg.argocd_app(s): s.name for s in cfg.services}
-        self._deploys = {service_of_app.get(a.name, a.name): [d.deployed_at for d in a.history] for a in apps}
         if self._corr is not None:
             self._corr.set_deploys(self._deploys)
 

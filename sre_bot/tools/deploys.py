@@ -10,7 +10,7 @@ from ..models import Application, DeployRecord, Evidence, evidence_id
 from ..windows import format_ago
 from ._common import failure, not_configured
 
-__all__ = ["app_status", "deploy_history", "all_apps", "describe_deploy"]
+__all__ = ["app_status", "deploy_history", "all_apps", "describe_deploy", "deploy_times"]
 
 
 def describe_deploy(d: DeployRecord) -> str:
@@ -92,3 +92,14 @@ async def all_apps(deps: Deps, *, now: datetime) -> list[Evidence]:
                             url=deps.argocd.app_url(a.name), service=a.name,
                             data={"sync": a.sync_status, "health": a.health_status}))
     return out
+
+
+async def deploy_times(deps: Deps) -> dict[str, list[datetime]]:
+    """Service -> when each of its Argo CD syncs happened (apps named by the config's `argocd_app`; other apps by
+    their own name). Empty without Argo CD; BackendError when it cannot be read."""
+    if deps.argocd is None:
+        return {}
+    cfg = deps.config
+    service_of_app = {cfg.argocd_app(s): s.name for s in cfg.services}
+    return {service_of_app.get(a.name, a.name): [d.deployed_at for d in a.history]
+            for a in await deps.argocd.list_apps()}
