@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from sre_bot.doctor import doctor
+from sre_bot.cli.doctor import doctor
 from sre_bot.sandbox import load_scenario
 from sre_bot.sandbox.server import Sandbox
 from sre_bot.settings import load_settings

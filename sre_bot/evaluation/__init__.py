@@ -9,7 +9,7 @@
     report.py      the terminal table, the JSON file and the Markdown report (with `diagram.py`'s PNG)
     thresholds.py  the regression gate (`thresholds.yaml`)
 
-`sre-bot eval` (`sre_bot/eval_cli.py`) runs it; `calibration.json` is the calibration it fitted on the library.
+`sre-bot eval` (`sre_bot/cli/eval.py`) runs it; `calibration.json` is the calibration it fitted on the library.
 """
 
 __all__: list[str] = []

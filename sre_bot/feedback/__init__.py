@@ -9,7 +9,7 @@ the autonomy ladder by itself (only a person raises it back).
     report.py       those numbers over a window, read from the store, as lines for Slack and the terminal
     stepdown.py     the monitor: lower an action one rung when its answers' accuracy falls below the threshold
     autonomy.py     the store-backed level of each action, and a person raising (or lowering) it
-    history_cli.py  `sre-bot eval --history`
+    (`sre-bot eval --history` lives in `cli/history.py`)
 
 Nothing is imported here, so `services/reply.py` can use `feedback.model` without an import cycle.
 """

@@ -11,7 +11,7 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
-from sre_bot.feedback.history_cli import run_history
+from sre_bot.cli.history import run_history
 from sre_bot.settings import load_settings
 from sre_bot.store import open_store
 from tests.feedback._support import T0, MutableClock, add_answers

@@ -10,14 +10,14 @@ import json
 import sys
 from typing import TextIO
 
-from .clock import system_clock
-from .compose import open_deps
-from .services.answer import llm_json
-from .services.explain import explain
-from .settings import Settings
-from .slack.render import render_reply
-from .slack.text import blocks_to_text
-from .windows import parse_duration, parse_time
+from ..clock import system_clock
+from ..compose import open_deps
+from ..services.answer import llm_json
+from ..services.explain import explain
+from ..settings import Settings
+from ..slack.render import render_reply
+from ..slack.text import blocks_to_text
+from ..windows import parse_duration, parse_time
 
 __all__ = ["ask"]
 

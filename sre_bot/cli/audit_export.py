@@ -12,11 +12,11 @@ import sys
 from datetime import datetime
 from typing import TextIO
 
-from .clock import system_clock
-from .errors import UsageError
-from .settings import Settings
-from .store.store import open_store
-from .windows import parse_duration, parse_time
+from ..clock import system_clock
+from ..errors import UsageError
+from ..settings import Settings
+from ..store.store import open_store
+from ..windows import parse_duration, parse_time
 
 __all__ = ["export_audit"]
 

@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from .alert_payloads import load_alert_files
-from .analysis.correlation import Incident, correlate
-from .config import Config, load_config
+from ..alert_payloads import load_alert_files
+from ..analysis.correlation import Incident, correlate
+from ..config import Config, load_config
 
 __all__ = ["run_correlate", "incidents_json", "render_incidents"]
 
@@ -24,7 +24,7 @@ __all__ = ["run_correlate", "incidents_json", "render_incidents"]
 def _load(config_path: str | None) -> Config:
     if config_path:
         return load_config(Path(config_path), required=True)
-    from .settings import load_settings
+    from ..settings import load_settings
 
     return load_config(load_settings().config_path)
 

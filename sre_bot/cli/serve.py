@@ -8,16 +8,16 @@ import signal
 
 from aiohttp import web
 
-from .alert_webhook import alertmanager_handler
-from .compose import open_deps
-from .logging import get_logger
-from .settings import Settings
-from .slack.app import build_app
-from .slack.http import slack_events_handler
-from .slack.incidents import run_incidents
-from .slack.socket import start_socket_mode
-from .slack.sweeper import run_sweeper
-from .web import build_web_app
+from ..alert_webhook import alertmanager_handler
+from ..compose import open_deps
+from ..logging import get_logger
+from ..settings import Settings
+from ..slack.app import build_app
+from ..slack.http import slack_events_handler
+from ..slack.incidents import run_incidents
+from ..slack.socket import start_socket_mode
+from ..slack.sweeper import run_sweeper
+from ..web import build_web_app
 
 __all__ = ["serve"]
 

@@ -18,8 +18,8 @@ from ..config import load_config
 from ..settings import Settings
 from ..store.errors import StoreError
 from ..store.store import open_store
-from .autonomy import levels_of
-from .report import accuracy_report, report_lines
+from ..feedback.autonomy import levels_of
+from ..feedback.report import accuracy_report, report_lines
 
 __all__ = ["run_history"]
 

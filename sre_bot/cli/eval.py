@@ -25,16 +25,16 @@ from importlib import resources
 from pathlib import Path
 from typing import TextIO
 
-from .analysis.calibration import Calibration
-from .errors import UsageError
-from .evaluation.metrics import calibration_points, summarize
-from .evaluation.report import render_terminal, run_document, write_report
-from .evaluation.runner import eval_settings, run_scenario
-from .evaluation.thresholds import check_thresholds, load_thresholds
-from .investigation import ENGINE_VERSION
-from .sandbox.scenario import Scenario, list_scenarios, load_scenario
-from .services.answer import library_calibration
-from .windows import parse_time
+from ..analysis.calibration import Calibration
+from ..errors import UsageError
+from ..evaluation.metrics import calibration_points, summarize
+from ..evaluation.report import render_terminal, run_document, write_report
+from ..evaluation.runner import eval_settings, run_scenario
+from ..evaluation.thresholds import check_thresholds, load_thresholds
+from ..investigation import ENGINE_VERSION
+from ..sandbox.scenario import Scenario, list_scenarios, load_scenario
+from ..services.answer import library_calibration
+from ..windows import parse_time
 
 __all__ = ["run_eval", "DEFAULT_NOW", "INVARIANTS", "collect_scenarios", "default_out_dir"]
 

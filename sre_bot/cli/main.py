@@ -11,8 +11,8 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
-from . import __version__
-from .errors import ConfigError, UsageError
+from .. import __version__
+from ..errors import ConfigError, UsageError
 
 __all__ = ["main"]
 
@@ -85,8 +85,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 async def _run(args: argparse.Namespace) -> int:
-    from .logging import configure_logging
-    from .settings import load_settings
+    from ..logging import configure_logging
+    from ..settings import load_settings
 
     if args.command == "demo":
         from .demo import run_demo
@@ -99,23 +99,23 @@ async def _run(args: argparse.Namespace) -> int:
         configure_logging("info", "auto")
         return await run_sandbox(args.scenario, host=args.host, port=args.port, write_config=args.write_config)
     if args.command == "correlate":
-        from .correlate_cli import run_correlate
+        from .correlate import run_correlate
 
         return run_correlate(args.files, as_json=args.json, config_path=args.config)
     if args.command == "runbook":
-        from .runbook_cli import run_check
+        from .runbook import run_check
 
         return run_check(args.path, config_path=args.config)
     if args.command == "eval" and args.history:
-        from .feedback.history_cli import run_history
-        from .feedback.report import parse_days
+        from .history import run_history
+        from ..feedback.report import parse_days
 
         if args.paths:
             raise UsageError("--history reads the bot's store, not scenarios: give no PATH")
         configure_logging("warning", "console")
         return await run_history(load_settings(), days=parse_days(args.days, usage="--days"), as_json=args.json)
     if args.command == "eval":
-        from .eval_cli import DEFAULT_NOW, run_eval
+        from .eval import DEFAULT_NOW, run_eval
 
         configure_logging("warning", "console")
         return await run_eval(args.paths, use_llm=not args.no_llm, as_json=args.json, out_dir=args.out,

@@ -5,13 +5,13 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from .compose import open_deps
-from .llm.client import check_model
-from .config import load_config
-from .errors import ConfigError
-from .services.health import Check, check_backends
-from .settings import Settings
-from .slack.doctor import check_slack
+from ..compose import open_deps
+from ..llm.client import check_model
+from ..config import load_config
+from ..errors import ConfigError
+from ..services.health import Check, check_backends
+from ..settings import Settings
+from ..slack.doctor import check_slack
 
 __all__ = ["doctor", "format_check"]
 
@@ -43,10 +43,10 @@ async def _llm_check(settings: Settings) -> Check:
 
 async def _store_check(settings: Settings) -> Check:
     """Open (and migrate) the store, and say what it holds that needs a person: the kill switch, stuck requests."""
-    from .actions.executor import EXECUTION_TIMEOUT
-    from .clock import system_clock
-    from .store.errors import StoreError
-    from .store.store import open_store
+    from ..actions.executor import EXECUTION_TIMEOUT
+    from ..clock import system_clock
+    from ..store.errors import StoreError
+    from ..store.store import open_store
 
     try:
         store = await open_store(settings.db_url)

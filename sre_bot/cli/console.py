@@ -8,12 +8,12 @@ import sys
 from collections.abc import Iterable
 from typing import TextIO
 
-from .deps import Deps
-from .services.commands import run_command
-from .services.mention import answer_mention
-from .services.reply import Reply
-from .slack.render import render_reply
-from .slack.text import blocks_to_text
+from ..deps import Deps
+from ..services.commands import run_command
+from ..services.mention import answer_mention
+from ..services.reply import Reply
+from ..slack.render import render_reply
+from ..slack.text import blocks_to_text
 
 __all__ = ["ask_console", "repl", "play_script", "PROMPT"]
 

@@ -13,9 +13,9 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from .config import Config, load_config
-from .errors import UsageError
-from .runbooks.loader import check_runbooks, runbook_files
+from ..config import Config, load_config
+from ..errors import UsageError
+from ..runbooks.loader import check_runbooks, runbook_files
 
 __all__ = ["run_check"]
 
@@ -23,7 +23,7 @@ __all__ = ["run_check"]
 def _config(config_path: str | None) -> Config:
     if config_path:
         return load_config(Path(config_path), required=True)
-    from .settings import load_settings
+    from ..settings import load_settings
 
     return load_config(load_settings().config_path)
 
