@@ -27,7 +27,7 @@ class _CurrentStderr:
 def configure_logging(level: str = "info", fmt: str = "auto") -> None:
     use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
     renderer = structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer(colors=False)
-    logging.basicConfig(level=level.upper(), stream=_CurrentStderr(), format="%(message)s")  # type: ignore[arg-type]
+    logging.basicConfig(level=level.upper(), stream=_CurrentStderr(), format="%(message)s")
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

@@ -122,6 +122,6 @@ def format_validation_error(err: ValidationError, *, where: str) -> str:
 def load_settings(env_file: str | Path | None = ".env", **overrides: object) -> Settings:
     """Build settings from the environment (and `env_file`); raise ConfigError naming each bad field."""
     try:
-        return Settings(_env_file=env_file, **overrides)  # type: ignore[call-arg]
+        return Settings(_env_file=env_file, **overrides)  # type: ignore[arg-type]
     except ValidationError as e:
         raise ConfigError(format_validation_error(e, where="settings (environment / .env)")) from None

@@ -25,7 +25,7 @@ LADDER: tuple[Autonomy, ...] = ("suggest", "approve", "auto")  # what feedback a
 
 
 def rank(level: str) -> int:
-    return AUTONOMY_LEVELS.index(level)  # type: ignore[arg-type]
+    return AUTONOMY_LEVELS.index(level)
 
 
 def one_rung_down(level: str) -> Autonomy | None:

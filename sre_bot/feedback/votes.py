@@ -72,7 +72,7 @@ async def record_vote(deps: Deps, *, answer_id: str, verdict: str, voter: str, v
     if refused is not None:
         return refused
     assert answer is not None and deps.store is not None
-    vote = await deps.store.feedback.vote(answer.id, voter, verdict, now=deps.clock())  # type: ignore[arg-type]
+    vote = await deps.store.feedback.vote(answer.id, voter, verdict, now=deps.clock())
     top = answer.draft.top
     await audit(deps, "feedback", f"answer {answer.id[:8]} rated {verdict}" + (" (changed vote)" if vote.votes > 1
                 else ""), actor=voter, user_name=voter_name, answer_id=answer.id, verdict=verdict, votes=vote.votes,

@@ -74,7 +74,9 @@ class Rendered:
 
 def render_evidence(items: Sequence[Evidence], *, cap_tokens: int, redact: Callable[[str], str]) -> Rendered:
     """One tool result: every item redacted and delimited; oversized items summarised with a hint to narrow."""
-    blocks, visible, summarised = [], {}, 0
+    blocks: list[str] = []
+    visible: dict[str, str] = {}
+    summarised = 0
     headers = [redact(_header(e)) for e in items]
     share = (cap_tokens - sum(estimate_tokens(h) for h in headers) - 60) // max(len(items), 1)
     per_item = max(share, 40)  # many items: each keeps at least a line or two, and says it was cut

@@ -114,10 +114,10 @@ def check_step(step: Step, earlier: Mapping[str, Step], config: Config) -> Itera
             text = getattr(params, name)
             if text is not None:
                 yield from _templates(text, f"params.{name}", kind)
-        if step.tool == "logql" and not re.match(r"^\s*(\{|\$\{?log_selector\b)", params.query):
+        if step.tool == "logql" and not re.match(r"^\s*(\{|\$\{?log_selector\b)", getattr(params, "query", "")):
             yield "params.query: a logql step reads log lines: start with a stream selector ({...} or $log_selector)"
         if step.tool == "http_check":
-            yield from _http_url(params.url, config)
+            yield from _http_url(getattr(params, "url", ""), config)
     if step.when is not None:
         try:
             names = parse_condition(step.when).names

@@ -60,7 +60,7 @@ def _shape(data: Mapping[str, Any], raw_steps: list[Any], skip: set[int]) -> lis
     try:
         Runbook.model_validate(data)
     except ValidationError as e:
-        out = []
+        out: list[tuple[str | None, str]] = []
         for err in e.errors():
             loc = list(err.get("loc", ()))
             msg = str(err.get("msg", "")).removeprefix("Value error, ")
@@ -80,7 +80,8 @@ def parse_runbook(data: Any, *, source: str, config: Config, digest: str = "") -
     """The runbook in `data` (parsed YAML), checked; None and the problems when there is any."""
     if not isinstance(data, Mapping):
         return None, [Problem(source, None, "the top level must be a mapping (name, title, steps, ...)")]
-    raw_steps = data.get("steps") if isinstance(data.get("steps"), list) else []
+    steps_value = data.get("steps")
+    raw_steps: list[Any] = steps_value if isinstance(steps_value, list) else []
     problems: list[Problem] = []
     unsafe: set[int] = set()
     for i, raw in enumerate(raw_steps):

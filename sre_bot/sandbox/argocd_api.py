@@ -89,6 +89,7 @@ class _Apps:
         assert app is not None
         now = w.now()
         name = w.scenario.app_name(svc)
+        assert name is not None  # svc.argocd is set
         ns = w.scenario.namespace_of(svc)
         done = w.deployed(svc.name, now)
         last = done[-1] if done else None

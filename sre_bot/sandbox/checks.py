@@ -97,7 +97,8 @@ def _truth_errors(sc: "Scenario", known: set[str]) -> list[str]:
 
 def field_path(loc: tuple[Any, ...], data: dict[str, Any]) -> str:
     """('services', 2, 'signals') -> 'services[cart].signals' when the item has a name."""
-    out, node = "", data
+    out = ""
+    node: Any = data
     for part in loc:
         if isinstance(part, int):
             name = node[part].get("name") if isinstance(node, list) and part < len(node) and isinstance(

@@ -103,7 +103,7 @@ class _Parser:
             raise LogQLError("queries require at least one regexp or equality matcher that does not have an "
                              "empty-compatible value. For instance, app=~\".*\" does not meet this requirement, "
                              "but app=~\".+\" will")
-        filters = []
+        filters: list[tuple[str, str, re.Pattern[str] | None]] = []
         while True:
             self.ws()
             op = self.text[self.pos:self.pos + 2]
@@ -155,12 +155,12 @@ class _Parser:
             self.pos += len(name)
             group = self.grouping()
             self.expect("(")
-            inner = self.metric()
+            operand = self.metric()
             self.expect(")")
             group = group or self.grouping()
             by = group[1] if group and group[0] == "by" else None
             without = group[1] if group and group[0] == "without" else None
-            return VectorAggregation(name, inner, by, without)
+            return VectorAggregation(name, operand, by, without)
         raise self.fail(f"syntax error: unexpected {name or self.text[self.pos:self.pos + 12]!r} "
                         f"(the sre-bot sandbox simulator supports {SUPPORTED})")
 

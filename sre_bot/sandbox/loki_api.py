@@ -11,7 +11,7 @@ import bisect
 import math
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from aiohttp import web
@@ -131,7 +131,9 @@ class _Engine:
                     labels = {}
                 for t, v in points:
                     groups[_key(labels)][t].append(v)
-            fn = {"sum": sum, "count": len, "min": min, "max": max, "avg": lambda xs: sum(xs) / len(xs)}[expr.op]
+            fns: dict[str, Callable[[list[float]], float]] = {
+                "sum": sum, "count": len, "min": min, "max": max, "avg": lambda xs: sum(xs) / len(xs)}
+            fn = fns[expr.op]
             return {k: [(t, float(fn(vs))) for t, vs in sorted(byt.items())] for k, byt in groups.items()}
         r = expr.range_s
         series: dict[int, tuple[dict[str, str], list[float]]] = {}

@@ -65,7 +65,8 @@ def read_string(text: str, pos: int) -> tuple[str, int]:
         return text[pos + 1:end], end + 1
     if quote != '"':
         raise MatcherError(f"expected a quoted string at col {pos + 1}")
-    out, i = [], pos + 1
+    out: list[str] = []
+    i = pos + 1
     while i < len(text):
         c = text[i]
         if c == '"':

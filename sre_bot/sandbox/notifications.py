@@ -73,13 +73,13 @@ def notifications(world: World, *, until: float | None = None, group_by: Sequenc
             alerts += [_alert(spec, labels, starts, ends) for spec, labels, starts, ends in resolved]
             if not alerts:
                 continue
-            group = {k: v for k, v in gkey if v}
+            group_labels = {k: v for k, v in gkey if v}
             out.append((t, {
                 "receiver": receiver, "status": "firing" if any(a["status"] == "firing" for a in alerts) else "resolved",
-                "alerts": alerts, "groupLabels": group,
+                "alerts": alerts, "groupLabels": group_labels,
                 "commonLabels": _common([a["labels"] for a in alerts]),
                 "commonAnnotations": _common([a["annotations"] for a in alerts]),
-                "externalURL": external_url, "version": "4", "groupKey": _group_key(group), "truncatedAlerts": 0,
+                "externalURL": external_url, "version": "4", "groupKey": _group_key(group_labels), "truncatedAlerts": 0,
             }))
     return out
 

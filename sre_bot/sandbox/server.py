@@ -27,7 +27,7 @@ from ..config import Config
 from . import alertmanager_api, argocd_api, loki_api, prometheus_api
 from .bot_config import sandbox_config
 from .generate import World
-from .scenario import Scenario
+from .scenario import BackendName, Scenario
 
 __all__ = ["Sandbox", "SandboxURLs", "SandboxPorts", "start_sandbox", "run_forever"]
 
@@ -111,7 +111,8 @@ class Sandbox:
         if self._urls is not None:
             return self._urls
         states = self.scenario.backends
-        names = tuple(n for n in ("prometheus", "loki", "argocd", "alertmanager") if states.get(n) != "absent")
+        every: tuple[BackendName, ...] = ("prometheus", "loki", "argocd", "alertmanager")
+        names = tuple(n for n in every if states.get(n) != "absent")
         socks = {}
         try:
             for n in names:

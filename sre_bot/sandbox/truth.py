@@ -88,6 +88,9 @@ class _IncidentFields(_Strict):
 
     @model_validator(mode="after")
     def _root(self) -> "_IncidentFields":
+        return self._check_incident()
+
+    def _check_incident(self) -> "_IncidentFields":
         if self.cause == "none":
             if self.root_service is not None:
                 raise ValueError("cause `none` means no root service: remove `root_service`")
@@ -125,7 +128,8 @@ class Truth(_IncidentFields):
             return self
         if self.cause is None:
             raise ValueError("a truth needs `cause` (or `incidents:`)")
-        return super()._root()  # type: ignore[return-value]
+        self._check_incident()
+        return self
 
     def cases(self) -> list[TruthIncident]:
         """Every incident, the single top-level one named after its root service (or `no-cause`)."""
