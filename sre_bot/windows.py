@@ -14,24 +14,32 @@ from .errors import UsageError
 from .models import TimeRange
 
 __all__ = ["duration_field", "parse_duration", "parse_time", "parse_window", "looks_like_window", "format_duration", "format_ago",
-           "MAX_WINDOW"]
+           "MAX_WINDOW", "MAX_DURATION", "EARLIEST", "LATEST"]
 
 MAX_WINDOW = timedelta(days=31)
+MAX_DURATION = timedelta(days=3650)  # any duration a person or a config file writes: ten years is past every use
+EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)  # the times people may name (Unix time and the years after)
+LATEST = datetime(9000, 1, 1, tzinfo=timezone.utc)  # far enough from datetime.max that ± a duration still fits
 _DURATION_RE = re.compile(r"^(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
-_UNITS = ("weeks", "days", "hours", "minutes", "seconds")
+_UNIT_SECONDS = (7 * 86400, 86400, 3600, 60, 1)
 _WINDOW_HINT = "use a duration like 30m, 2h, 1d or `since 14:05`"
 
 
-def parse_duration(text: str) -> timedelta:
-    """`1h30m` -> 1:30:00. Prometheus-style units w, d, h, m, s."""
+def parse_duration(text: str, *, longest: timedelta = MAX_DURATION, what: str = "a duration") -> timedelta:
+    """`1h30m` -> 1:30:00. Prometheus-style units w, d, h, m, s; from 1s to `longest` (UsageError says so)."""
     t = text.strip().lower()
     m = _DURATION_RE.match(t)
     if not t or not m or not any(m.groups()):
         raise UsageError(f"`{text}` is not a duration: {_WINDOW_HINT}")
-    d = timedelta(**{u: int(g) for u, g in zip(_UNITS, m.groups()) if g})
-    if d <= timedelta(0):
+    too_long = f"`{text}` is too long: {what} is from 1s to {format_duration(longest)}"
+    if any(g and len(g) > 12 for g in m.groups()):  # int() of thousands of digits is slow, then refused
+        raise UsageError(too_long)
+    seconds = sum(int(g) * n for g, n in zip(m.groups(), _UNIT_SECONDS) if g)
+    if seconds <= 0:
         raise UsageError(f"`{text}` is an empty window: {_WINDOW_HINT}")
-    return d
+    if seconds > min(longest, MAX_DURATION).total_seconds():
+        raise UsageError(too_long)
+    return timedelta(seconds=seconds)
 
 
 def duration_field(v: str) -> str:
@@ -51,12 +59,13 @@ def parse_time(text: str, *, now: datetime) -> datetime:
     if not t:
         raise UsageError("empty time")
     if re.fullmatch(r"\d{9,11}(\.\d+)?", t):
-        return datetime.fromtimestamp(float(t), tz=timezone.utc)
+        return _in_range(text, datetime.fromtimestamp(float(t), tz=timezone.utc))
     try:
         iso = datetime.fromisoformat(t.replace("Z", "+00:00"))
-        return iso if iso.tzinfo else iso.replace(tzinfo=timezone.utc)
     except ValueError:
         pass
+    else:
+        return _in_range(text, iso if iso.tzinfo else iso.replace(tzinfo=timezone.utc))
     parsed = dateparser.parse(
         t,
         settings={
@@ -70,10 +79,21 @@ def parse_time(text: str, *, now: datetime) -> datetime:
     )
     if parsed is None:
         raise UsageError(f"`{text}` is not a time I understand: try 14:05, 2026-11-21T14:05Z or `2 hours ago`")
-    parsed = parsed.astimezone(timezone.utc)
+    parsed = _in_range(text, parsed)
     if parsed > now and re.fullmatch(r"\d{1,2}:\d{2}(\s*utc)?", t.lower()):
         parsed -= timedelta(days=1)
     return parsed
+
+
+def _in_range(text: str, t: datetime) -> datetime:
+    """`t` in UTC, when it lies between EARLIEST and LATEST (arithmetic on it cannot overflow)."""
+    try:
+        utc = t.astimezone(timezone.utc)
+    except OverflowError:  # 0001-01-01T00:00+14:00 is before datetime.min in UTC
+        utc = None
+    if utc is None or not EARLIEST <= utc <= LATEST:
+        raise UsageError(f"`{text}` is out of range: a time is from {EARLIEST:%Y-%m-%d} to {LATEST:%Y-%m-%d} (UTC)")
+    return utc
 
 
 def parse_window(text: str | None, *, now: datetime, default: timedelta = timedelta(hours=1)) -> TimeRange:
@@ -87,9 +107,10 @@ def parse_window(text: str | None, *, now: datetime, default: timedelta = timede
             raise UsageError(f"`{t}` is in the future: the window must start before now")
         window = TimeRange(start=start, end=now)
     else:
-        window = TimeRange.ending(now, parse_duration(t))
+        window = TimeRange.ending(now, parse_duration(t, longest=MAX_WINDOW, what="a window"))
     if window.duration > MAX_WINDOW:
-        raise UsageError(f"`{t}` is longer than {MAX_WINDOW.days} days: narrow the window")
+        raise UsageError(f"`{t}` is longer than {MAX_WINDOW.days} days: a window is from 1s to {MAX_WINDOW.days}d; "
+                         "narrow it")
     return window
 
 

@@ -28,7 +28,7 @@ def parse_days(text: str | None, *, usage: str) -> int:
     if not t:
         return DEFAULT_DAYS
     digits = t[:-1] if t.endswith("d") else t
-    if not digits.isdigit() or not 1 <= int(digits) <= MAX_DAYS:
+    if not (digits.isascii() and digits.isdigit() and len(digits) <= 6) or not 1 <= int(digits) <= MAX_DAYS:
         raise UsageError(f"`{text}` is not a number of days: {usage} takes a whole number from 1 to {MAX_DAYS} "
                          f"(default {DEFAULT_DAYS}), e.g. `14`")
     return int(digits)

@@ -111,7 +111,7 @@ async def show_audit(deps: Deps, args: str) -> Reply:
     _store_needed(deps)
     assert deps.store is not None
     arg = args.strip() or "10"
-    if not arg.isdigit() or not 1 <= int(arg) <= 50:
+    if not (arg.isascii() and arg.isdigit() and len(arg) <= 6) or not 1 <= int(arg) <= 50:  # "²".isdigit()
         raise UsageError("`/sre audit [n]` takes a number from 1 to 50")
     records = await deps.store.latest(int(arg))
     lines = [f"• {r.at:%m-%d %H:%M:%S} `{r.kind}` {r.summary[:200]}" + (f" — <@{r.actor}>" if r.actor and

@@ -16,11 +16,13 @@ from ..store.incidents import StoredAlert, StoredIncident
 from ..windows import format_ago
 from .reply import Reply, Section
 
-__all__ = ["list_incidents", "show_incident", "MAX_ALERT_LINES", "MAX_TIMELINE_LINES"]
+__all__ = ["list_incidents", "show_incident", "MAX_ALERT_LINES", "MAX_TIMELINE_LINES", "MAX_INCIDENT_NUMBER"]
 
 MAX_ALERT_LINES = 40
 MAX_TIMELINE_LINES = 30
+MAX_INCIDENT_NUMBER = 2**31 - 1  # the store's `incidents.number` is a 32-bit integer on PostgreSQL
 _KEY = re.compile(r"\binc-[0-9a-f]{10}(?:-\d+)?\b")
+_NUMBER = re.compile(r"[0-9]{1,10}")  # ASCII digits only: str.isdigit() also accepts "²", which int() refuses
 
 
 def _store(deps: Deps):  # type: ignore[no-untyped-def]
@@ -72,8 +74,9 @@ def _alert_line(a: StoredAlert) -> str:
 
 async def show_incident(deps: Deps, args: str) -> Reply:
     ref = args.strip().lstrip("#")
-    if not ref.isdigit():
-        raise UsageError("`/sre incident <number>`, e.g. `/sre incident 12` (`/sre incidents` lists them)")
+    if not _NUMBER.fullmatch(ref) or not 1 <= int(ref) <= MAX_INCIDENT_NUMBER:
+        raise UsageError(f"`/sre incident <number>` takes an incident number from 1 to {MAX_INCIDENT_NUMBER}, e.g. "
+                         "`/sre incident 12` (`/sre incidents` lists them)")
     store = _store(deps)
     s = await store.incidents.get(int(ref))
     if s is None:
