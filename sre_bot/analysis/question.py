@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from ..errors import UsageError
-from ..windows import parse_duration, parse_time
+from ..windows import MAX_WINDOW, parse_duration, parse_time
 
 __all__ = ["Question", "parse_question", "SYMPTOMS"]
 
@@ -65,7 +65,7 @@ def parse_question(text: str, *, now: datetime) -> Question:
         raw = w.group(1).replace(" ", "").lower()
         num, unit = re.match(r"(\d+)([a-z]+)", raw).groups()  # type: ignore[union-attr]
         try:
-            window = parse_duration(num + _UNIT.get(unit, unit[0]))
-        except UsageError:
-            window = None
+            window = parse_duration(num + _UNIT.get(unit, unit[0]), longest=MAX_WINDOW, what="a window")
+        except UsageError:  # "the last 0 days": none; "the last 400 days": the widest (the answer shows its window)
+            window = MAX_WINDOW if num.strip("0") else None
     return Question(text=text, symptom=symptom, at=at, window=window)

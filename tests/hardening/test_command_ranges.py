@@ -4,16 +4,21 @@ PostgreSQL, `int("²")`). Each command goes through the real Bolt app over signe
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 
+from sre_bot.clock import frozen_clock
 from tests.actions._support import add_checkout, ask, config
 from tests.fakes.argocd import FakeArgoCD
-from tests.fakes.slack_api import FakeSlack
+from tests.fakes.slack_api import BOT_USER_ID, FakeSlack
 from tests.hardening._slack_support import assert_no_traceback, json_log, log_lines  # noqa: F401
 from tests.harness import running_bot
+from tests.slack_signing import app_mention
 from tests.store.conftest import pg_url, postgres_available, sqlite_url, store_url  # noqa: F401
+
+NOW = datetime(2026, 11, 21, 14, 5, tzinfo=timezone.utc)
 
 WINDOW = "a window is from 1s to 31d"
 
@@ -60,4 +65,18 @@ async def test_out_of_range_numbers_and_durations_are_answered_with_the_range(
         pending = await bot.deps.store.pending(bot.deps.clock())
     assert unanswered == [] and wrong == []
     assert pending == [] and fake_slack.calls("chat.postMessage") == []
+    assert_no_traceback(log_lines(capsys), caplog)
+
+
+async def test_a_mention_asking_for_an_endless_window_gets_the_widest_one(
+        fake_slack: FakeSlack, json_log: None, capsys: pytest.CaptureFixture[str],  # noqa: F811
+        caplog: pytest.LogCaptureFixture) -> None:
+    """"the last 99999999999 days" in a mention is answered over the widest window (31 days), shown in the answer."""
+    clock = frozen_clock(NOW)
+    async with running_bot(fake_slack, config=config(), clock=clock) as bot:
+        await bot.post(app_mention(f"<@{BOT_USER_ID}> why is checkout slow in the last 99999999999 days?"))
+        [update] = await fake_slack.wait_for("chat.update", timeout=15)
+    said = str(update.args)
+    assert "Something went wrong" not in said
+    assert f"window {(NOW - timedelta(days=31)):%Y-%m-%d %H:%M}–{NOW:%Y-%m-%d %H:%M} UTC" in said
     assert_no_traceback(log_lines(capsys), caplog)
