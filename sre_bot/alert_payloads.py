@@ -9,15 +9,20 @@ Three shapes are accepted (`parse_alerts` tells them apart):
   and unprocessed all mean firing) — or as Prometheus posts them to `POST /api/v2/alerts` (no fingerprint, no
   status: firing).
 
-A missing fingerprint is computed exactly as Alertmanager computes it (`model.LabelSet.Fingerprint` in
-prometheus/common): 64-bit FNV-1a over the label names in sorted order, each name and value followed by the byte
-0xff, printed as 16 hex digits — so a posted alert gets the id Alertmanager would give it. Go's zero time
+An alert's fingerprint is always computed exactly as Alertmanager computes it (`model.LabelSet.Fingerprint` in
+prometheus/common, `labelSetToFingerprint`): 64-bit FNV-1a over the label names in sorted order, each name and
+value followed by the byte 0xff, printed as 16 hex digits — so a posted alert gets the id Alertmanager would give
+it, and a supplied fingerprint is never trusted: one that does not match its labels (a sender's own id, or a copy
+of another alert's) is replaced by the computed one, and two label sets that share a fingerprint in one payload (a
+true FNV collision) are told apart by giving the second a fingerprint from a stronger hash. So every alert keeps
+its own identity and reaches an incident; each such change is described in `WebhookMessage.notes`. Go's zero time
 (`0001-01-01T00:00:00Z`, a firing alert's `endsAt` in a webhook) means "no end". A firing alert keeps no `ends_at`
 (the API's is only a predicted expiry). Every error is a `UsageError` naming the source, the index and the field.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -37,6 +42,14 @@ _FNV_PRIME = 1099511628211
 _MASK = 0xFFFFFFFFFFFFFFFF
 _FRACTION = re.compile(r"(\.\d{6})\d+")
 _API_FIRING = {"active", "suppressed", "unprocessed"}
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _utf8(text: str) -> bytes:
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: Go's JSON decoder would have made it U+FFFD
+        return _SURROGATE.sub("\ufffd", text).encode("utf-8")
 
 
 def fingerprint(labels: Mapping[str, str]) -> str:
@@ -44,10 +57,18 @@ def fingerprint(labels: Mapping[str, str]) -> str:
     h = _FNV_OFFSET
     for name in sorted(labels):
         for part in (name, labels[name]):
-            for b in part.encode("utf-8"):
+            for b in _utf8(part):
                 h = ((h ^ b) * _FNV_PRIME) & _MASK
             h = ((h ^ 0xFF) * _FNV_PRIME) & _MASK
     return f"{h:016x}"
+
+
+def _strong_fingerprint(labels: Mapping[str, str]) -> str:
+    """16 hex digits of BLAKE2b over the sorted label set: an id for a label set whose FNV fingerprint clashes."""
+    digest = hashlib.blake2b(digest_size=8, person=b"sre-bot-labels")
+    for name in sorted(labels):
+        digest.update(_utf8(name) + b"\xff" + _utf8(labels[name]) + b"\xff")
+    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -64,6 +85,7 @@ class WebhookMessage:
     common_annotations: dict[str, str] = field(default_factory=dict)
     external_url: str | None = None
     truncated_alerts: int = 0
+    notes: tuple[str, ...] = ()  # what was changed to keep every alert apart (fingerprints), for the log
 
 
 def _fail(where: str, message: str) -> UsageError:
@@ -110,14 +132,18 @@ def _time(value: Any, where: str, *, required: bool) -> datetime | None:
     return t.astimezone(timezone.utc)
 
 
-def _alert(raw: Any, where: str, *, status: str | None, group_key: str | None,
-           received_at: datetime | None) -> AlertEvent:
+def _alert(raw: Any, where: str, *, status: str | None, group_key: str | None, received_at: datetime | None,
+           notes: list[str]) -> AlertEvent:
     if not isinstance(raw, dict):
         raise _fail(where, f"must be an object, got {type(raw).__name__}")
     labels = _str_map(raw.get("labels"), f"{where}.labels", required=True)
     if not labels:
         raise _fail(f"{where}.labels", "is empty: an alert needs at least one label")
-    fp = _opt_str(raw.get("fingerprint"), f"{where}.fingerprint") or fingerprint(labels)
+    supplied = _opt_str(raw.get("fingerprint"), f"{where}.fingerprint")
+    fp = fingerprint(labels)
+    if supplied is not None and supplied.lower() != fp:
+        notes.append(f"{where}.fingerprint {supplied[:40]!r} does not match its labels: the bot uses {fp}, "
+                     "Alertmanager's fingerprint of those labels")
     starts = _time(raw.get("startsAt"), f"{where}.startsAt", required=True)
     ends = _time(raw.get("endsAt"), f"{where}.endsAt", required=False)
     if status not in ("firing", "resolved"):
@@ -127,6 +153,21 @@ def _alert(raw: Any, where: str, *, status: str | None, group_key: str | None,
         status=status, starts_at=starts, ends_at=ends if status == "resolved" else None,
         generator_url=_opt_str(raw.get("generatorURL"), f"{where}.generatorURL"), group_key=group_key,
         received_at=received_at)
+
+
+def _keep_apart(events: list[AlertEvent], where: str, notes: list[str]) -> list[AlertEvent]:
+    """One fingerprint for two label sets (an FNV-1a collision): every label set after the first gets its own id."""
+    first: dict[str, dict[str, str]] = {}
+    out = []
+    for i, ev in enumerate(events):
+        labels = first.setdefault(ev.fingerprint, ev.labels)
+        if labels != ev.labels:
+            strong = _strong_fingerprint(ev.labels)
+            notes.append(f"{where}[{i}]: its labels and those of another alert here share the fingerprint "
+                         f"{ev.fingerprint}; this one is kept apart as {strong}")
+            ev = ev.model_copy(update={"fingerprint": strong})
+        out.append(ev)
+    return out
 
 
 def parse_webhook(body: Any, *, where: str = "body", received_at: datetime | None = None) -> WebhookMessage:
@@ -143,10 +184,12 @@ def parse_webhook(body: Any, *, where: str = "body", received_at: datetime | Non
         raise _fail(f"{where}.alerts", "must be a list" if alerts is not None else "is missing")
     group_key = _opt_str(body.get("groupKey"), f"{where}.groupKey")
     events = []
+    notes: list[str] = []
     for i, raw in enumerate(alerts):
         w = f"{where}.alerts[{i}]"
         status = raw.get("status") if isinstance(raw, dict) else None
-        events.append(_alert(raw, w, status=status, group_key=group_key, received_at=received_at))
+        events.append(_alert(raw, w, status=status, group_key=group_key, received_at=received_at, notes=notes))
+    events = _keep_apart(events, f"{where}.alerts", notes)
     truncated = body.get("truncatedAlerts", 0)
     if not isinstance(truncated, int) or isinstance(truncated, bool) or truncated < 0:
         raise _fail(f"{where}.truncatedAlerts", f"must be a non-negative integer, got {truncated!r}")
@@ -156,7 +199,8 @@ def parse_webhook(body: Any, *, where: str = "body", received_at: datetime | Non
         group_labels=_str_map(body.get("groupLabels"), f"{where}.groupLabels"),
         common_labels=_str_map(body.get("commonLabels"), f"{where}.commonLabels"),
         common_annotations=_str_map(body.get("commonAnnotations"), f"{where}.commonAnnotations"),
-        external_url=_opt_str(body.get("externalURL"), f"{where}.externalURL"), truncated_alerts=truncated)
+        external_url=_opt_str(body.get("externalURL"), f"{where}.externalURL"), truncated_alerts=truncated,
+        notes=tuple(notes))
 
 
 def parse_api_alerts(items: Any, *, where: str = "alerts",
@@ -165,6 +209,7 @@ def parse_api_alerts(items: Any, *, where: str = "alerts",
     if not isinstance(items, list):
         raise _fail(where, f"must be a list of alerts, got {type(items).__name__}")
     out = []
+    notes: list[str] = []
     for i, raw in enumerate(items):
         w = f"{where}[{i}]"
         status = "firing"
@@ -177,8 +222,8 @@ def parse_api_alerts(items: Any, *, where: str = "alerts",
                 status = "resolved"
             else:
                 raise _fail(f"{w}.status.state", f"must be active, suppressed or unprocessed, got {state!r}")
-        out.append(_alert(raw, w, status=status, group_key=None, received_at=received_at))
-    return out
+        out.append(_alert(raw, w, status=status, group_key=None, received_at=received_at, notes=notes))
+    return _keep_apart(out, where, notes)
 
 
 def parse_alerts(data: Any, *, source: str = "input", received_at: datetime | None = None) -> list[AlertEvent]:
