@@ -13,8 +13,8 @@ import dateparser
 from .errors import UsageError
 from .models import TimeRange
 
-__all__ = ["duration_field", "parse_duration", "parse_time", "parse_window", "looks_like_window", "format_duration", "format_ago",
-           "MAX_WINDOW", "MAX_DURATION", "EARLIEST", "LATEST"]
+__all__ = ["duration_field", "parse_duration", "parse_time", "parse_window", "looks_like_window", "format_duration",
+           "format_ago", "MAX_WINDOW", "MAX_DURATION", "EARLIEST", "LATEST"]
 
 MAX_WINDOW = timedelta(days=31)
 MAX_DURATION = timedelta(days=3650)  # any duration a person or a config file writes: ten years is past every use
@@ -34,7 +34,7 @@ def parse_duration(text: str, *, longest: timedelta = MAX_DURATION, what: str = 
     too_long = f"`{text}` is too long: {what} is from 1s to {format_duration(longest)}"
     if any(g and len(g) > 12 for g in m.groups()):  # int() of thousands of digits is slow, then refused
         raise UsageError(too_long)
-    seconds = sum(int(g) * n for g, n in zip(m.groups(), _UNIT_SECONDS) if g)
+    seconds = sum(int(g) * n for g, n in zip(m.groups(), _UNIT_SECONDS, strict=True) if g)
     if seconds <= 0:
         raise UsageError(f"`{text}` is an empty window: {_WINDOW_HINT}")
     if seconds > min(longest, MAX_DURATION).total_seconds():
@@ -116,7 +116,8 @@ def parse_window(text: str | None, *, now: datetime, default: timedelta = timede
 
 def looks_like_window(token: str) -> bool:
     t = token.strip().lower()
-    return bool(t) and (t.startswith("since ") or bool(_DURATION_RE.match(t) and any(_DURATION_RE.match(t).groups())))
+    m = _DURATION_RE.match(t)
+    return bool(t) and (t.startswith("since ") or bool(m and any(m.groups())))
 
 
 def format_ago(now: datetime, t: datetime) -> str:

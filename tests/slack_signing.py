@@ -96,6 +96,11 @@ async def post_signed(
         return await client.post(path, content=content, headers=dict(headers))
 
 
+def _new_trigger_id() -> str:
+    """A trigger_id as Slack makes one for every command and click: unique (so two commands are two requests)."""
+    return f"{int(time.time())}.{next(_ts_seq)}.{uuid.uuid4().hex[:16]}"
+
+
 def _new_ts() -> str:
     """A message ts ("seconds.micros") that is unique within the run."""
     return f"{int(time.time())}.{next(_ts_seq):06d}"
@@ -142,9 +147,10 @@ def slash_command(
     user_id: str = "W111",
     channel_id: str = "C111",
     response_url: str = f"https://hooks.slack.com/commands/{TEAM_ID}/111/xxxxx",
-    trigger_id: str = "111.111.xxx",
+    trigger_id: str | None = None,
 ) -> SlackBody:
-    """A slash command invocation: the form-encoded body Slack POSTs."""
+    """A slash command invocation: the form-encoded body Slack POSTs (a new trigger_id each time, as Slack does)."""
+    trigger_id = trigger_id or _new_trigger_id()
     fields = {
         "token": "verification_token", "team_id": TEAM_ID, "team_domain": TEAM_DOMAIN, "channel_id": channel_id,
         "channel_name": "incidents", "user_id": user_id, "user_name": user_id.lower(), "command": command,
@@ -205,7 +211,7 @@ def view_submission(
         "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": TEAM_ID},
         "api_app_id": APP_ID,
         "token": "verification_token",
-        "trigger_id": "111.333.valid",
+        "trigger_id": _new_trigger_id(),
         "view": {
             "id": view_id, "team_id": TEAM_ID, "type": "modal", "callback_id": callback_id,
             "private_metadata": private_metadata, "state": {"values": values or {}}, "hash": "1.abc",

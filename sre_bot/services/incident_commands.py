@@ -13,6 +13,7 @@ from datetime import datetime
 from ..deps import Deps
 from ..errors import UsageError
 from ..store.incidents import StoredAlert, StoredIncident
+from ..store.store import Store
 from ..windows import format_ago
 from .reply import Reply, Section
 
@@ -25,7 +26,7 @@ _KEY = re.compile(r"\binc-[0-9a-f]{10}(?:-\d+)?\b")
 _NUMBER = re.compile(r"[0-9]{1,10}")  # ASCII digits only: str.isdigit() also accepts "²", which int() refuses
 
 
-def _store(deps: Deps):  # type: ignore[no-untyped-def]
+def _store(deps: Deps) -> Store:
     if deps.store is None:
         raise UsageError("incidents need the store (SRE_BOT_DB_URL); `sre-bot serve` opens it")
     return deps.store

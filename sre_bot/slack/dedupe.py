@@ -1,5 +1,8 @@
 """Slack retries an event it thinks we missed, and replicas behind a load balancer may each get it: answer each
-event id once. With the store, "once" holds across processes and replicas; without it, within this process."""
+event id once. With the store, "once" holds across processes and replicas; without it, within this process.
+
+A signed request can also be replayed by whoever captured it, for as long as Slack's signing scheme accepts its
+timestamp (five minutes either side of now): `SeenRequests` lets each signature through once (`slack/http.py`)."""
 
 from __future__ import annotations
 
@@ -9,11 +12,16 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from ..clock import Clock
+from ..logging import get_logger
+from ..store.errors import StoreError
 from ..store.store import Store
 
-__all__ = ["SeenEvents", "StoreSeenEvents", "SEEN_TTL_S"]
+__all__ = ["SeenEvents", "StoreSeenEvents", "SeenRequests", "SEEN_TTL_S", "REPLAY_WINDOW_S"]
+
+log = get_logger(__name__)
 
 SEEN_TTL_S = 3600.0  # Slack retries within minutes; an hour is generous (the one ttl of `Store.first_time`)
+REPLAY_WINDOW_S = 600.0  # a timestamp is accepted 5 minutes either side of now: one signature stays usable 10 minutes
 
 
 class SeenEvents:
@@ -48,3 +56,28 @@ class StoreSeenEvents:
 
     async def first_time(self, event_id: str) -> bool:
         return await self._store.first_time(f"event:{event_id}", now=self._clock(), ttl=timedelta(seconds=SEEN_TTL_S))
+
+
+class SeenRequests:
+    """Signed requests already let through, by signature (it covers the timestamp and every byte of the body).
+
+    With the store, one row per signature (`Store.first_time`, the one ttl), so a replay to another replica is
+    refused too; every signature is also kept in this process, which alone decides when the store fails."""
+
+    def __init__(self, store: Store | None, clock: Clock, *, max_size: int = 100_000) -> None:
+        self._store = store
+        self._clock = clock
+        self._local = SeenEvents(ttl_s=REPLAY_WINDOW_S, max_size=max_size)
+
+    async def first_time(self, signature: str) -> bool:
+        """True the first time a signature is offered (across replicas, with the store); False for a replay."""
+        if not await self._local.first_time(signature):
+            return False
+        if self._store is None:
+            return True
+        try:
+            return await self._store.first_time(f"request:{signature}", now=self._clock(),
+                                                ttl=timedelta(seconds=SEEN_TTL_S))
+        except StoreError as e:  # seen here first, so a replay to this replica is still refused
+            log.warning("replay check by this process alone: the store failed", error=str(e))
+            return True

@@ -1,23 +1,99 @@
-"""Bolt's request handling mounted on our aiohttp server (`POST /slack/events`)."""
+"""Bolt's request handling mounted on our aiohttp server (`POST /slack/events`), behind three gates:
+
+1. Signature, first, on the raw bytes, before anything is parsed: the timestamp must be a whole number of seconds
+   within five minutes of now and the `v0=` HMAC-SHA256 must match (slack_sdk's `SignatureVerifier`); else 401.
+2. Shape (`payloads.check_body`): a body Bolt or a listener could not read is refused with 400 and the reason.
+3. Replay: a signature already seen (here, or by another replica through the store) gets an empty 200, the ack
+   Slack expects, and nothing else runs.
+
+Each refusal is one warning line (no body content, no traceback). Bolt then dispatches the checked body (as JSON,
+so it reads exactly what was checked; its own signature check is off, `app.py`: this module made it).
+"""
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_sdk.signature import SignatureVerifier
 
 from ..deps import Deps
+from ..errors import ConfigError
+from ..logging import bind_request, get_logger
+from .dedupe import SeenRequests
+from .payloads import MalformedBody, check_body
 
-__all__ = ["slack_events_handler"]
+__all__ = ["slack_events_handler", "MAX_BODY_BYTES"]
+
+log = get_logger(__name__)
+
+MAX_BODY_BYTES = 1 * 2**20  # Slack's bodies are a few KB; `web.py` sets the same client_max_size
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")  # Unix seconds, as Slack sends them (no sign, exponent or spaces)
+_SIGNATURE = re.compile(r"v0=[0-9a-f]{64}")
+
+
+def _unverified(verifier: SignatureVerifier, raw: bytes, timestamp: str, signature: str) -> str | None:
+    """Why the request is not Slack's, or None when its signature holds."""
+    if not timestamp or not signature:
+        return "no X-Slack-Request-Timestamp or X-Slack-Signature header"
+    if not _TIMESTAMP.fullmatch(timestamp):
+        return "X-Slack-Request-Timestamp is not a whole number of seconds"
+    if abs(verifier.clock.now() - int(timestamp)) > 60 * 5:
+        return "X-Slack-Request-Timestamp is more than 5 minutes from now (stale or replayed)"
+    if not _SIGNATURE.fullmatch(signature):
+        return "X-Slack-Signature is not `v0=` and 64 hex digits"
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return "the body is not UTF-8 text, so it cannot carry Slack's signature"
+    if not verifier.is_valid(text, timestamp, signature):
+        return "X-Slack-Signature does not match the body (wrong signing secret, or a changed body)"
+    return None
 
 
 def slack_events_handler(bolt: AsyncApp, deps: Deps) -> Callable[[web.Request], Awaitable[web.Response]]:
+    secret = deps.settings.slack_signing_secret
+    if secret is None:
+        raise ConfigError("SLACK_SIGNING_SECRET is not set (HTTP mode verifies every request with it)")
+    verifier = SignatureVerifier(secret.get_secret_value())
+    seen = SeenRequests(deps.store, deps.clock)
+
+    def refuse(status: int, outcome: str, reason: str) -> web.Response:
+        deps.metrics.requests.labels("slack", outcome, "rejected").inc()
+        log.warning("Slack request refused", status=status, reason=reason)
+        return web.json_response({"error": reason}, status=status)
+
     async def handle(request: web.Request) -> web.Response:
-        bolt_response = await bolt.async_dispatch(await to_bolt_request(request))
-        if bolt_response.status == 401:
-            deps.metrics.requests.labels("slack", "unverified", "rejected").inc()
-        return await to_aiohttp_response(bolt_response)
+        bind_request(surface="slack", kind="http")
+        if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+            return refuse(413, "oversized", f"the body is larger than {MAX_BODY_BYTES} bytes")
+        try:
+            raw = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return refuse(413, "oversized", f"the body is larger than {MAX_BODY_BYTES} bytes")
+        timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
+        signature = request.headers.get("X-Slack-Signature", "")
+        why = _unverified(verifier, raw, timestamp, signature)
+        if why is not None:
+            return refuse(401, "unverified", why)
+        text = raw.decode("utf-8")
+        try:
+            body = check_body(text, request.content_type)
+        except MalformedBody as e:
+            return refuse(400, "malformed", str(e))
+        if body.get("type") != "url_verification" and not await seen.first_time(signature):
+            deps.metrics.requests.labels("slack", "replay", "rejected").inc()
+            log.warning("Slack request refused: a replay of one already handled (same signature)",
+                        trigger_id=body.get("trigger_id"), type=body.get("type") or body.get("command"))
+            return web.Response(status=200)
+        headers = {k: v for k, v in request.headers.items() if k.lower() != "content-type"}
+        bolt_request = AsyncBoltRequest(body=json.dumps(body), query=request.query_string,
+                                        headers={**headers, "Content-Type": "application/json"})
+        return await to_aiohttp_response(await bolt.async_dispatch(bolt_request))
 
     return handle
