@@ -4,7 +4,9 @@ Nothing outside this catalog can be proposed, and a proposal whose arguments do 
 (or a person) names an action and its arguments; `validate_action` turns that into a `ProposedAction` or says
 exactly why it cannot. Validation checks the shape (pydantic), that a named service exists, and what evidence an
 action needs before it may even be suggested: a rollback needs a deploy of that service in the evidence, a
-silence needs a firing alert its matchers select.
+silence needs a firing alert its matchers select. A silence is never wider than the alert it rests on: it names
+the alertname (whoever asks), and a suggested one uses only labels of a cited firing alert (what it selects live is
+checked again against the evidence when it is prepared, `prepare.py`).
 """
 
 from __future__ import annotations
@@ -55,11 +57,20 @@ class RestartArgs(_Args):
 
 
 class SilenceArgs(_Args):
-    """Silence alerts in Alertmanager for a while."""
+    """Silence alerts in Alertmanager for a while: the alerts of one alertname, narrowed by more labels."""
 
     matchers: dict[str, str] = Field(min_length=1)
     duration: str = "1h"
     comment: str = Field(min_length=3, max_length=300)
+
+    @field_validator("matchers")
+    @classmethod
+    def _named(cls, v: dict[str, str]) -> dict[str, str]:
+        if not str(v.get("alertname", "")).strip():
+            given = ", ".join(f"{k}={val!r}" for k, val in v.items())
+            raise ValueError(f"a silence must name the alert it silences (alertname=…), not only labels such as "
+                             f"{given}: that would silence every alert they select")
+        return v
 
     @field_validator("duration")
     @classmethod
@@ -134,8 +145,9 @@ class ProposedAction(BaseModel):
         return f"{self.action}({args})"
 
 
-def catalog_summary() -> str:
-    """One line per action with its argument names, for prompts and help text."""
+def catalog_summary(webhooks: Mapping[str, str] | None = None) -> str:
+    """One line per action with its argument names, for prompts and help text; `webhooks`: the configured webhook
+    names (with their descriptions), the only names `webhook` accepts."""
     lines = []
     for s in CATALOG.values():
         if not s.proposable:
@@ -143,6 +155,9 @@ def catalog_summary() -> str:
         fields = ", ".join(f"{n}{'' if f.is_required() else '?'}" for n, f in s.args.model_fields.items())
         lines.append(f"- {s.name}({fields}): {s.summary} [risk {s.risk}, "
                      f"{'reversible' if s.reversible else 'not reversible'}]")
+        if s.name == "webhook" and webhooks:
+            named = ", ".join(f"{n}" + (f" ({d[:120]})" if d else "") for n, d in sorted(webhooks.items()))
+            lines.append(f"  configured webhooks (name=…): {named}")
     return "\n".join(lines)
 
 
@@ -200,7 +215,7 @@ def validate_action(name: str, args: Mapping[str, Any], *, reason: str, evidence
     cited = [evidence[i] for i in evidence_ids if i in evidence]
     if not by_person and not _supports(spec, parsed, service, cited, since):
         need = {"deploy": f"a deploy of {service}" + (f" since {since:%H:%M} UTC" if since else ""),
-                "alert": "a firing alert its matchers select",
+                "alert": "a firing alert whose labels include every matcher of the silence",
                 "signal": f"an anomaly of {service}"}[spec.needs]
         raise UsageError(f"{name}: the cited evidence does not show {need}")
     return ProposedAction(action=name, args=parsed.model_dump(), reason=reason.strip()[:500],

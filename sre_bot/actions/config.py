@@ -132,13 +132,17 @@ class WebhookConfig(_Strict):
     timeout_s: float = Field(30.0, gt=0, le=300)
 
     @model_validator(mode="after")
-    def _placeholders(self) -> "WebhookConfig":
-        for where, text in [*(("headers", v) for v in self.headers.values()), *(("body", s) for s in _strings(self.body))]:
+    def _placeholders(self) -> WebhookConfig:
+        texts = [*(("headers", v) for v in self.headers.values()), *(("body", s) for s in _strings(self.body))]
+        for where, text in texts:
             for name in re.findall(r"\{([^{}]*)\}", text):
                 if name not in _PLACEHOLDERS or (name == "secret" and where == "body"):
                     allowed = sorted(_PLACEHOLDERS - ({"secret"} if where == "body" else set()))
                     raise ValueError(f"unknown placeholder {{{name}}} in {where} (use {', '.join(allowed)})")
         return self
+
+
+_HIGH_ONLY: list[Risk] = ["high"]  # `two_person` by default
 
 
 def _strings(obj: Any) -> list[str]:
@@ -157,7 +161,7 @@ class ActionsConfig(_Strict):
     admins: Approvers = Field(default_factory=Approvers)
     channels: list[str] = Field(default_factory=list)
     expire_after: str = "30m"
-    two_person: list[Risk] = Field(default_factory=lambda: ["high"])
+    two_person: list[Risk] = Field(default_factory=lambda: _HIGH_ONLY.copy())
     auto_max_per_hour: int = Field(3, ge=0, le=100)
     step_down: StepDownPolicy = Field(default_factory=StepDownPolicy)
     policies: dict[str, ActionPolicy] = Field(default_factory=dict)
@@ -174,7 +178,7 @@ class ActionsConfig(_Strict):
         return v
 
     @model_validator(mode="after")
-    def _check(self) -> "ActionsConfig":
+    def _check(self) -> ActionsConfig:
         for name, policy in self.policies.items():
             spec = CATALOG.get(name)
             if spec is None:

@@ -54,8 +54,9 @@ async def _run(deps: Deps, req: ActionRequest) -> Outcome:
             return Outcome(False, "Argo CD is not configured (ARGOCD_URL)")
         if req.action == "argocd.rollback":
             app = await deps.argocd.rollback(a["app"], int(a["to_history_id"]))
+            revision = str(a.get("to_revision", ""))[:10]
             return Outcome(True, f"Argo CD accepted the rollback of {app.name} to history {a['to_history_id']} "
-                                 f"(`{str(a.get('to_revision', ''))[:10]}`); operation: {app.operation_phase or 'started'}",
+                                 f"(`{revision}`); operation: {app.operation_phase or 'started'}",
                            {"app": app.name, "operation_phase": app.operation_phase,
                             "operation_message": app.operation_message, "sync_revision": app.revision})
         if req.action == "argocd.sync":

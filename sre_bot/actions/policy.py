@@ -2,24 +2,34 @@
 
 The order matters and is the order a person would want to hear it: a button that does not match its request
 (tampered or stale), the kill switch, the channel allow-list, the request's state, then who is clicking.
+
+Who proposed a request (its `source.kind`) decides whether it may ever run without a click: only the
+deterministic parts (the statistics engine, a runbook's remediation) and a person's own `/sre run` may take the
+`auto` rung; a model's suggestion always waits for a person (`autonomy_for`, `unattended_refusal`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal, NamedTuple
 
 from ..store.records import ActionRequest
 from .catalog import CATALOG
 from .config import AUTONOMY_LEVELS, ActionsConfig, Approvers, Autonomy
 
-__all__ = ["Refusal", "Click", "fingerprint", "button_value", "parse_button_value", "check_decision",
-           "effective_autonomy", "may_switch", "mention_list"]
+__all__ = ["Refusal", "Click", "Rung", "fingerprint", "button_value", "parse_button_value", "check_decision",
+           "effective_autonomy", "autonomy_for", "unattended_refusal", "UNATTENDED_SOURCES", "may_switch",
+           "mention_list"]
 
-RefusalCode = Literal["tampered", "kill_switch", "channel", "decided", "expired", "unauthorised", "two_person"]
+RefusalCode = Literal["tampered", "kill_switch", "channel", "decided", "expired", "unauthorised", "two_person",
+                      "auto_not_allowed", "ungrounded", "unprepared", "too_many", "not_posted"]
+
+# The sources whose requests may run at `auto`: deterministic code, or a person asking for it themselves.
+UNATTENDED_SOURCES = frozenset({"engine", "runbook", "person"})
 
 
 @dataclass(frozen=True)
@@ -65,7 +75,8 @@ def mention_list(a: Approvers) -> str:
 def effective_autonomy(cfg: ActionsConfig, action: str,
                        lowered: tuple[Autonomy, str] | None = None) -> tuple[Autonomy, str | None]:
     """The level the bot acts at, and why it is lower than configured (no approvers → suggest only). `lowered`:
-    the store-backed level (stepped down by feedback, or set by a person) and why; it can only lower the config."""
+    the store-backed level (stepped down by feedback, or set by a person) and why; it can only lower the config.
+    The action's level whoever proposes it: a proposal is handled at `autonomy_for`, which also weighs its source."""
     level: Autonomy = cfg.autonomy(action)
     why: str | None = None
     if lowered is not None and AUTONOMY_LEVELS.index(lowered[0]) < AUTONOMY_LEVELS.index(level):
@@ -74,6 +85,34 @@ def effective_autonomy(cfg: ActionsConfig, action: str,
     if level in ("approve", "auto") and cfg.approvers_for(action, spec.risk).empty:
         return "suggest", f"nobody may approve {action} (no approvers configured)"
     return level, why
+
+
+class Rung(NamedTuple):
+    """The level a proposal is handled at, why it is lower than configured, and the refusal of `auto` when who
+    proposed it may not run anything without a click (to audit)."""
+
+    level: Autonomy
+    why: str | None
+    refused: Refusal | None = None
+
+
+def unattended_refusal(source: Mapping[str, Any]) -> Refusal | None:
+    """Why a request from `source` (its `source.kind`) may not run without a person's click, or None when it may."""
+    kind = source.get("kind")
+    if kind in UNATTENDED_SOURCES:
+        return None
+    who = "a model" if kind == "llm" else f"source {kind!r}" if kind else "an unknown source"
+    return Refusal("auto_not_allowed", f"suggested by {who}: only the statistics engine, runbooks and people's own "
+                                       "requests run without a click, so it waits for a person's approval")
+
+
+def autonomy_for(cfg: ActionsConfig, action: str, source: Mapping[str, Any],
+                 lowered: tuple[Autonomy, str] | None = None) -> Rung:
+    """`effective_autonomy` for a proposal from `source`: a source that may not act alone never gets `auto`."""
+    level, why = effective_autonomy(cfg, action, lowered)
+    if level == "auto" and (refused := unattended_refusal(source)) is not None:
+        return Rung("approve", refused.message, refused)
+    return Rung(level, why)
 
 
 def check_decision(req: ActionRequest | None, click: Click, cfg: ActionsConfig, *, now: datetime,

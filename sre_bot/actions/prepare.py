@@ -3,21 +3,47 @@
 Defaults are resolved here, once, against the live system (the rollback target is the deploy before the current
 one *now*, the workload to restart is looked up in the app's resource tree), and the result is pinned in the
 request: the executor runs these arguments, never re-resolves them, so what was approved is what runs.
+
+A silence resting on evidence (anyone's but a person's own `/sre run`) is checked against what it selects now:
+every firing alert its matchers select must be one the cited evidence shows firing, or it is refused as wider than
+its evidence.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from ..deps import Deps
 from ..errors import BackendError, UsageError
+from ..models import Alert, Evidence
 from ..windows import format_duration, parse_duration
 from .catalog import CATALOG, ActionSpec, ProposedAction
 from .webhook_body import render_webhook
 
-__all__ = ["Prepared", "prepare"]
+__all__ = ["Prepared", "prepare", "FiringShown", "firing_shown"]
+
+
+@dataclass(frozen=True)
+class FiringShown:
+    """The alerts some evidence shows firing: by fingerprint, and by label set (for items without one)."""
+
+    fingerprints: frozenset[str]
+    label_sets: tuple[Mapping[str, str], ...]
+
+    def includes(self, alert: Alert) -> bool:
+        return alert.fingerprint in self.fingerprints or any(dict(ls) == alert.labels for ls in self.label_sets)
+
+
+def firing_shown(evidence: Collection[Evidence]) -> FiringShown:
+    """The firing alerts among `evidence` (items of kind `alert` with status `ok`)."""
+    alerts = [e for e in evidence if e.kind == "alert" and e.status == "ok"]
+    return FiringShown(
+        fingerprints=frozenset(str(fp) for e in alerts if (fp := e.data.get("fingerprint"))),
+        label_sets=tuple({str(k): str(v) for k, v in labels.items()} for e in alerts
+                         if isinstance(labels := e.data.get("labels"), dict) and labels))
 
 
 @dataclass(frozen=True)
@@ -38,15 +64,18 @@ def _when(t: datetime) -> str:
 
 
 async def prepare(deps: Deps, proposal: ProposedAction, *, now: datetime, requested_by: str | None = None,
-                  request_id: str = "", channel: str = "") -> Prepared:
-    """Resolve and describe `proposal`; UsageError (said to the person) when it cannot run as asked."""
+                  request_id: str = "", channel: str = "", shown: FiringShown | None = None) -> Prepared:
+    """Resolve and describe `proposal`; UsageError (said to the person) when it cannot run as asked.
+
+    `shown`: the alerts the proposal's evidence shows firing; a silence may select no other (None: a person asked
+    for it with `/sre run`, and is their own evidence)."""
     spec = CATALOG[proposal.action]
     args = dict(proposal.args)
     try:
         if proposal.action in ("argocd.rollback", "argocd.sync", "argocd.restart"):
             return await _argocd(deps, spec, args)
         if proposal.action == "alertmanager.silence":
-            return await _silence(deps, spec, args, now=now)
+            return await _silence(deps, spec, args, now=now, shown=shown)
         return _webhook(deps, spec, args, requested_by=requested_by, request_id=request_id, channel=channel)
     except BackendError as e:
         raise UsageError(f"could not prepare {proposal.action}: {e}") from e
@@ -103,12 +132,19 @@ async def _argocd(deps: Deps, spec: ActionSpec, args: dict[str, Any]) -> Prepare
     return Prepared(spec.name, args, preview, spec)
 
 
-async def _silence(deps: Deps, spec: ActionSpec, args: dict[str, Any], *, now: datetime) -> Prepared:
+async def _silence(deps: Deps, spec: ActionSpec, args: dict[str, Any], *, now: datetime,
+                   shown: FiringShown | None) -> Prepared:
     if deps.alertmanager is None:
         raise UsageError("alertmanager.silence needs Alertmanager, which is not configured (ALERTMANAGER_URL)")
     duration = parse_duration(args["duration"])
     matching = await deps.alertmanager.alerts(matchers=args["matchers"])
     matchers = ", ".join(f'{k}="{v}"' for k, v in args["matchers"].items())
+    wider = [a for a in matching if not shown.includes(a)] if shown is not None else []
+    if wider:
+        which = ", ".join(sorted({f"{a.name} ({a.labels.get('service') or a.fingerprint})" for a in wider})[:8])
+        raise UsageError(f"alertmanager.silence {{{matchers}}} would also silence {len(wider)} firing alert(s) "
+                         f"the evidence does not show ({which}); a silence may only cover alerts the evidence "
+                         "shows firing")
     names = sorted({a.labels.get("alertname", "?") for a in matching})
     firing = (f"it matches {len(matching)} firing alert(s) now: {', '.join(names[:8])}"
               + ("…" if len(names) > 8 else "")) if matching else "it matches no firing alert right now"

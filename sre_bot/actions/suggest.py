@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import timedelta
 
+from ..analysis.ranking import DEPLOY_LOOKBACK_S
 from ..errors import UsageError
 from ..investigation import Investigation
-from ..analysis.ranking import DEPLOY_LOOKBACK_S
 from .catalog import ProposedAction, validate_action
 
 __all__ = ["engine_suggestions", "MIN_CONFIDENCE"]

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from typing import TextIO
 
 from ..deps import Deps
+from ..services.caller import Caller
 from ..services.commands import run_command
 from ..services.mention import answer_mention
 from ..services.reply import Reply
@@ -20,12 +21,15 @@ __all__ = ["ask_console", "repl", "play_script", "PROMPT"]
 PROMPT = "sre> "
 
 
-async def ask_console(deps: Deps, line: str) -> Reply:
-    """`/sre ...` (or a bare verb) runs a command; anything else is treated as an @mention."""
+async def ask_console(deps: Deps, line: str, *, caller: Caller | None = None) -> Reply:
+    """`/sre ...` runs a command; anything else is treated as an @mention (which runs a verb when it starts with one).
+
+    `caller`: who is typing, built like every surface's (`GroupMembership.caller`), groups resolved when a verb needs
+    them. None (the demo): nobody in Slack, so verbs that act on a person's authority say to use Slack."""
     text = line.strip()
     if text.startswith("/sre"):
-        return await run_command(deps, text[4:].strip())
-    return await answer_mention(deps, text.removeprefix("@sre-bot").strip())
+        return await run_command(deps, text[4:].strip(), caller)
+    return await answer_mention(deps, text.removeprefix("@sre-bot").strip(), caller=caller)
 
 
 def _show(reply: Reply, out: TextIO) -> None:

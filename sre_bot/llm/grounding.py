@@ -8,23 +8,25 @@
 - A hypothesis needs at least one evidence item that exists and is `ok`; one without is dropped and named as
   unsupported. A timeline entry must cite an existing item.
 - A suggested action must be in the catalog, its arguments must validate and the cited evidence must support it
-  (`actions.catalog.validate_action`); one that fails is dropped.
+  (`actions.catalog.validate_action`, with the configured webhook names); one that fails is dropped, and kept in
+  `GroundedAnswer.refused_actions` with why (the caller audits it).
 Pure: no I/O. Every removal is counted in `GroundedAnswer.counts` for logs and metrics.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from ..actions.catalog import ProposedAction, validate_action
 from ..errors import UsageError
 from ..models import Evidence
 from .schema import ModelAnswer
 
-__all__ = ["GroundedHypothesis", "GroundedAnswer", "ground", "normalise", "numbers_in"]
+__all__ = ["GroundedHypothesis", "GroundedAnswer", "RefusedAction", "ground", "normalise", "numbers_in"]
 
 MIN_QUOTE_CHARS = 6
 _NUM = re.compile(r"(?<![\w.])[-+]?\d[\d,]*(?:\.\d+)?(?![\d])")
@@ -76,6 +78,17 @@ class GroundedHypothesis:
     unverified_numbers: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class RefusedAction:
+    """A suggested action the check dropped: what the model asked for, and why it may not be proposed."""
+
+    action: str
+    args: dict[str, Any]
+    reason: str
+    evidence_ids: list[str]
+    why: str
+
+
 @dataclass
 class GroundedAnswer:
     summary: str
@@ -86,13 +99,16 @@ class GroundedAnswer:
     unknowns: list[str]
     marks: list[str]  # what the check removed or could not verify, said plainly under the answer
     counts: dict[str, int]
-    dropped_actions: list[str] = field(default_factory=list)  # why each was dropped (for the log and the audit)
+    dropped_actions: list[str] = field(default_factory=list)  # why each was dropped (for the log)
+    refused_actions: list[RefusedAction] = field(default_factory=list)  # the same, whole (for the audit)
 
 
 def ground(answer: ModelAnswer, *, visible: Mapping[str, str], evidence: Mapping[str, Evidence],
-           services: Mapping[str, str], deploys_since: datetime | None = None) -> GroundedAnswer:
+           services: Mapping[str, str], deploys_since: datetime | None = None,
+           webhooks: Collection[str] = ()) -> GroundedAnswer:
     """Check `answer` against `visible` (the text sent per evidence id) and `evidence` (the items by id); a deploy
-    before `deploys_since` does not support a rollback."""
+    before `deploys_since` does not support a rollback; `webhooks`: the configured webhook names (the only ones a
+    `webhook` action may name: pass the config's, or every webhook suggestion is dropped)."""
     texts = {i: normalise(t) for i, t in visible.items()}
     corpus = "\n".join(visible.values())
     values = _values(corpus)
@@ -136,19 +152,23 @@ def ground(answer: ModelAnswer, *, visible: Mapping[str, str], evidence: Mapping
 
     timeline = []
     for t in answer.timeline:
-        if t.evidence_id in evidence:
+        if t.evidence_id is not None and t.evidence_id in evidence:
             timeline.append((t.at, t.text, t.evidence_id))
         else:
             counts["timeline_dropped"] += 1
 
-    actions, dropped = [], []
+    actions: list[ProposedAction] = []
+    refused: list[RefusedAction] = []
     for a in answer.suggested_actions:
         try:
             actions.append(validate_action(a.action, a.args, reason=a.reason, evidence_ids=a.evidence_ids,
-                                           evidence=evidence, services=services, since=deploys_since))
+                                           evidence=evidence, services=services, since=deploys_since,
+                                           webhooks=webhooks))
         except UsageError as e:
             counts["actions_dropped"] += 1
-            dropped.append(str(e))
+            refused.append(RefusedAction(action=a.action, args=dict(a.args), reason=a.reason,
+                                         evidence_ids=list(a.evidence_ids), why=str(e)))
+    dropped = [r.why for r in refused]
 
     summary_bad = check_numbers(answer.summary)
     if counts["quotes_removed"]:
@@ -157,9 +177,9 @@ def ground(answer: ModelAnswer, *, visible: Mapping[str, str], evidence: Mapping
         marks.append("dropped as unsupported (no verified evidence): " + "; ".join(unsupported))
     if summary_bad:
         marks.append("numbers in the summary not found in the evidence: " + ", ".join(summary_bad))
-    for h in hypotheses:
-        if h.unverified_numbers:
-            marks.append(f"numbers in “{h.cause}” not found in the evidence: " + ", ".join(h.unverified_numbers))
+    for gh in hypotheses:
+        if gh.unverified_numbers:
+            marks.append(f"numbers in “{gh.cause}” not found in the evidence: " + ", ".join(gh.unverified_numbers))
     if dropped:
         marks.append(f"{len(dropped)} suggested action(s) dropped: " + "; ".join(dropped))
     if counts["timeline_dropped"]:
@@ -167,4 +187,4 @@ def ground(answer: ModelAnswer, *, visible: Mapping[str, str], evidence: Mapping
     return GroundedAnswer(
         summary=answer.summary, insufficient=answer.insufficient_evidence or not hypotheses,
         hypotheses=hypotheses[:3], timeline=timeline, actions=actions, unknowns=list(answer.unknowns),
-        marks=marks, counts=counts, dropped_actions=dropped)
+        marks=marks, counts=counts, dropped_actions=dropped, refused_actions=refused)

@@ -121,7 +121,8 @@ class _Run:
         self.summarised = 0
         self.step = 0
         self.system = [{"type": "text", "cache_control": {"type": "ephemeral"},
-                        "text": llm.prompts.investigator.render(catalog=catalog_summary(),
+                        "text": llm.prompts.investigator.render(catalog=catalog_summary(webhooks={
+                            n: w.description for n, w in ctx.deps.config.actions.webhooks.items()}),
                                                                 max_steps=llm.limits.max_steps)}]
         self.tools = [*tool_definitions(), answer_tool_definition()]
 
@@ -340,7 +341,8 @@ async def run_llm_investigation(llm: LLM, deps: Deps, question: str, engine: Inv
                             ("cache_write", run.usage.cache_write), ("cache_read", run.usage.cache_read)):
                 llm.metrics.llm_tokens.labels(kind).inc(n)
     grounded = ground(answer, visible=conv.visible, evidence=conv.evidence, services=services,
-                      deploys_since=conv.window.start - timedelta(seconds=DEPLOY_LOOKBACK_S))
+                      deploys_since=conv.window.start - timedelta(seconds=DEPLOY_LOOKBACK_S),
+                      webhooks=deps.config.actions.webhooks.keys())
     log.info("llm answer", steps=run.step, tools=run.tools_called, ended=ended, refused=run.refused,
              grounding=grounded.counts, dropped_actions=grounded.dropped_actions,
              usage=run.usage.as_dict(llm.prices), seconds=round(time.monotonic() - started, 3))

@@ -5,6 +5,8 @@
     /sre actions                  pending approvals (and anything stuck mid-run)
     /sre audit [n]                the newest audit records (default 10, at most 50)
     /sre killswitch on|off|status
+
+Each verb enters the action path, so each builds its `ActionDeps` first (a clear error when there is no store).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import shlex
 
 from ..actions.approvals import kill_switch_state, propose, set_kill_switch
 from ..actions.catalog import CATALOG, SilenceArgs, validate_action
+from ..actions.deps import ActionDeps
 from ..actions.executor import EXECUTION_TIMEOUT
 from ..deps import Deps
 from ..errors import UsageError
@@ -27,11 +30,6 @@ ACTION_HELP = """\
   (actions: {actions})
 • `/sre actions` — pending approvals · `/sre audit [n]` — the newest audit records
 • `/sre killswitch on|off|status` — stop (or allow again) every execution"""
-
-
-def _store_needed(deps: Deps) -> None:
-    if deps.store is None:
-        raise UsageError("actions need the bot's store (SRE_BOT_DB_URL); this surface has none")
 
 
 def _parse_run(args: str) -> tuple[str, dict[str, object], str]:
@@ -69,15 +67,15 @@ def _parse_run(args: str) -> tuple[str, dict[str, object], str]:
 
 async def run_action(deps: Deps, args: str, caller: Caller | None) -> Reply:
     """A person asks for an action: validated, prepared, recorded, and posted for approval (or run, at `auto`)."""
-    _store_needed(deps)
+    actions = ActionDeps.of(deps)
     if caller is None:
         raise UsageError("`/sre run` needs to know who is asking: use it from Slack")
     name, values, reason = _parse_run(args)
-    names = await known_services(deps) if "service" in values else {}
+    names = await known_services(actions) if "service" in values else {}
     proposal = validate_action(name, values, reason=reason or f"asked for by {caller.user_name or caller.user}",
                                evidence_ids=[], evidence={}, services=names,
-                               webhooks=deps.config.actions.webhooks.keys(), by_person=True)
-    proposed = await propose(deps, proposal, source={"kind": "person", "user": caller.user},
+                               webhooks=actions.config.actions.webhooks.keys(), by_person=True)
+    proposed = await propose(actions, proposal, source={"kind": "person", "user": caller.user},
                              trigger={"kind": "command", "text": f"/sre run {args}"}, requested_by=caller.user,
                              requested_by_name=caller.user_name, channel=caller.channel, thread_ts=caller.thread_ts)
     if proposed.kind in ("approve", "auto") and proposed.request is not None:
@@ -91,12 +89,11 @@ async def run_action(deps: Deps, args: str, caller: Caller | None) -> Reply:
 
 
 async def list_actions(deps: Deps) -> Reply:
-    _store_needed(deps)
-    assert deps.store is not None
-    now = deps.clock()
-    pending = await deps.store.pending(now)
-    stuck = await deps.store.stuck(now, EXECUTION_TIMEOUT)
-    killed = await kill_switch_state(deps)
+    actions = ActionDeps.of(deps)
+    now = actions.clock()
+    pending = await actions.store.pending(now)
+    stuck = await actions.store.stuck(now, EXECUTION_TIMEOUT)
+    killed = await kill_switch_state(actions)
     lines = [f"• `{r.action}` {r.preview[:140]} — requested by <@{r.requested_by}> in <#{r.channel}>, expires "
              f"{r.expires_at:%H:%M} UTC" for r in pending]
     lines += [f"• ⚠️ `{r.action}` approved by <@{r.decided_by}> has been executing since {r.started_at:%H:%M} UTC "
@@ -108,12 +105,11 @@ async def list_actions(deps: Deps) -> Reply:
 
 
 async def show_audit(deps: Deps, args: str) -> Reply:
-    _store_needed(deps)
-    assert deps.store is not None
+    actions = ActionDeps.of(deps)
     arg = args.strip() or "10"
     if not (arg.isascii() and arg.isdigit() and len(arg) <= 6) or not 1 <= int(arg) <= 50:  # "²".isdigit()
         raise UsageError("`/sre audit [n]` takes a number from 1 to 50")
-    records = await deps.store.latest(int(arg))
+    records = await actions.store.latest(int(arg))
     lines = [f"• {r.at:%m-%d %H:%M:%S} `{r.kind}` {r.summary[:200]}" + (f" — <@{r.actor}>" if r.actor and
              r.actor != "auto" else "") + (f" (`{r.request_id[:8]}`)" if r.request_id else "") for r in records]
     return Reply(kind="audit", title=f"Audit: the newest {len(records)} record(s)",
@@ -122,10 +118,10 @@ async def show_audit(deps: Deps, args: str) -> Reply:
 
 
 async def killswitch(deps: Deps, args: str, caller: Caller | None) -> Reply:
-    _store_needed(deps)
+    actions = ActionDeps.of(deps)
     verb = args.strip().lower() or "status"
     if verb == "status":
-        killed = await kill_switch_state(deps)
+        killed = await kill_switch_state(actions)
         text = (f"🛑 Kill switch is *on* ({killed}): nothing executes." if killed
                 else "✅ Kill switch is *off*: approved actions execute.")
         return Reply(kind="killswitch", title="Kill switch", text=text, ephemeral=True)
@@ -133,6 +129,6 @@ async def killswitch(deps: Deps, args: str, caller: Caller | None) -> Reply:
         raise UsageError("`/sre killswitch on|off|status`")
     if caller is None:
         raise UsageError("the kill switch is flipped from Slack (`/sre killswitch`) or SRE_BOT_KILL_SWITCH=1")
-    text = await set_kill_switch(deps, user=caller.user, user_name=caller.user_name, groups=caller.groups,
+    text = await set_kill_switch(actions, user=caller.user, user_name=caller.user_name, groups=caller.groups,
                                  on=verb == "on")
     return Reply(kind="killswitch", title="Kill switch", text=f"{text} (by <@{caller.user}>)")

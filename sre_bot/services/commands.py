@@ -1,10 +1,9 @@
-"""The `/sre` verbs: parse a command line, run the service, return a Reply. Shared by Slack and the console.
+"""The `/sre` verbs: parse a command line, run the service, return a Reply. Shared by Slack (slash commands and
+mentions) and the console.
 
-    help | status <service> [window] | query <promql> [window] | logs <service> [filter] [window] | deploys [app]
-    run <action> … | actions | audit [n] | killswitch on|off|status   (`action_commands.py`)
-    incidents [all] | incident <n>                                    (`incident_commands.py`)
-    accuracy [days] | autonomy [<action> <level>]                     (`accuracy_commands.py`)
-    runbook list | runbook <name> [service]                           (`runbook_commands.py`)
+`REGISTRY` is the one list of verbs (`verbs.py`): help, the manifest's usage hint and the dispatch come from it.
+The handlers of the action, incident, accuracy and runbook verbs live in their own modules (`action_commands.py`,
+`incident_commands.py`, `accuracy_commands.py`, `runbook_commands.py`); the read-only telemetry verbs are here.
 
 A window is a trailing duration (`30m`, `2h`) or `since <time>`; the default is the configured window (1h).
 """
@@ -15,6 +14,7 @@ import re
 import shlex
 from dataclasses import dataclass
 
+from ..actions.catalog import CATALOG
 from ..deps import Deps
 from ..errors import UsageError
 from ..models import TimeRange
@@ -22,37 +22,16 @@ from ..tools.deploys import all_apps, app_status
 from ..tools.logs import error_templates, log_lines
 from ..tools.query import promql_range
 from ..windows import format_duration, looks_like_window, parse_window
-from ..actions.catalog import CATALOG
 from .accuracy_commands import accuracy_command, autonomy_command
-from .action_commands import ACTION_HELP, killswitch, list_actions, run_action, show_audit
+from .action_commands import killswitch, list_actions, run_action, show_audit
 from .caller import Caller
 from .incident_commands import list_incidents, show_incident
 from .reply import Reply, Section, gaps_of
 from .runbook_commands import runbook_command
 from .status import status_report
+from .verbs import Invocation, Registry, Verb
 
-__all__ = ["VERBS", "HELP", "ParsedCommand", "parse_command", "run_command"]
-
-VERBS = ("help", "status", "query", "logs", "deploys", "run", "actions", "audit", "killswitch", "incidents",
-         "incident", "runbook", "accuracy", "autonomy")
-_WHOLE_LINE = ("help", "deploys", "run", "actions", "audit", "killswitch", "incidents",
-               "incident", "runbook", "accuracy", "autonomy")  # no trailing window
-
-HELP = """\
-*sre-bot* answers from your telemetry, with the evidence for every number.
-• `/sre status <service> [window]` — golden signals now vs baseline, firing alerts, Argo CD state, top error logs
-• `/sre query <promql> [window]` — run a PromQL range query (top series shown)
-• `/sre logs <service> [filter] [window]` — recent log lines, optionally containing `filter`
-• `/sre deploys [app]` — Argo CD apps and their last deploys
-• `/sre incidents [all]` — open incidents made from Alertmanager's alerts; `/sre incident <n>` — one in detail
-• `/sre runbook list` · `/sre runbook <name> [service]` — run a runbook's read-only checks step by step; a fix it
-  finds is offered for approval
-• `/sre accuracy [days]` — how often people said answers named the right cause, and how well the confidence matched
-• `/sre autonomy` — each action's autonomy (feedback lowers it); `/sre autonomy <action> <level>` — raise it back
-• `/sre help` — this message
-{actions}
-A window is `30m`, `2h`, `1d` or `since 14:05` (UTC); the default is {default}.
-Or mention me: `@sre-bot why is checkout slow?`"""
+__all__ = ["REGISTRY", "ParsedCommand", "parse_command", "run_command", "help_text"]
 
 _QUOTES = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'"})
 
@@ -62,6 +41,16 @@ class ParsedCommand:
     verb: str
     args: str  # what is left after the verb and the window
     window_text: str | None
+
+
+def help_text(deps: Deps) -> str:
+    """Every registered verb, one line each, in registry order."""
+    lines = REGISTRY.help_lines(actions=", ".join(CATALOG))
+    return "\n".join([
+        "*sre-bot* answers from your telemetry, with the evidence for every number.", *lines,
+        f"A window is `30m`, `2h`, `1d` or `since 14:05` (UTC); the default is "
+        f"{format_duration(deps.default_window)}.",
+        "Or mention me: `@sre-bot why is checkout slow?` (every verb works in a mention too: `@sre-bot incidents`)."])
 
 
 def _split_window(rest: str) -> tuple[str, str | None]:
@@ -81,12 +70,34 @@ def parse_command(text: str) -> ParsedCommand:
         return ParsedCommand("help", "", None)
     verb, _, rest = text.partition(" ")
     verb = verb.lower()
-    if verb not in VERBS:
+    spec = REGISTRY.get(verb)
+    if spec is None:
         raise UsageError(f"unknown command `{verb}`. Try `/sre help`.")
-    if verb in _WHOLE_LINE:
+    if not spec.window:
         return ParsedCommand(verb, rest.strip(), None)
     args, window = _split_window(rest.strip())
     return ParsedCommand(verb, args, window)
+
+
+async def run_command(deps: Deps, text: str, caller: Caller | None = None) -> Reply:
+    """Run one `/sre` command line; a person's mistake comes back as an error Reply, never an exception.
+
+    A verb that acts on the caller's authority gets the caller with their user groups resolved (every surface's
+    Caller can resolve them; the others never ask Slack)."""
+    try:
+        cmd = parse_command(text)
+        verb = REGISTRY[cmd.verb]
+        window = parse_window(cmd.window_text, now=deps.clock(), default=deps.default_window) if verb.window else None
+        if verb.groups and caller is not None:
+            caller = await caller.resolved()
+        return await verb.run(deps, Invocation(cmd.args, window, caller))
+    except UsageError as e:
+        return Reply.error(str(e))
+
+
+def _window(inv: Invocation) -> TimeRange:
+    assert inv.window is not None, "a verb registered with window=True always gets one"
+    return inv.window
 
 
 def _one_word(args: str, verb: str, what: str) -> str:
@@ -98,60 +109,31 @@ def _one_word(args: str, verb: str, what: str) -> str:
     return words[0]
 
 
-async def run_command(deps: Deps, text: str, caller: Caller | None = None) -> Reply:
-    """Run one `/sre` command line; a person's mistake comes back as an error Reply, never an exception."""
+async def _help(deps: Deps, inv: Invocation) -> Reply:
+    return Reply(kind="help", title="sre-bot help", ephemeral=True, text=help_text(deps))
+
+
+async def _status(deps: Deps, inv: Invocation) -> Reply:
+    return await status_report(deps, _one_word(inv.args, "status", "service"), _window(inv))
+
+
+async def _query(deps: Deps, inv: Invocation) -> Reply:
+    if not inv.args:
+        raise UsageError("`/sre query` needs PromQL: `/sre query sum(rate(http_requests_total[5m])) 2h`")
+    window = _window(inv)
+    ev = await promql_range(deps, inv.args, window)
+    return Reply(kind="query", title="PromQL", window=window, sections=[Section(title="Result", evidence=[ev])],
+                 gaps=gaps_of([ev]))
+
+
+async def _logs(deps: Deps, inv: Invocation) -> Reply:
     try:
-        cmd = parse_command(text)
-        if cmd.verb == "run":
-            return await run_action(deps, cmd.args, caller)
-        if cmd.verb == "actions":
-            return await list_actions(deps)
-        if cmd.verb == "audit":
-            return await show_audit(deps, cmd.args)
-        if cmd.verb == "killswitch":
-            return await killswitch(deps, cmd.args, caller)
-        if cmd.verb == "incidents":
-            return await list_incidents(deps, cmd.args)
-        if cmd.verb == "incident":
-            return await show_incident(deps, cmd.args)
-        if cmd.verb == "runbook":
-            return await runbook_command(deps, cmd.args, caller)
-        if cmd.verb == "accuracy":
-            return await accuracy_command(deps, cmd.args)
-        if cmd.verb == "autonomy":
-            return await autonomy_command(deps, cmd.args, caller)
-        now = deps.clock()
-        window = parse_window(cmd.window_text, now=now, default=deps.default_window)
-        return await _dispatch(deps, cmd, window)
-    except UsageError as e:
-        return Reply.error(str(e))
-
-
-async def _dispatch(deps: Deps, cmd: ParsedCommand, window: TimeRange) -> Reply:
-    if cmd.verb == "help":
-        actions = ACTION_HELP.format(actions=", ".join(n for n, s in CATALOG.items()))
-        return Reply(kind="help", title="sre-bot help", ephemeral=True,
-                     text=HELP.format(default=format_duration(deps.default_window), actions=actions))
-    if cmd.verb == "status":
-        return await status_report(deps, _one_word(cmd.args, "status", "service"), window)
-    if cmd.verb == "query":
-        if not cmd.args:
-            raise UsageError("`/sre query` needs PromQL: `/sre query sum(rate(http_requests_total[5m])) 2h`")
-        ev = await promql_range(deps, cmd.args, window)
-        return Reply(kind="query", title="PromQL", window=window, sections=[Section(title="Result", evidence=[ev])],
-                     gaps=gaps_of([ev]))
-    if cmd.verb == "logs":
-        return await _logs(deps, cmd, window)
-    return await _deploys(deps, cmd.args.strip())
-
-
-async def _logs(deps: Deps, cmd: ParsedCommand, window: TimeRange) -> Reply:
-    try:
-        words = shlex.split(cmd.args)
+        words = shlex.split(inv.args)
     except ValueError as e:
         raise UsageError(f"could not read the filter ({e}); quote it like `\"pool exhausted\"`") from None
     if not words:
         raise UsageError("`/sre logs` needs a service: `/sre logs <service> [filter] [window]`")
+    window = _window(inv)
     svc = deps.config.service(words[0])
     text = " ".join(words[1:]) or None
     lines = await log_lines(deps, svc, window, text=text)
@@ -163,7 +145,8 @@ async def _logs(deps: Deps, cmd: ParsedCommand, window: TimeRange) -> Reply:
                  window=window, sections=sections, gaps=gaps_of(all_ev))
 
 
-async def _deploys(deps: Deps, app: str) -> Reply:
+async def _deploys(deps: Deps, inv: Invocation) -> Reply:
+    app = inv.args.strip()
     if app:
         if len(app.split()) > 1:
             raise UsageError("`/sre deploys` takes at most one app name")
@@ -173,3 +156,63 @@ async def _deploys(deps: Deps, app: str) -> Reply:
     ev = await all_apps(deps, now=deps.clock())
     return Reply(kind="deploys", title="Argo CD applications", sections=[Section(title="Applications", evidence=ev)],
                  gaps=gaps_of(ev))
+
+
+async def _run(deps: Deps, inv: Invocation) -> Reply:
+    return await run_action(deps, inv.args, inv.caller)
+
+
+async def _actions(deps: Deps, inv: Invocation) -> Reply:
+    return await list_actions(deps)
+
+
+async def _audit(deps: Deps, inv: Invocation) -> Reply:
+    return await show_audit(deps, inv.args)
+
+
+async def _killswitch(deps: Deps, inv: Invocation) -> Reply:
+    return await killswitch(deps, inv.args, inv.caller)
+
+
+async def _incidents(deps: Deps, inv: Invocation) -> Reply:
+    return await list_incidents(deps, inv.args)
+
+
+async def _incident(deps: Deps, inv: Invocation) -> Reply:
+    return await show_incident(deps, inv.args)
+
+
+async def _runbook(deps: Deps, inv: Invocation) -> Reply:
+    return await runbook_command(deps, inv.args, inv.caller)
+
+
+async def _accuracy(deps: Deps, inv: Invocation) -> Reply:
+    return await accuracy_command(deps, inv.args)
+
+
+async def _autonomy(deps: Deps, inv: Invocation) -> Reply:
+    return await autonomy_command(deps, inv.args, inv.caller)
+
+
+REGISTRY = Registry([
+    Verb("status", "<service> [window]", "golden signals now vs baseline, firing alerts, Argo CD state, top error "
+         "logs", _status, window=True),
+    Verb("query", "<promql> [window]", "run a PromQL range query (top series shown)", _query, window=True),
+    Verb("logs", "<service> [filter] [window]", "recent log lines, optionally containing `filter`", _logs,
+         window=True),
+    Verb("deploys", "[app]", "Argo CD apps and their last deploys", _deploys),
+    Verb("incidents", "[all]", "open incidents made from Alertmanager's alerts", _incidents),
+    Verb("incident", "<n>", "one incident in detail: its alerts, why each joined, the timeline", _incident),
+    Verb("runbook", "list|<name> [service]", "the runbooks, or run one's read-only checks step by step; a fix it "
+         "finds is offered for approval", _runbook),
+    Verb("run", "<action> [service] key=value …", "ask for an action; it is posted here for an approver to click "
+         "(actions: {actions})", _run),
+    Verb("actions", "", "pending approvals, and anything stuck mid-run", _actions),
+    Verb("audit", "[n]", "the newest audit records", _audit),
+    Verb("killswitch", "on|off|status", "stop (or allow again) every execution", _killswitch, groups=True),
+    Verb("accuracy", "[days]", "how often people said answers named the right cause, and how well the confidence "
+         "matched", _accuracy),
+    Verb("autonomy", "[<action> <level>]", "each action's autonomy (feedback lowers it); with an action and a "
+         "level, raise it back", _autonomy, groups=True),
+    Verb("help", "", "this message", _help, instant=True),
+])

@@ -11,7 +11,7 @@ import re
 from ..deps import Deps
 from ..feedback.answers import for_feedback
 from ..llm.investigator import Progress
-from .commands import VERBS, run_command
+from .commands import REGISTRY, run_command
 from .explain import explain
 from .names import find_service, known_services
 from .caller import Caller
@@ -28,7 +28,7 @@ async def answer_mention(deps: Deps, text: str, *, thread: str | None = None,
     in `Reply.requests` (to post with buttons) or a section saying why they are only suggested."""
     text = re.sub(r"<@[A-Z0-9]+(\|[^>]*)?>", " ", text).strip()
     first = text.split(maxsplit=1)[0].lower() if text else ""
-    if first.lstrip("/") in VERBS:
+    if first.lstrip("/") in REGISTRY:
         return await run_command(deps, text.lstrip("/"), caller)
     follow_up = deps.llm is not None and deps.llm.conversations.get(thread) is not None
     names = await known_services(deps)

@@ -44,7 +44,7 @@ class Reply(BaseModel):
         return [e for s in self.sections for e in s.evidence]
 
     @classmethod
-    def error(cls, message: str) -> "Reply":
+    def error(cls, message: str) -> Reply:
         return cls(kind="error", title="Sorry, I can't do that", text=message, ephemeral=True)
 
 

@@ -36,10 +36,10 @@ def build_app(deps: Deps) -> AsyncApp:
         logger=None,
     )
     groups = GroupMembership(deps.config.actions.all_groups())  # one cache of approver groups for every listener
-    runbooks.register(app, deps)  # before `commands`: it takes the `/sre runbook …` lines
+    runbooks.register(app, deps, groups)  # before `commands`: it takes the `/sre runbook …` lines
     feedback.register(app, deps, groups)  # before `commands`: it takes the `/sre autonomy …` lines
     commands.register(app, deps, groups)
-    mentions.register(app, deps, StoreSeenEvents(deps.store, deps.clock) if deps.store else SeenEvents())
+    mentions.register(app, deps, StoreSeenEvents(deps.store, deps.clock) if deps.store else SeenEvents(), groups)
     approvals.register(app, deps, groups)
 
     @app.error

@@ -11,8 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from ..deps import Deps
 from ..errors import UsageError
 from ..logging import bind_request, get_logger
-from ..services.caller import Caller
-from ..services.commands import parse_command, run_command
+from ..services.commands import REGISTRY, parse_command, run_command
 from ..services.reply import Reply
 from .approvals import post_request
 from .render import render_reply
@@ -23,7 +22,7 @@ __all__ = ["register"]
 
 log = get_logger(__name__)
 
-_INSTANT = ("help", "error")  # answered in the ack itself
+_INSTANT = ("error", *(v.name for v in REGISTRY if v.instant))  # answered in the ack itself
 
 
 def register(app: AsyncApp, deps: Deps, groups: GroupMembership) -> None:
@@ -44,10 +43,7 @@ def register(app: AsyncApp, deps: Deps, groups: GroupMembership) -> None:
             return
         await ack(text=f"🔎 Looking… `/sre {text}`", response_type="ephemeral")
         started = time.monotonic()
-        needs_groups = verb == "killswitch" and user
-        caller = Caller(user=user, user_name=command.get("user_name"), channel=command.get("channel_id", ""),
-                        groups=await groups.of(client, user) if needs_groups else frozenset())
-        reply = await run_command(deps, text, caller)
+        reply = await run_command(deps, text, groups.caller_of_command(client, command))
         try:
             for req in reply.requests:
                 await post_request(client, deps, req, note=reply.request_notes.get(req.id))

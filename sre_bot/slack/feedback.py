@@ -17,7 +17,6 @@ from ..deps import Deps
 from ..feedback.stepdown import StepDown
 from ..feedback.votes import record_real_cause, record_vote
 from ..logging import bind_request, get_logger
-from ..services.caller import Caller
 from ..services.commands import run_command
 from ..services.reply import Reply
 from ..store.errors import StoreError
@@ -136,9 +135,7 @@ def register(app: AsyncApp, deps: Deps, groups: GroupMembership) -> None:
         await ack(text="🔎 Looking at autonomy levels…", response_type="ephemeral")
         user = command.get("user_id", "")
         bind_request(surface="slack", kind="autonomy", user=user, channel=command.get("channel_id"))
-        caller = Caller(user=user, user_name=command.get("user_name"), channel=command.get("channel_id", ""),
-                        groups=await groups.of(client, user) if user else frozenset())
-        reply = await run_command(deps, unescape(command.get("text", "")), caller)
+        reply = await run_command(deps, unescape(command.get("text", "")), groups.caller_of_command(client, command))
         text, blocks = render_reply(reply)
         await respond(text=text, blocks=blocks, replace_original=False,
                       response_type="ephemeral" if reply.ephemeral else "in_channel")

@@ -12,12 +12,12 @@ from ..deps import Deps
 from ..errors import UsageError
 from ..logging import bind_request, get_logger
 from ..services.mention import answer_mention
-from ..services.caller import Caller
 from .approvals import post_request
 from .dedupe import SeenEvents, StoreSeenEvents
 from .feedback import render_answer
 from .render import looking_blocks
 from .text import unescape
+from .usergroups import GroupMembership
 
 __all__ = ["register"]
 
@@ -45,7 +45,7 @@ def _progress(client: AsyncWebClient, channel: str, ts: str) -> Callable[[str], 
     return update
 
 
-def register(app: AsyncApp, deps: Deps, seen: SeenEvents | StoreSeenEvents) -> None:
+def register(app: AsyncApp, deps: Deps, seen: SeenEvents | StoreSeenEvents, groups: GroupMembership) -> None:
     @app.event("app_mention")
     async def on_mention(body: dict, event: dict, client: AsyncWebClient) -> None:
         event_id = body.get("event_id") or f"{event.get('channel')}:{event.get('ts')}"
@@ -60,7 +60,7 @@ def register(app: AsyncApp, deps: Deps, seen: SeenEvents | StoreSeenEvents) -> N
         posted = await client.chat_postMessage(channel=channel, thread_ts=thread, text=text, blocks=blocks)
         progress = _progress(client, channel, posted["ts"])
         try:
-            caller = Caller(user=event.get("user", ""), channel=channel, thread_ts=thread)
+            caller = groups.caller_of_event(client, event, thread_ts=thread)
             reply = await answer_mention(deps, unescape(event.get("text", "")), thread=f"{channel}:{thread}",
                                          progress=progress, caller=caller)
             text, blocks = await render_answer(deps, reply, channel=channel, ts=posted["ts"], thread_ts=thread)

@@ -29,6 +29,7 @@ from .approvals import post_request
 from .render import render_reply
 from .runbook_blocks import RUN_RUNBOOK, parse_button_value, run_blocks, suggestion_blocks
 from .text import unescape
+from .usergroups import GroupMembership
 
 __all__ = ["register", "post_runbook_suggestions", "run_in_slack", "REDRAW_EVERY_S"]
 
@@ -105,7 +106,7 @@ async def run_in_slack(client: AsyncWebClient, deps: Deps, req: RunRequest, stat
     return state
 
 
-def register(app: AsyncApp, deps: Deps) -> None:
+def register(app: AsyncApp, deps: Deps, groups: GroupMembership) -> None:
 
     @app.command("/sre", matchers=[_is_runbook])
     async def on_runbook(ack: AsyncAck, command: dict, respond: AsyncRespond, client: AsyncWebClient) -> None:
@@ -123,7 +124,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
             await ack(text=rendered, blocks=blocks, response_type="ephemeral")
             return
         await ack(text=f"📒 Starting runbook `{name}`…", response_type="ephemeral")
-        caller = Caller(user=user, channel=channel, user_name=command.get("user_name"))
+        caller = groups.caller_of_command(client, command)
         outcome = "error"
         try:
             req = await resolve_run(deps, name, service)
@@ -145,7 +146,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         thread_ts = container.get("thread_ts") or message_ts
         bind_request(surface="slack", kind="runbook_click", user=user, channel=channel)
         name, service = parse_button_value(action.get("value", ""))
-        caller = Caller(user=user, channel=channel, user_name=(body.get("user") or {}).get("username"))
+        caller = groups.caller_of_action(client, body)
         try:
             if deps.store is not None and not await deps.store.first_time(
                     f"runbook-click:{channel}:{message_ts}:{action.get('value', '')}", now=deps.clock(),
