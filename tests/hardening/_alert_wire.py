@@ -11,17 +11,22 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Iterator
+import threading
+from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
 import structlog
 
 from sre_bot.alert_payloads import fingerprint
+from tests.fakes.slack_api import FakeSlack
+from tests.harness import BotUnderTest, running_bot
 
-__all__ = ["RawResponse", "send_raw", "realistic_body", "split", "LogCapture", "capture_logs"]
+T = TypeVar("T")
+
+__all__ = ["RawResponse", "send_raw", "realistic_body", "split", "LogCapture", "capture_logs", "BotThread"]
 
 _EXPR = ('max_over_time(kube_pod_container_status_waiting_reason{reason="CrashLoopBackOff",'
          'job="kube-state-metrics"}[5m]) >= 1')
@@ -68,30 +73,38 @@ async def _read_response(reader: asyncio.StreamReader) -> RawResponse:
 
 async def send_raw(url: str, payload: bytes, *, token: str | None, pieces: int = 1, pause: float = 0.0,
                    chunked: bool = False, path: str = "/alertmanager", extra_headers: dict[str, str] | None = None,
+                   authorization: str | None = None, content_type: str | None = "application/json",
                    timeout: float = 60.0) -> RawResponse:
     """POST `payload` in `pieces` separate socket writes with `pause` seconds between them (each piece one chunk
-    when `chunked`), then read the whole response. The connection is closed afterwards."""
+    when `chunked`), then read the whole response (also when the server answers and hangs up before the body is
+    all written, as it does for a body over the limit). The connection is closed afterwards. `authorization` is
+    sent as the header as it is; `token` as a bearer credential."""
     parts = urlsplit(url)
     reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
     try:
-        head = [f"POST {path} HTTP/1.1", f"Host: {parts.hostname}:{parts.port}", "Content-Type: application/json",
-                "User-Agent: Alertmanager/0.28.1", "Connection: close"]
-        if token is not None:
+        head = [f"POST {path} HTTP/1.1", f"Host: {parts.hostname}:{parts.port}", "User-Agent: Alertmanager/0.28.1",
+                "Connection: close"]
+        if content_type is not None:
+            head.append(f"Content-Type: {content_type}")
+        if authorization is not None:
+            head.append(f"Authorization: {authorization}")
+        elif token is not None:
             head.append(f"Authorization: Bearer {token}")
         extra = extra_headers or {}
         if not any(k.lower() in ("content-length", "transfer-encoding") for k in extra):
             head.append("Transfer-Encoding: chunked" if chunked else f"Content-Length: {len(payload)}")
         head += [f"{k}: {v}" for k, v in extra.items()]
-        writer.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1"))
-        await writer.drain()
-        for i, piece in enumerate(split(payload, pieces)):
-            if i and pause:
-                await asyncio.sleep(pause)
-            writer.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n" if chunked else piece)
+        with suppress(ConnectionError):
+            writer.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1"))
             await writer.drain()
-        if chunked:
-            writer.write(b"0\r\n\r\n")
-            await writer.drain()
+            for i, piece in enumerate(split(payload, pieces)):
+                if i and pause:
+                    await asyncio.sleep(pause)
+                writer.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n" if chunked else piece)
+                await writer.drain()
+            if chunked:
+                writer.write(b"0\r\n\r\n")
+                await writer.drain()
         return await asyncio.wait_for(_read_response(reader), timeout)
     finally:
         writer.close()
@@ -166,3 +179,32 @@ def capture_logs() -> Iterator[LogCapture]:
             yield LogCapture(entries, records)
     finally:
         root.removeHandler(handler)
+
+
+class BotThread:
+    """The real bot (`running_bot`) on its own event loop in a thread, for synchronous tests such as Hypothesis's:
+    `with BotThread(fake, **env) as t: t.call(send_raw(t.bot.url, ...))` runs a coroutine on that loop."""
+
+    def __init__(self, fake: FakeSlack, **env: str) -> None:
+        self._fake, self._env = fake, env
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="bot-under-test", daemon=True)
+        self._cm: Any = None
+        self.bot: BotUnderTest
+
+    def call(self, coro: Coroutine[Any, Any, T], timeout: float = 60.0) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
+
+    def __enter__(self) -> BotThread:
+        self._thread.start()
+        self._cm = running_bot(self._fake, incidents=False, **self._env)
+        self.bot = self.call(self._cm.__aenter__())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self.call(self._cm.__aexit__(None, None, None))
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(10)
+            self._loop.close()
