@@ -141,3 +141,65 @@ def test_config_rejects_a_bad_redact_pattern():
 
     with pytest.raises(ConfigError, match=r"llm.redact.*\(unclosed"):
         parse_config({"llm": {"redact": ["(unclosed"]}})
+
+
+def test_issue_14_shapes_are_in_the_corpus():
+    """Every shape issue 14 found reaching the model is in the corpus, in several variants each."""
+    from tests.llm.secrets_corpus import ISSUE_14_SHAPES
+
+    kinds = [name.split("/")[0] + "/" + name.split("/")[1].split("_")[0] for name, _, _ in ISSUE_14_SHAPES]
+    assert len(ISSUE_14_SHAPES) >= 30 and all(shape in SECRET_SHAPES for shape in ISSUE_14_SHAPES)
+    assert sum(k.startswith("cookie/") for k in kinds) >= 4 and sum("_header_map" in n or "go_x_" in n
+                                                                    for n, _, _ in ISSUE_14_SHAPES) >= 5
+
+
+def test_cookie_headers_keep_names_and_attributes():
+    """A Cookie header loses every value and keeps the names; Set-Cookie keeps its attributes (Path, Expires…)."""
+    out = REDACTOR.redact("Cookie: sid=abc123; theme=dark\nSet-Cookie: sid=xyz789; Path=/; Expires=Tue, 14 May "
+                          "2024 10:00:00 GMT; Max-Age=60; HttpOnly; Secure; SameSite=Lax")
+    assert out == ("Cookie: sid=[REDACTED:cookie]; theme=[REDACTED:cookie]\nSet-Cookie: sid=[REDACTED:cookie]; "
+                   "Path=/; Expires=Tue, 14 May 2024 10:00:00 GMT; Max-Age=60; HttpOnly; Secure; SameSite=Lax")
+
+
+def test_go_header_dump_keeps_the_header_names():
+    """In a Go http.Header dump only the secret values go; header names and harmless values stay."""
+    line = ("map[Accept:[*/*] Authorization:[Bearer abcdefghijklmnop0123] X-Auth-Token:[t0k3n-fake] "
+            "X-Token-Ttl:[300]]")
+    assert REDACTOR.redact(line) == ("map[Accept:[*/*] Authorization:[Bearer [REDACTED:bearer_token]] "
+                                     "X-Auth-Token:[[REDACTED:token]] X-Token-Ttl:[300]]")
+
+
+def test_putty_private_lines_all_go():
+    """Every base64 line after `Private-Lines:` goes, on separate lines or flattened with spaces, nothing else."""
+    lines = ["AAAAgQDfakeFIRSTline0123456789abcdefABCDEF", "AAAAgQCfakeSECONDline0123456789", "AAAAthird=="]
+    for sep in ("\n", " ", "\\n"):
+        text = f"dump: Private-Lines: 3{sep}{sep.join(lines)}{sep}Private-MAC: 0a1b"
+        out = REDACTOR.redact(text)
+        assert not any(x in out for x in lines[:2]) and out.startswith("dump: Private-Lines: 3")
+        assert out.endswith("Private-MAC: 0a1b")
+
+
+def test_base64_certificate_stays_and_base64_key_goes():
+    """A base64 PEM is a private key only when its header says so: a base64 certificate is public and stays."""
+    import base64
+
+    def b64(label: str) -> str:
+        return base64.b64encode(f"-----BEGIN {label}-----\nMIIBfakeTEST0123456789\n-----END {label}-----".encode()
+                                ).decode()
+
+    cert, key = b64("CERTIFICATE"), b64("ENCRYPTED " + "PRIVATE KEY")
+    assert REDACTOR.redact(f"tls.crt: {cert}") == f"tls.crt: {cert}"
+    assert REDACTOR.redact(f"tls.key: {key}") == "tls.key: [REDACTED:private_key]"
+
+
+@pytest.mark.parametrize(("line", "expected"), [
+    ("mysql -uroot -pS3cret | grep -pfoo", "mysql -uroot -p[REDACTED:password] | grep -pfoo"),
+    ("redis-cli -a pw1; echo -a b", "redis-cli -a [REDACTED:password]; echo -a b"),
+    ("mysqld_exporter --collect -pprof", "mysqld_exporter --collect -pprof"),
+    ("failed to connect timeout/retry exceeded", "failed to connect timeout/retry exceeded"),
+    ("CONNECT app/Pw1@prodtns", "CONNECT app/[REDACTED:password]@prodtns"),
+    ("at 10:15:03 app@tcp(db:3306)/x", "at 10:15:03 app@tcp(db:3306)/x"),
+])
+def test_command_line_shapes_stop_at_the_command(line: str, expected: str):
+    """Password flags count only for the client that takes them, and end at a shell separator."""
+    assert REDACTOR.redact(line) == expected
