@@ -110,5 +110,5 @@ def request_blocks(req: ActionRequest, *, kill_switch: str | None = None, approv
     elif undo and req.status == "succeeded":
         blocks.append(ActionsBlock(block_id=f"undo:{req.id}", elements=[
             ButtonElement(text="Undo", action_id=UNDO, value=button_value(req))]))
-    fallback = f"{title}: {_status(req) or 'waiting for approval'}"
+    fallback = f"{escape(title)}: {_status(req) or 'waiting for approval'}"
     return fallback[:3000], [b.to_dict() for b in blocks]

@@ -8,8 +8,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from slack_sdk.models.blocks import (ActionsBlock, ButtonElement, ContextBlock, InputBlock, MarkdownTextObject,
-                                     PlainTextInputElement, PlainTextObject)
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    ButtonElement,
+    ContextBlock,
+    InputBlock,
+    MarkdownTextObject,
+    PlainTextInputElement,
+    PlainTextObject,
+)
 from slack_sdk.models.views import View
 
 from ..feedback.votes import REAL_CAUSE_MAX

@@ -2,6 +2,12 @@
 
 Every evidence item becomes a section (label, status, the verbatim quote) and a context line saying where it came
 from: the source, the exact query, the window, and links (Prometheus graph, Argo CD app, Grafana Explore).
+
+Every string in a reply is escaped once for Slack (`text.escape`), in the blocks and in the fallback `text` alike
+(the fallback is what notifications show): a service, alert, log line or question holding `<!channel>` shows it,
+never pings with it. `Reply.text` is mrkdwn written by a service (an error, a list, a timeline): it goes through
+`text.mrkdwn_safe`, which keeps what is already escaped and the bot's own mentions (`Only <@U…> may …`) and escapes
+everything else.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from slack_sdk.models.blocks import (
 
 from ..models import Evidence
 from ..services.reply import Reply
+from .text import escape, link, mrkdwn_safe
 
 __all__ = ["render_reply", "looking_blocks", "escape", "MAX_BLOCKS"]
 
@@ -25,11 +32,6 @@ MAX_BLOCKS = 50
 _TEXT_MAX = 3000
 _ICON = {"ok": "", "no_data": "∅ ", "error": "⚠️ "}
 _VERDICT = {"high": "🔺 ", "low": "🔻 ", "normal": "✅ "}
-
-
-def escape(text: str) -> str:
-    """Slack's three control characters, escaped; everything else is shown as it is."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _clip(text: str, limit: int) -> str:
@@ -48,12 +50,12 @@ def _evidence_blocks(e: Evidence) -> list[Block]:
     quote = escape(e.quote)
     body = f"```{_clip(quote, _TEXT_MAX - 200)}```" if multiline else quote
     text = f"{icon}*{escape(e.label)}*\n{body}"
-    where = [e.source]
+    where = [escape(e.source)]
     if e.query:
         where.append(f"`{_clip(escape(e.query), 1200)}`")
     if e.window:
         where.append(e.window.label())
-    links = ([f"<{e.url}|{_link_name(e)}>"] if e.url else []) + [f"<{u}|{n}>" for n, u in e.extra_urls.items()]
+    links = ([link(e.url, _link_name(e))] if e.url else []) + [link(u, n) for n, u in e.extra_urls.items()]
     context = " · ".join(where + links)
     if e.partial:
         context += f" · _{escape(e.partial)}_"
@@ -75,8 +77,9 @@ def render_reply(reply: Reply, *, reserve: int = 0) -> tuple[str, list[dict]]:
         blocks.append(SectionBlock(text=_mrkdwn(f"*{escape(reply.summary)}*")))
     if reply.window:
         blocks.append(ContextBlock(elements=[_mrkdwn(f"window {reply.window.label()}")]))
-    if reply.text:
-        blocks.append(SectionBlock(text=_mrkdwn(reply.text)))
+    text = mrkdwn_safe(reply.text) if reply.text else None
+    if text:
+        blocks.append(SectionBlock(text=_mrkdwn(text)))
     for section in reply.sections:
         blocks.append(DividerBlock())
         note = f" — {escape(section.note)}" if section.note else ""
@@ -94,10 +97,11 @@ def render_reply(reply: Reply, *, reserve: int = 0) -> tuple[str, list[dict]]:
         keep = blocks[-1:] if reply.footer else []  # who answered is never the part that gets cut
         blocks = blocks[: limit - 1 - len(keep)] + keep + [
             ContextBlock(elements=[_mrkdwn(f"_{dropped} more blocks not shown (Slack's limit is 50)_")])]
-    fallback = reply.summary or reply.text or reply.title
+    fallback = escape(reply.summary) if reply.summary else text or escape(reply.title)
     return _clip(fallback, 3000), [b.to_dict() for b in blocks]
 
 
 def looking_blocks(what: str) -> tuple[str, list[dict]]:
-    text = f"🔎 Looking… {what}"
-    return text, [SectionBlock(text=_mrkdwn(escape(text))).to_dict()]
+    """The "looking…" message while a question is worked on: `what` is plain text (it may name what was asked)."""
+    text = escape(f"🔎 Looking… {what}")
+    return text, [SectionBlock(text=_mrkdwn(text)).to_dict()]

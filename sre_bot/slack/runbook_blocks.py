@@ -14,7 +14,8 @@ from slack_sdk.models.blocks import Block, ButtonElement, ContextBlock, Markdown
 from ..runbooks.match import Match
 from ..runbooks.report import run_reply
 from ..runbooks.run import RunState
-from .render import escape, render_reply
+from .render import render_reply
+from .text import escape
 
 __all__ = ["RUN_RUNBOOK", "run_blocks", "suggestion_blocks", "button_value", "parse_button_value"]
 
@@ -44,7 +45,7 @@ def suggestion_blocks(matches: Sequence[Match], *, needs_service: frozenset[str]
         why = ", ".join(escape(r) for r in m.reasons)
         text = f"📒 runbook `{escape(m.runbook)}` matches{where}: run it?\n_{escape(m.title)} ({why})_"
         if m.service is None and m.runbook in needs_service:
-            text += f"\nType `/sre runbook {escape(m.runbook)} <service>` to run it."
+            text += f"\nType `/sre runbook {escape(m.runbook)} &lt;service&gt;` to run it."
             blocks.append(SectionBlock(text=MarkdownTextObject(text=text[:2900], verbatim=True)))
             continue
         blocks.append(SectionBlock(block_id=f"runbook:{m.runbook}:{m.service or '-'}"[:255],
@@ -54,6 +55,6 @@ def suggestion_blocks(matches: Sequence[Match], *, needs_service: frozenset[str]
     blocks.append(ContextBlock(elements=[MarkdownTextObject(
         text="A runbook only reads (queries, logs, Argo CD, alerts); a fix it finds is offered for approval.")]))
     first = matches[0] if matches else None
-    fallback = (f"runbook {first.runbook} matches" + (f" for {first.service}" if first and first.service else "")
+    fallback = (f"runbook {escape(first.runbook)} matches" + (f" for {escape(first.service)}" if first.service else "")
                 + ": run it?") if first else "No runbook matches"
     return fallback, [b.to_dict() for b in blocks]

@@ -118,8 +118,9 @@ async def test_sre_incidents_and_incident_show_the_storm(fake_slack: FakeSlack) 
         assert "[graph] payments-api depends on payments-db (1 hop)" in one
         assert "payments-api-7d9f8b6c5-x2k4q" in one and "Timeline" in one and "every alert has resolved" in one
         assert "likely root service: payments-db" in one
-        for text, needle in (("incident", "/sre incident <number>"), ("incident 99", "no incident #99"),
-                             ("incident abc", "/sre incident <number>"), ("incidents yesterday", "incidents all")):
+        usage = "/sre incident &lt;number&gt;"  # escaped for Slack, which shows it as <number>
+        for text, needle in (("incident", usage), ("incident 99", "no incident #99"),
+                             ("incident abc", usage), ("incidents yesterday", "incidents all")):
             assert needle in json.dumps(await ask(bot, fake_slack, text)), text
 
 
