@@ -15,7 +15,7 @@ from ..services.commands import REGISTRY, parse_command, run_command
 from ..services.reply import Reply
 from .approvals import post_request
 from .render import render_reply
-from .text import unescape
+from .text import escape, unescape
 from .usergroups import GroupMembership
 
 __all__ = ["register"]
@@ -41,7 +41,7 @@ def register(app: AsyncApp, deps: Deps, groups: GroupMembership) -> None:
             await ack(text=rendered, blocks=blocks, response_type="ephemeral")
             deps.metrics.requests.labels("slack", verb, "ok").inc()
             return
-        await ack(text=f"🔎 Looking… `/sre {text}`", response_type="ephemeral")
+        await ack(text=f"🔎 Looking… `/sre {escape(text)}`", response_type="ephemeral")
         started = time.monotonic()
         reply = await run_command(deps, text, groups.caller_of_command(client, command))
         try:

@@ -92,7 +92,8 @@ def incident_blocks(s: StoredIncident, *, numbers: Mapping[str, int] | None = No
         notes.append("possibly related: " + ", ".join(f"#{n}" for n in related) + " (not merged: a person decides)")
     notes.append(f"`/sre incident {s.number}` for every alert, the timeline and why alerts were grouped")
     blocks.append(ContextBlock(elements=[_md(" · ".join(notes))]))
-    return f"{title} — {'resolved' if inc.resolved else f'{inc.firing} firing'}"[:3000], [b.to_dict() for b in blocks]
+    fallback = f"{escape(title)} — {'resolved' if inc.resolved else f'{inc.firing} firing'}"  # what notifications show
+    return fallback[:3000], [b.to_dict() for b in blocks]
 
 
 def _alert_line(a: StoredAlert) -> str:

@@ -28,7 +28,7 @@ from ..services.runbook_commands import (RunRequest, list_runbooks, parse_runboo
 from .approvals import post_request
 from .render import render_reply
 from .runbook_blocks import RUN_RUNBOOK, parse_button_value, run_blocks, suggestion_blocks
-from .text import unescape
+from .text import escape, mrkdwn_safe, unescape
 from .usergroups import GroupMembership
 
 __all__ = ["register", "post_runbook_suggestions", "run_in_slack", "REDRAW_EVERY_S"]
@@ -123,7 +123,7 @@ def register(app: AsyncApp, deps: Deps, groups: GroupMembership) -> None:
             rendered, blocks = render_reply(list_runbooks(deps))
             await ack(text=rendered, blocks=blocks, response_type="ephemeral")
             return
-        await ack(text=f"📒 Starting runbook `{name}`…", response_type="ephemeral")
+        await ack(text=f"📒 Starting runbook `{escape(name)}`…", response_type="ephemeral")
         caller = groups.caller_of_command(client, command)
         outcome = "error"
         try:
@@ -157,6 +157,6 @@ def register(app: AsyncApp, deps: Deps, groups: GroupMembership) -> None:
                                trigger={"kind": "suggestion", "suggestion_ts": message_ts, "thread_ts": thread_ts})
         except UsageError as e:
             try:
-                await client.chat_postEphemeral(channel=channel, user=user, text=str(e))
+                await client.chat_postEphemeral(channel=channel, user=user, text=mrkdwn_safe(str(e)))
             except SlackApiError as err:
                 log.warning("could not tell the clicker", error=err.response.get("error"))
