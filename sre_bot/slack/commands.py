@@ -14,6 +14,7 @@ from ..logging import bind_request, get_logger
 from ..services.commands import REGISTRY, parse_command, run_command
 from ..services.reply import Reply
 from .approvals import post_request
+from .delivery import respond_or_log
 from .render import render_reply
 from .text import escape, unescape
 from .usergroups import GroupMembership
@@ -50,8 +51,8 @@ def register(app: AsyncApp, deps: Deps, groups: GroupMembership) -> None:
         except UsageError as e:
             reply = Reply.error(str(e))
         rendered, blocks = render_reply(reply)
-        await respond(text=rendered, blocks=blocks, replace_original=False,
-                      response_type="ephemeral" if reply.ephemeral or reply.requests else "in_channel")
+        await respond_or_log(respond, text=rendered, blocks=blocks, replace_original=False,
+                             response_type="ephemeral" if reply.ephemeral or reply.requests else "in_channel")
         elapsed = time.monotonic() - started
         deps.metrics.requests.labels("slack", verb, reply.kind).inc()
         deps.metrics.request_seconds.labels("slack", verb).observe(elapsed)

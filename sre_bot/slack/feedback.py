@@ -22,6 +22,7 @@ from ..services.reply import Reply
 from ..store.errors import StoreError
 from ..store.feedback import StoredAnswer
 from ..store.records import ActionRequest, new_request_id
+from .delivery import respond_or_log
 from .feedback_blocks import (FEEDBACK_BLOCKS, REAL_CAUSE_BLOCK, REAL_CAUSE_MODAL, VERDICT_OF, answer_id_of,
                               feedback_blocks, read_real_cause, real_cause_view)
 from .render import render_reply
@@ -137,6 +138,6 @@ def register(app: AsyncApp, deps: Deps, groups: GroupMembership) -> None:
         bind_request(surface="slack", kind="autonomy", user=user, channel=command.get("channel_id"))
         reply = await run_command(deps, unescape(command.get("text", "")), groups.caller_of_command(client, command))
         text, blocks = render_reply(reply)
-        await respond(text=text, blocks=blocks, replace_original=False,
-                      response_type="ephemeral" if reply.ephemeral else "in_channel")
+        await respond_or_log(respond, text=text, blocks=blocks, replace_original=False,
+                             response_type="ephemeral" if reply.ephemeral else "in_channel")
         deps.metrics.requests.labels("slack", "autonomy", reply.kind).inc()

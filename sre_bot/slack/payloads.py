@@ -2,31 +2,36 @@
 
 Bolt indexes into a body as Slack documents it (`body["actions"][0]`, `event.get(…)`), and so do the listeners: a
 body of another shape (an `actions` string, an `event` that is a string, a 100,000-deep array) would fail inside
-them, after the ack, with a traceback. `check_body` parses the body exactly as Bolt does and checks every field that
-Bolt or a listener reads, so such a request is refused with a 400 and the reason, and nothing else runs.
+them, after the ack, with a traceback. `check_body` parses the body and checks every field that Bolt or a listener
+reads, so such a request is refused with a 400 and the reason, and nothing else runs; Bolt is then handed exactly
+the checked object. (Bolt's own parser reads any form body containing the letters "payload", a command's text
+included, as an interactivity payload: `/sre query payload_bytes` would reach no listener. Ours reads the field.)
 
 Checked: the body parses (JSON, a form, or a form's `payload=` JSON) into an object; it is nested at most
 `MAX_DEPTH` deep; no string holds a NUL or an unpaired surrogate (Slack never sends them, and PostgreSQL cannot
 store them); the ids Bolt extracts (user, channel, team, enterprise, authorizations, …) have Slack's types, in the
 envelope and in the objects Bolt descends into; and per kind: a slash command names its command, user, channel and
-`response_url`; a block action carries a list of actions with string ids and values; a view carries its callback id,
-string metadata and state; a mention carries its channel, ts and text; our own modals' `private_metadata` is the
-JSON object we wrote. Fields nobody reads are not checked (Slack adds fields over time).
+`response_url` (an http(s) URL, where Bolt's `respond` posts); a block action carries a list of actions with
+string ids and values; a view carries its callback id, string metadata and state; a mention carries its channel,
+ts and text; our own modals' `private_metadata` is the JSON object we wrote. Fields nobody reads are not checked
+(Slack adds fields over time).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
+from urllib.parse import parse_qsl
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from slack_bolt.request.internals import parse_body
 
 from .action_blocks import REJECT_MODAL
 from .feedback_blocks import REAL_CAUSE_MODAL
 
 __all__ = ["MalformedBody", "check_body", "MAX_DEPTH", "VIEW_METADATA"]
 
+_URL = r"^https?://[^\s/?#]+(?:[/?#]\S*)?$"  # where Bolt's `respond` posts: an absolute http(s) URL
 MAX_DEPTH = 48  # Slack's deepest payloads (rich-text blocks inside a message inside an action) stay under 15
 
 # Our modals' callback ids → the keys of the JSON object each puts in `private_metadata` (each a string or null).
@@ -59,7 +64,7 @@ class _Authorization(_Obj):
 
 
 class _ResponseUrl(_Obj):
-    response_url: str
+    response_url: str = Field(pattern=_URL)
 
 
 class _Ids(_Obj):
@@ -84,7 +89,7 @@ class _Ids(_Obj):
     item: _Ids | None = None
     assistant_thread: _Ids | None = None
     function_data: dict[str, Any] | None = None
-    response_url: str | None = None
+    response_url: str | None = Field(None, pattern=_URL)
     response_urls: list[_ResponseUrl] | None = None
     inputs: dict[str, Any] | None = None
 
@@ -94,7 +99,7 @@ class _Command(_Obj):
     text: str = ""
     user_id: str = Field(min_length=1)
     channel_id: str = Field(min_length=1)
-    response_url: str = Field(min_length=1)
+    response_url: str = Field(pattern=_URL)
     trigger_id: str | None = None
     user_name: str | None = None
 
@@ -162,7 +167,7 @@ _KINDS: dict[str, type[_Obj]] = {"block_actions": _BlockActions, "view_submissio
 def check_body(text: str, content_type: str | None) -> dict[str, Any]:
     """The body as Bolt will parse it, when it is a Slack request we can handle; MalformedBody says why not."""
     try:
-        body = parse_body(text, content_type)
+        body = _parse(text, content_type)
     except RecursionError:
         raise MalformedBody(f"the body is nested more than {MAX_DEPTH} levels deep") from None
     except ValueError as e:  # json.JSONDecodeError is a ValueError
@@ -191,8 +196,21 @@ def check_body(text: str, content_type: str | None) -> dict[str, Any]:
 
 _SHOULD_BE = {"string_type": "should be a string", "model_type": "should be an object", "dict_type":
               "should be an object", "list_type": "should be a list", "missing": "is missing", "too_short":
-              "should not be empty", "bool_type": "should be true or false"}
+              "should not be empty", "bool_type": "should be true or false",
+              "string_pattern_mismatch": "is not an http(s) URL"}
+_FIELD = re.compile(r"[a-z_][a-z0-9_]{0,39}")  # Slack's field names; a block or action id may be anything
 _UNION_TAGS = frozenset({"str", "none", *(m.__name__ for m in (_Named, _Ids, _Authorization, _ResponseUrl))})
+
+
+def _parse(text: str, content_type: str | None) -> Any:
+    """JSON (Events API), a form's `payload=` field (interactivity), or the form itself (slash commands)."""
+    if not text:
+        return {}
+    if content_type == "application/json" or text.startswith("{"):
+        return json.loads(text)
+    fields = parse_qsl(text, keep_blank_values=True)
+    payload = [v for k, v in fields if k == "payload"]
+    return json.loads(payload[-1]) if payload else dict(fields)
 
 
 def _validate(model: type[_Obj], data: dict[str, Any], what: str) -> Any:
@@ -201,11 +219,16 @@ def _validate(model: type[_Obj], data: dict[str, Any], what: str) -> Any:
     except ValidationError as e:
         errors = e.errors(include_url=False, include_input=False)
         first = errors[0]
-        loc = [str(p) for p in first["loc"] if p not in _UNION_TAGS]  # a union's branches: one field, one reason
+        loc = _where(first["loc"])
         where = ".".join(loc) or "the body"
-        branches = sum(1 for x in errors if [str(p) for p in x["loc"] if p not in _UNION_TAGS] == loc)
+        branches = sum(1 for x in errors if _where(x["loc"]) == loc)
         said = "has the wrong type" if branches > 1 else _SHOULD_BE.get(first["type"], first["msg"])
         raise MalformedBody(f"{what}: `{where}` {said}") from None
+
+
+def _where(loc: tuple[int | str, ...]) -> list[str]:
+    """A field's path as it is safe to log: a union's branch names dropped, keys a person chose replaced by `*`."""
+    return [str(p) if isinstance(p, int) or _FIELD.fullmatch(p) else "*" for p in loc if p not in _UNION_TAGS]
 
 
 def _check_metadata(view: dict[str, Any]) -> None:

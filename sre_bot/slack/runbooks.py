@@ -26,6 +26,7 @@ from ..services.reply import Reply
 from ..services.runbook_commands import (RunRequest, list_runbooks, parse_runbook_args, prepare_run, resolve_run,
                                          run_prepared)
 from .approvals import post_request
+from .delivery import respond_or_log
 from .render import render_reply
 from .runbook_blocks import RUN_RUNBOOK, parse_button_value, run_blocks, suggestion_blocks
 from .text import escape, mrkdwn_safe, unescape
@@ -133,7 +134,8 @@ def register(app: AsyncApp, deps: Deps, groups: GroupMembership) -> None:
             outcome = state.outcome if state else "bug"
         except UsageError as e:
             rendered, blocks = render_reply(Reply.error(str(e)))
-            await respond(text=rendered, blocks=blocks, response_type="ephemeral", replace_original=False)
+            await respond_or_log(respond, text=rendered, blocks=blocks, response_type="ephemeral",
+                                 replace_original=False)
         deps.metrics.requests.labels("slack", "runbook", outcome).inc()
 
     @app.action(RUN_RUNBOOK)

@@ -4,6 +4,7 @@ listener could not read get 400 with the reason. Each request goes over a real s
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from typing import Any
@@ -13,6 +14,7 @@ import pytest
 
 from sre_bot.slack.action_blocks import APPROVE, REJECT_MODAL
 from sre_bot.slack.feedback_blocks import REAL_CAUSE_MODAL
+from tests.fakes import free_port
 from tests.fakes.slack_api import FakeSlack
 from tests.hardening._slack_support import assert_no_traceback, json_log, log_lines  # noqa: F401
 from tests.harness import SECRET, BotUnderTest, running_bot
@@ -96,6 +98,8 @@ SIGNED: list[tuple[str, str, str]] = [
     ("view a string", _form(view_submission(REJECT_MODAL).json() | {"view": "x"}), FORM),
     ("command without response_url", _command_without("response_url"), FORM),
     ("command without user_id", _command_without("user_id"), FORM),
+    ("response_url not a URL", slash_command(text="status checkout", response_url="5").text, FORM),
+    ("response_url not http", slash_command(text="help", response_url="javascript:alert(1)").text, FORM),
     ("NUL in a command", slash_command(text="killswitch\x00on").text, FORM),
     ("unpaired surrogate", json.dumps(app_mention().json() | {"event_id": "\ud800"}), JSON),
 ]
@@ -170,3 +174,32 @@ async def test_an_oversized_body_gets_413_and_one_warning(
         status = await _post(bot, body.encode(), FORM, "{now}", None)
         problems = _check("oversized", status, 413, log_lines(capsys), caplog)
     assert problems == []
+
+
+async def test_a_command_mentioning_payload_is_answered(fake_slack: FakeSlack) -> None:
+    """`/sre query payload_bytes_total` reaches the command listener (Bolt's parser took any form body containing
+    "payload" for an interactivity payload, and the command got no listener)."""
+    async with running_bot(fake_slack, incidents=False) as bot:
+        resp = await bot.post(slash_command(text="query payload_bytes_total", response_url=fake_slack.response_url()))
+        [reply] = await fake_slack.wait_for("response_url")
+    assert resp.status_code == 200 and "Looking" in resp.text
+    assert "not configured" in str(reply.args)
+
+
+async def test_a_reply_that_cannot_be_delivered_is_one_warning(
+        fake_slack: FakeSlack, json_log: None, capsys: pytest.CaptureFixture[str],  # noqa: F811
+        caplog: pytest.LogCaptureFixture) -> None:
+    """When the command's response_url does not answer, the reply is lost with one warning line, not a traceback."""
+    dead = f"http://127.0.0.1:{free_port()}/commands/T111/1/x"
+    async with running_bot(fake_slack, incidents=False) as bot:
+        log_lines(capsys)
+        resp = await bot.post(slash_command(text="status checkout", response_url=dead))
+        lines: list[dict[str, Any]] = []
+        for _ in range(100):
+            lines += log_lines(capsys)
+            if any(line.get("event") == "command answered" for line in lines):
+                break
+            await asyncio.sleep(0.05)
+    warnings = [line.get("event") for line in lines if line.get("level") == "warning"]
+    assert resp.status_code == 200 and warnings == ["reply not delivered to the command's response_url"]
+    assert_no_traceback(lines, caplog)
