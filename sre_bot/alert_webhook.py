@@ -1,19 +1,19 @@
 """`POST /alertmanager`: Alertmanager's webhook (v4) in, stored in the alert inbox before the 200 goes out.
 
-Alertmanager retries a notification that did not get a 2xx, so the order is: authenticate (401), read the whole
-body however it arrives — Content-Length or chunked, in as many TCP segments as it takes — up to the limit (413
-as soon as it is passed, the rest never read), decode it into JSON both stores can keep (`alert_json`) and
-validate it (400, with the reason, nothing stored), store (the body is committed), answer 200, then tell the
-incident processor there is work. A crash after the 200 loses nothing: the inbox row is still unprocessed. A store
-failure answers 503, so Alertmanager tries again later. What was changed to keep a body (a NUL in a label, a
-fingerprint that does not match its labels) is said in one warning line.
+Alertmanager retries a notification that got a 5xx and drops one that got a 4xx, so the order is: authenticate
+(401, also for a credential that is not even UTF-8), read the whole body however it arrives — Content-Length or
+chunked, in as many TCP segments as it takes — up to the limit (413 as soon as it is passed, the rest never read),
+decode it into JSON both stores can keep (`alert_json`) and validate it (400, with the reason, nothing stored),
+store (the body is committed), answer 200, then tell the incident processor there is work. A crash after the 200
+loses nothing: the inbox row is still unprocessed. A store failure answers 503, so Alertmanager tries again later.
+What was changed to keep a body (a NUL in a label, a fingerprint that does not match its labels) is said in one
+warning line.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import binascii
 import hmac
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -48,7 +48,8 @@ class _CutOff(Exception):
 
 
 def _eq(given: str, expected: str) -> bool:
-    return hmac.compare_digest(given.encode(), expected.encode())
+    # header bytes that are not UTF-8 arrive as lone surrogates: encode them too (they can only fail to match)
+    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode())
 
 
 def _authorised(request: web.Request, deps: Deps) -> bool | None:
@@ -64,7 +65,7 @@ def _authorised(request: web.Request, deps: Deps) -> bool | None:
     if scheme.lower() == "basic" and s.alert_webhook_user and password:
         try:
             user, _, pw = base64.b64decode(value.strip(), validate=True).decode().partition(":")
-        except (binascii.Error, UnicodeDecodeError):
+        except ValueError:  # not base64 (binascii.Error), not ASCII, or not UTF-8 once decoded
             return False
         return _eq(user, s.alert_webhook_user) and _eq(pw, password)
     return False

@@ -128,16 +128,19 @@ _bodies = st.one_of(
               st.sampled_from([b"0", CAPTURED[0]])),
     st.builds(_padded, st.integers(-40, 40)),
 )
-_auth = st.one_of(st.just("good"), st.just("good"),
-                  st.sampled_from(["wrong", "none", "basic-garbage", "empty-bearer", "other-scheme"]))
+GOOD = f"Bearer {TOKEN}"
+_header_text = st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0xFF, exclude_characters="\x7f"),
+                       max_size=40)
+_auth = st.one_of(
+    st.just(GOOD), st.just(GOOD),
+    st.sampled_from([None, "Bearer not-the-token", "Bearer ", f"Token {TOKEN}", f"Bearer {TOKEN}\xe9",
+                     "Basic " + base64.b64encode(b"\xff\xfe:\x00").decode(), "Basic \xff!!"]),
+    st.builds(lambda scheme, rest: f"{scheme} {rest}", st.sampled_from(["Bearer", "Basic", "bearer", "Digest"]),
+              _header_text),
+    st.builds(lambda raw: "Basic " + base64.b64encode(raw).decode(), st.binary(max_size=24)),
+)  # the header as sent, or None for no header; only GOOD is the credential
 _ctype = st.sampled_from(["application/json", "application/json", "text/plain; charset=latin-1", None,
                           "application/x-www-form-urlencoded"])
-
-
-def _authorization(kind: str) -> str | None:
-    return {"good": f"Bearer {TOKEN}", "wrong": "Bearer not-the-token", "none": None,
-            "basic-garbage": "Basic " + base64.b64encode(b"\xff\xfe:\x00").decode() + "!!",
-            "empty-bearer": "Bearer ", "other-scheme": f"Token {TOKEN}"}[kind]
 
 
 def _expected(payload: bytes) -> Any | None:
@@ -177,22 +180,24 @@ def _run(fake: FakeSlack, db_url: str) -> None:
                   suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                          HealthCheck.filter_too_much])
         @given(payload=_bodies, auth=_auth, ctype=_ctype, chunked=st.booleans(), pieces=st.integers(1, 4))
-        @example(payload=_padded(1), auth="good", ctype="application/json", chunked=True, pieces=3)
-        @example(payload=_nest(100_000, "[", b"0"), auth="good", ctype="application/json", chunked=False, pieces=2)
+        @example(payload=_padded(1), auth=GOOD, ctype="application/json", chunked=True, pieces=3)
+        @example(payload=_nest(100_000, "[", b"0"), auth=GOOD, ctype="application/json", chunked=False, pieces=2)
         @example(payload=b'{"version":"4","alerts":[{"status":"firing","labels":{"a":"\\u0000\\ud800"},'
                          b'"startsAt":"2026-11-21T05:57:09Z","x":NaN}]}',
-                 auth="good", ctype="application/json", chunked=False, pieces=2)
-        @example(payload=CAPTURED[1], auth="none", ctype="application/json", chunked=False, pieces=1)
-        def check(payload: bytes, auth: str, ctype: str | None, chunked: bool, pieces: int) -> None:
+                 auth=GOOD, ctype="application/json", chunked=False, pieces=2)
+        @example(payload=CAPTURED[1], auth=None, ctype="application/json", chunked=False, pieces=1)
+        @example(payload=CAPTURED[1], auth="Bearer \xff\xfe", ctype="application/json", chunked=False, pieces=1)
+        @example(payload=CAPTURED[1], auth="Basic \xff", ctype="application/json", chunked=False, pieces=1)
+        def check(payload: bytes, auth: str | None, ctype: str | None, chunked: bool, pieces: int) -> None:
             before, known = rows(), len(logs.tracebacks())
-            resp = t.call(send_raw(t.bot.url, payload, token=None, authorization=_authorization(auth),
+            resp = t.call(send_raw(t.bot.url, payload, token=None, authorization=auth,
                                    content_type=ctype, chunked=chunked, pieces=pieces, timeout=20))
             after = rows()
             statuses[resp.status] += 1
             assert resp.status < 500, resp
-            if auth != "good":
+            if auth != GOOD:
                 assert resp.status == 401, resp
-            expected = _expected(payload) if auth == "good" else None
+            expected = _expected(payload) if auth == GOOD else None
             if resp.status == 200:
                 assert expected is not None, (payload[:200], resp)
                 assert len(after) == len(before) + 1
