@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import replace
 
 import httpx
 
@@ -22,6 +23,7 @@ from .deps import Deps
 from .errors import UsageError, ConfigError
 from .links import Links
 from .llm.client import open_llm
+from .llm.conversation import Conversations
 from .metrics import Metrics
 from .runbooks.loader import build_library
 from .settings import Settings
@@ -82,6 +84,9 @@ async def open_deps(
         if use_store:
             store = await open_store(s.db_url)
             stack.push_async_callback(store.close)
+            if llm is not None:  # threads' conversations in the store: replicas and restarts continue them
+                llm = replace(llm, conversations=Conversations(store.conversations,
+                                                               max_tokens=llm.limits.input_budget))
         off = ("--no-llm was given" if not use_llm else "ANTHROPIC_API_KEY is not set")
         yield Deps(
             settings=s, config=cfg, metrics=m, clock=clock, default_window=default_window,

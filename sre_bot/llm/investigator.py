@@ -351,7 +351,7 @@ async def run_llm_investigation(llm: LLM, deps: Deps, question: str, engine: Inv
             if n and kind != "quotes_checked":
                 llm.metrics.llm_grounding.labels(kind).inc(n)
     if conv.key:
-        llm.conversations.put(conv)
+        await llm.conversations.put(conv, now=deps.clock())
     return LLMResult(answer=grounded, usage=run.usage, steps=run.step, tools_called=run.tools_called,
                      model=llm.model, prompt_version=llm.prompts.investigator.ref, ended=ended,
                      refused_calls=run.refused, summarised_results=run.summarised, conversation=conv,

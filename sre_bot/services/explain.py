@@ -40,7 +40,7 @@ async def explain(deps: Deps, question: str, *, thread: str | None = None, at: d
                   window: timedelta | None = None, progress: Progress | None = None,
                   names: dict[str, str] | None = None) -> Explained:
     names = names if names is not None else await known_services(deps)
-    conv = deps.llm.conversations.get(thread) if deps.llm is not None else None
+    conv = await deps.llm.conversations.get(thread, now=deps.clock()) if deps.llm is not None else None
     if conv is not None:
         engine = conv.engine
         if find_service(question, names) not in (None, engine.focus):  # a follow-up about another service

@@ -1,20 +1,23 @@
 """A mention ("@sre-bot why is payments-api slow?"): run a verb when it starts with one, otherwise investigate.
 
 A question that names no service investigates every configured service; with none configured or discovered, the
-help text explains what to ask. A mention inside a thread the bot already answered continues that investigation.
+help text explains what to ask. A mention inside a thread the bot already answered continues that investigation
+(the thread's conversation is kept in the store when there is one, so another replica or a restarted bot continues
+it too); two mentions in one thread take turns.
 """
 
 from __future__ import annotations
 
 import re
+from contextlib import AbstractAsyncContextManager, nullcontext
 
 from ..deps import Deps
 from ..feedback.answers import for_feedback
 from ..llm.investigator import Progress
+from .caller import Caller
 from .commands import REGISTRY, run_command
 from .explain import explain
 from .names import find_service, known_services
-from .caller import Caller
 from .proposals import propose_from_answer
 from .reply import Reply, Section
 from .runbook_commands import with_runbook_suggestions
@@ -30,11 +33,16 @@ async def answer_mention(deps: Deps, text: str, *, thread: str | None = None,
     first = text.split(maxsplit=1)[0].lower() if text else ""
     if first.lstrip("/") in REGISTRY:
         return await run_command(deps, text.lstrip("/"), caller)
-    follow_up = deps.llm is not None and deps.llm.conversations.get(thread) is not None
-    names = await known_services(deps)
-    if not text or (not follow_up and find_service(text, names) is None and not deps.config.services):
-        return await run_command(deps, "help")
-    explained = await explain(deps, text, thread=thread, progress=progress, names=names)
+    conversations = deps.llm.conversations if deps.llm is not None else None
+    turn: AbstractAsyncContextManager[None] = conversations.lock(thread) if conversations else nullcontext()
+    if progress and conversations is not None and conversations.busy(thread):
+        await progress("waiting for my answer to the previous question in this thread")
+    async with turn:  # one turn at a time in a thread: a second mention waits, then continues the conversation
+        follow_up = conversations is not None and await conversations.exists(thread, now=deps.clock())
+        names = await known_services(deps)
+        if not text or (not follow_up and find_service(text, names) is None and not deps.config.services):
+            return await run_command(deps, "help")
+        explained = await explain(deps, text, thread=thread, progress=progress, names=names)
     explained = await for_feedback(deps, explained, question=text)  # team calibration; `reply.answer`
     reply = with_runbook_suggestions(deps, explained.reply, explained.engine)  # "runbook X matches: run it?"
     if caller is None or deps.store is None:

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Dialect
 
 __all__ = ["metadata", "action_requests", "audit", "flags", "seen_events", "alert_inbox", "incidents",
            "incident_alerts", "incident_events", "leases", "UTCDateTime", "JSONDoc",
-           "answers", "answer_actions", "feedback", "autonomy_overrides"]
+           "answers", "answer_actions", "feedback", "autonomy_overrides", "conversations"]
 
 metadata = MetaData()
 
@@ -235,4 +235,17 @@ autonomy_overrides = Table(
     Column("reason", Text, nullable=False),
     Column("data", JSONDoc, nullable=False),
     Column("version", Integer, nullable=False),
+)
+
+# A Slack thread's conversation with the model (`llm/conversation.py`), as JSON text: `version` makes each save a
+# compare-and-set across replicas; rows past `expires_at`, and the least recently updated beyond a cap, are pruned.
+conversations = Table(
+    "conversations", metadata,
+    Column("key", Text, primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Index("ix_conversations_expires_at", "expires_at"),
+    Index("ix_conversations_updated_at", "updated_at"),
 )

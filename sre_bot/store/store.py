@@ -24,6 +24,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ._dialect import WRITE, Backend, backend_of, describe, make_engine, parse_url, upsert
+from .conversations import ConversationStore
 from .errors import StoreError
 from .feedback import FeedbackStore
 from .incidents import IncidentStore, LeaseStore
@@ -88,6 +89,7 @@ class Store:
         self.incidents = IncidentStore(self)
         self.leases = LeaseStore(self)
         self.feedback = FeedbackStore(self)
+        self.conversations = ConversationStore(self)
 
     async def close(self) -> None:
         """Close every pooled connection; later calls raise StoreError."""
