@@ -1,7 +1,8 @@
 """The composition root: settings and config in, every client built once, frozen `Deps` out.
 
-`open_deps` owns the shared `httpx.AsyncClient` (one connection pool for Loki, Argo CD and Alertmanager) and closes
-it on exit. Nothing else in the package constructs a client.
+`open_deps` owns the shared `httpx.AsyncClient` (one connection pool for Loki, Argo CD and Alertmanager), the
+Prometheus client's worker threads and the analysis workers (`services/offload.py`), and closes them on exit.
+Nothing else in the package constructs a client.
 """
 
 from __future__ import annotations
@@ -15,17 +16,18 @@ import httpx
 from .backends.alertmanager import AlertmanagerBackend
 from .backends.argocd import ArgoCDBackend
 from .backends.loki import LokiBackend
-from .backends.webhook import WebhookBackend
 from .backends.prometheus import PrometheusBackend
+from .backends.webhook import WebhookBackend
 from .clock import Clock, system_clock
 from .config import Config, load_config
 from .deps import Deps
-from .errors import UsageError, ConfigError
+from .errors import ConfigError, UsageError
 from .links import Links
 from .llm.client import open_llm
 from .llm.conversation import Conversations
 from .metrics import Metrics
 from .runbooks.loader import build_library
+from .services.offload import Offload, default_processes
 from .settings import Settings
 from .store.store import open_store
 from .windows import parse_duration
@@ -39,6 +41,11 @@ def _secret(v: object) -> str | None:
 
 def _url(v: object) -> str | None:
     return str(v).rstrip("/") if v is not None else None
+
+
+def _set_url(v: object) -> str:
+    """A URL setting already known to be set."""
+    return str(v).rstrip("/")
 
 
 @asynccontextmanager
@@ -75,10 +82,14 @@ async def open_deps(
         prometheus = None
         if s.prometheus_url:
             prometheus = PrometheusBackend(
-                _url(s.prometheus_url), timeout=s.backend_timeout_s, max_points=s.max_points,
+                _set_url(s.prometheus_url), timeout=s.backend_timeout_s, max_points=s.max_points,
                 token=_secret(s.prometheus_token), public_url=_url(s.prometheus_public_url), metrics=m,
+                threads=s.prometheus_threads,
             )
             stack.callback(prometheus.close)  # its requests session is the one client not owned by httpx
+        # CPU-bound analysis off the event loop (worker processes start on first use)
+        offload = Offload(s.analysis_processes if s.analysis_processes is not None else default_processes())
+        stack.callback(offload.close)
         llm = await stack.enter_async_context(open_llm(s, cfg, m)) if use_llm else None
         store = None
         if use_store:
@@ -94,13 +105,14 @@ async def open_deps(
             links=Links(grafana_url=_url(s.grafana_url), prometheus_uid=s.grafana_prometheus_uid,
                         loki_uid=s.grafana_loki_uid),
             prometheus=prometheus,
-            loki=LokiBackend(client, _url(s.loki_url), org_id=s.loki_org_id, token=_secret(s.loki_token),
+            loki=LokiBackend(client, _set_url(s.loki_url), org_id=s.loki_org_id, token=_secret(s.loki_token),
                              metrics=m) if s.loki_url else None,
-            argocd=ArgoCDBackend(argo_client, _url(s.argocd_url), token=_secret(s.argocd_token), metrics=m)
+            argocd=ArgoCDBackend(argo_client, _set_url(s.argocd_url), token=_secret(s.argocd_token), metrics=m)
             if s.argocd_url else None,
-            alertmanager=AlertmanagerBackend(client, _url(s.alertmanager_url), metrics=m)
+            alertmanager=AlertmanagerBackend(client, _set_url(s.alertmanager_url), metrics=m)
             if s.alertmanager_url else None,
             store=store,
             webhook=WebhookBackend(client, metrics=m) if cfg.actions.webhooks else None,
             runbooks=build_library(cfg, client, m),  # ConfigError when a runbook is invalid
+            offload=offload,
         )

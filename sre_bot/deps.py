@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from .backends.prometheus import PrometheusBackend
     from .backends.webhook import WebhookBackend
     from .llm.client import LLM
+    from .services.offload import Offload
     from .store.store import Store
 
 __all__ = ["Deps"]
@@ -45,3 +46,4 @@ class Deps:
     store: "Store | None" = None  # approvals, audit, kill switch; None in one-shot commands (`ask`)
     webhook: "WebhookBackend | None" = None
     runbooks: RunbookLibrary = field(default_factory=RunbookLibrary)  # loaded at start; empty: none configured
+    offload: "Offload | None" = None  # where CPU-bound analysis runs (off the event loop); None: in place

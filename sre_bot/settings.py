@@ -57,6 +57,12 @@ class Settings(BaseSettings):
     max_points: int = Field(240, ge=10, le=11000, validation_alias="SRE_BOT_MAX_POINTS")
     log_line_limit: int = Field(500, ge=1, le=5000, validation_alias="SRE_BOT_LOG_LINE_LIMIT")
     default_window: str = Field("1h", validation_alias="SRE_BOT_DEFAULT_WINDOW")
+    # One deadline for a whole answer (every backend read of an investigation or `/sre status` ends by then)
+    answer_deadline_s: float = Field(15.0, ge=2, le=600, validation_alias="SRE_BOT_ANSWER_DEADLINE")
+    prometheus_threads: int = Field(16, ge=1, le=256, validation_alias="SRE_BOT_PROMETHEUS_THREADS")
+
+    # Load: CPU-bound analysis runs in worker processes (0: one worker thread), so the event loop stays free
+    analysis_processes: int | None = Field(None, ge=0, le=64, validation_alias="SRE_BOT_ANALYSIS_PROCESSES")
 
     # LLM (optional)
     anthropic_api_key: SecretStr | None = Field(None, validation_alias="ANTHROPIC_API_KEY")
@@ -87,7 +93,8 @@ class Settings(BaseSettings):
     alert_webhook_token: SecretStr | None = Field(None, validation_alias="SRE_BOT_ALERTMANAGER_TOKEN")
     alert_webhook_user: str | None = Field(None, validation_alias="SRE_BOT_ALERTMANAGER_USER")
     alert_webhook_password: SecretStr | None = Field(None, validation_alias="SRE_BOT_ALERTMANAGER_PASSWORD")
-    alert_webhook_max_bytes: int = Field(10 * 2**20, ge=2**16, le=2**30, validation_alias="SRE_BOT_ALERTMANAGER_MAX_BYTES")
+    alert_webhook_max_bytes: int = Field(10 * 2**20, ge=2**16, le=2**30,
+                                         validation_alias="SRE_BOT_ALERTMANAGER_MAX_BYTES")
 
     @field_validator("slack_api_url")
     @classmethod

@@ -13,9 +13,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from statistics import median
-from typing import Literal
+from typing import Any, Literal
 
-__all__ = ["SignalAnomaly", "detect_onset", "Z_THRESHOLD"]
+__all__ = ["SignalAnomaly", "detect_onset", "detect_onsets", "Z_THRESHOLD"]
 
 Z_THRESHOLD = 4.0
 MIN_RELATIVE = 0.2
@@ -111,3 +111,9 @@ def detect_onset(
         found.append(SignalAnomaly(onset=window[idx][0], direction=direction, before=med, after=after, peak=peak,
                                    z=round((after - med) / sigma, 2), seasonal=use_season))
     return min(found, key=lambda a: a.onset) if found else None
+
+
+def detect_onsets(batch: list[dict[str, Any]]) -> list[SignalAnomaly | None]:
+    """`detect_onset(**kwargs)` for each kwargs in `batch`, in order: a whole investigation's scans in one call,
+    so a caller can hand them to a worker process at once."""
+    return [detect_onset(**kwargs) for kwargs in batch]

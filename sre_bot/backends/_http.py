@@ -10,10 +10,15 @@ request and turns what can go wrong into a `BackendError` a person can act on:
     404                              -> NotFound
 
 `error_for_status` and `reason` are shared with the Prometheus backend, which speaks `requests` underneath.
+
+A read (GET/HEAD) made under an answer's deadline (`sre_bot.deadline`) gets at most the time left and is not made
+at all when its system already failed to answer in the same answer; the timeout bounds the whole call (a server
+that drips its answer byte by byte is cut too), not each read from the socket. Writes keep their own timeout.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import socket
@@ -25,10 +30,12 @@ from typing import Any
 
 import httpx
 
+from ..deadline import Budget, Skipped, call_budget
 from ..errors import BackendError, BackendTimeout, BackendUnavailable, NotFound, QueryRejected, Unauthorized
 from ..metrics import Metrics
 
-__all__ = ["Target", "timed", "send", "json_body", "error_for_status", "detail_of", "reason", "malformed", "auth_headers"]
+__all__ = ["Target", "timed", "send", "json_body", "error_for_status", "detail_of", "reason", "malformed",
+           "auth_headers"]
 
 _DETAIL_MAX = 500
 
@@ -163,22 +170,39 @@ async def send(client: httpx.AsyncClient, target: Target, operation: str, path: 
     """One request to `target`; any transport failure or status >= 400 raised as a `BackendError`.
 
     `json` is sent as the JSON body when not None; `timeout` (seconds) and `follow_redirects` override the
-    client's settings for this request only."""
+    client's settings for this request only. A read takes part in the answer's deadline (see the module doc)."""
     kw: dict[str, Any] = {"backend": target.backend, "operation": operation}
     extra: dict[str, Any] = {}
     if json is not None:
         extra["json"] = json
-    if timeout is not None:
-        extra["timeout"] = timeout
     if follow_redirects is not None:
         extra["follow_redirects"] = follow_redirects
+    own = timeout if timeout is not None else _total_timeout(client)
+    budget: Budget | None = None
+    if method in ("GET", "HEAD") and own is not None:
+        try:
+            budget = call_budget(target.backend, target.where, own)
+        except Skipped as e:
+            raise BackendTimeout(e.message, **kw) from None
+        timeout = budget.seconds if budget.cut else timeout
+    if timeout is not None:
+        extra["timeout"] = timeout
     try:
-        resp = await client.request(method, target.url(path), params=params, headers=headers, **extra)
-    except httpx.TimeoutException as e:
-        secs = _timeout_seconds(client, e, timeout)
-        within = f"within {secs:g}s " if secs else ""
-        kind = type(e).__name__.removesuffix("Timeout").lower()
-        raise BackendTimeout(f"{target.where} did not answer {within}({kind} timeout)", **kw) from e
+        async with asyncio.timeout(budget.seconds if budget is not None else None):
+            resp = await client.request(method, target.url(path), params=params, headers=headers, **extra)
+    except (httpx.TimeoutException, TimeoutError) as e:
+        if isinstance(e, httpx.TimeoutException):
+            secs = _timeout_seconds(client, e, timeout)
+            within = f"within {secs:g}s " if secs else ""
+            kind = type(e).__name__.removesuffix("Timeout").lower()
+        else:  # the whole call ran out of time while bytes were still trickling in
+            within, kind = "", "total"
+        if budget is not None and (budget.cut or not within):
+            within = budget.within() + " "
+        err = BackendTimeout(f"{target.where} did not answer {within}({kind} timeout)", **kw)
+        if budget is not None:
+            budget.timed_out(target.backend, str(err.args[0]))
+        raise err from e
     except httpx.TransportError as e:
         raise BackendUnavailable(f"{target.where} unreachable ({reason(e)})", **kw) from e
     except httpx.InvalidURL as e:
@@ -186,6 +210,13 @@ async def send(client: httpx.AsyncClient, target: Target, operation: str, path: 
     if resp.status_code >= 400:
         raise error_for_status(target, operation, resp.status_code, detail_of(resp.content, resp.status_code))
     return resp
+
+
+def _total_timeout(client: httpx.AsyncClient) -> float | None:
+    """The client's longest per-operation timeout: what one whole call may take (None: no limit configured)."""
+    t = client.timeout
+    parts = [x for x in (t.connect, t.read, t.write, t.pool) if x is not None]
+    return max(parts) if parts else None
 
 
 def json_body(target: Target, operation: str, resp: httpx.Response) -> Any:

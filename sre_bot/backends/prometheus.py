@@ -1,7 +1,14 @@
 """Prometheus: PromQL range and instant queries, label values and build info, via `prometheus_api_client`.
 
-`PrometheusConnect` is synchronous (requests); every call runs in a worker thread (`asyncio.to_thread`) so the
-event loop never blocks. Its failures are mapped onto the error tree here: `PrometheusApiClientException`
+`PrometheusConnect` is synchronous (requests); every call runs in a worker thread of the backend's own pool
+(`threads` of them, sized for an investigation's fan-out; never asyncio's default executor, which DNS lookups and
+everything else share), and parsing the answer happens there too, so the event loop never waits on either. A
+call's time is bounded end to end: in the loop (the awaiting task gives up at the call's budget: the timeout, or
+what is left of the answer's deadline, see `sre_bot.deadline`) and in its thread (connect and every socket read
+are clamped to the same budget, and the body is read in pieces so a server that drips it is cut off too), so a
+stuck Prometheus holds a worker no longer than one budget. A call still queued when its budget runs out is dropped
+unstarted; `ping` (readiness) has a lane of its own so it never queues behind investigations.
+Failures are mapped onto the error tree here: `PrometheusApiClientException`
 ("HTTP Status Code 400 (b'{...}')") by status with Prometheus's own `error` text, requests' timeouts and
 connection errors by kind. Queries arrive rendered (values already escaped by `sre_bot.querylang`).
 NaN/Inf samples are dropped, and a series left without points is dropped with them.
@@ -11,25 +18,35 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import functools
 import json
 import math
 import re
+import threading
+import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
 
 import requests
+import urllib3
 from prometheus_api_client import PrometheusApiClientException, PrometheusConnect
+from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from ..deadline import Budget, Skipped, call_budget
 from ..errors import BackendError, BackendTimeout, BackendUnavailable, QueryRejected
 from ..metrics import Metrics
 from ..models import Point, Series, TimeRange
 from ..querylang import LABEL_NAME_RE
 from ._http import Target, auth_headers, detail_of, error_for_status, malformed, reason, timed
 
-__all__ = ["PrometheusBackend"]
+__all__ = ["PrometheusBackend", "DEFAULT_THREADS"]
+
+DEFAULT_THREADS = 16
+_CHUNK = 64 * 1024
 
 _T = TypeVar("_T")
 _NICE_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400)
@@ -77,31 +94,100 @@ def _series(result: Any) -> list[Series]:
     return out
 
 
+class _CallTimeout(Exception):
+    """A call's budget ran out in its worker thread (before it started, or while it read)."""
+
+
+_call_expiry = threading.local()  # .expires: the monotonic end of the call the current worker thread is making
+
+
+class _BoundedSession(requests.Session):
+    """A session whose every request ends by the calling thread's `_call_expiry`: connect and socket reads are
+    clamped to the time left, and the body is read in pieces (with the socket timeout shrinking as time passes)."""
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        expires: float | None = getattr(_call_expiry, "expires", None)
+        if expires is None:
+            return super().send(request, **kwargs)
+        left = expires - time.monotonic()
+        if left <= 0:
+            raise requests.ReadTimeout("the call's time ran out before the request was sent", request=request)
+        kwargs["timeout"] = left
+        streamed = bool(kwargs.get("stream"))
+        kwargs["stream"] = True
+        resp = super().send(request, **kwargs)
+        if not streamed:
+            _read_body(resp, expires)
+        return resp
+
+
+def _read_body(resp: requests.Response, expires: float) -> None:
+    """Read `resp`'s body into `resp.content`, giving up (ReadTimeout) at `expires`."""
+    raw = resp.raw
+    chunks: list[bytes] = []
+    try:
+        while True:
+            left = expires - time.monotonic()
+            if left <= 0:
+                raise requests.ReadTimeout("the answer kept trickling in past the call's time", request=resp.request)
+            sock = getattr(getattr(raw, "connection", None), "sock", None)
+            if sock is not None:
+                sock.settimeout(left)
+            chunk = raw.read1(_CHUNK, decode_content=True)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    except urllib3.exceptions.ReadTimeoutError as e:
+        raw.close()
+        raise requests.ReadTimeout(e, request=resp.request) from e
+    except requests.ReadTimeout:
+        raw.close()
+        raise
+    except (urllib3.exceptions.ProtocolError, urllib3.exceptions.DecodeError, OSError) as e:
+        raw.close()
+        raise requests.ConnectionError(e, request=resp.request) from e
+    resp._content = b"".join(chunks)
+    resp._content_consumed = True  # type: ignore[attr-defined]
+    raw.release_conn()
+
+
 class PrometheusBackend:
     """Async facade over `PrometheusConnect`. Every method raises a `BackendError` subclass on failure."""
 
     name = "prometheus"
 
     def __init__(self, url: str, *, timeout: float = 10.0, max_points: int = 240, token: str | None = None,
-                 public_url: str | None = None, metrics: Metrics | None = None) -> None:
+                 public_url: str | None = None, metrics: Metrics | None = None, threads: int = DEFAULT_THREADS,
+                 ) -> None:
+        """`threads`: worker threads for queries (at most that many calls at once; the rest wait their turn)."""
+        if threads < 1:
+            raise ValueError(f"threads must be at least 1, got {threads}")
         self._target = Target(self.name, "Prometheus", url.rstrip("/"))
         self._public_url = (public_url or url).rstrip("/")
         self._timeout = timeout
         self._max_points = max_points
         self._metrics = metrics
         self._headers = auth_headers(token)
-        self._session = requests.Session()
+        self._session = _BoundedSession()
         # One quick retry for a refused connection; never retry reads (the timeout must hold) or 5xx.
         retry = Retry(total=2, connect=1, read=False, status=0, other=0, backoff_factor=0, raise_on_status=False)
         self._conn = PrometheusConnect(url=self._target.base_url, headers=self._headers, retry=retry,
-                                       session=self._session, timeout=timeout)  # type: ignore[arg-type]
+                                       session=self._session, timeout=timeout)
+        # one pooled connection per worker (requests' default of 10 would open and drop connections under load)
+        self._session.mount(self._target.base_url, HTTPAdapter(max_retries=retry, pool_connections=1,
+                                                               pool_maxsize=threads + 2))
+        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="prometheus")
+        self._ping_pool = ThreadPoolExecutor(2, thread_name_prefix="prometheus-ping")
 
     @property
     def base_url(self) -> str:
         return self._target.base_url
 
     def close(self) -> None:
-        """Release the connection pool (the composition root calls this at shutdown)."""
+        """Release the worker threads and the connection pool (the composition root calls this at shutdown);
+        calls still queued are dropped, running ones end within their budget."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._ping_pool.shutdown(wait=False, cancel_futures=True)
         self._session.close()
 
     def step_for(self, window: TimeRange) -> float:
@@ -144,7 +230,7 @@ class PrometheusBackend:
 
     async def ping(self) -> str:
         """Prometheus's version, from `/api/v1/status/buildinfo`."""
-        return await self._call("ping", self._buildinfo, lambda data: str(data["version"]))
+        return await self._call("ping", self._buildinfo, lambda data: str(data["version"]), pool=self._ping_pool)
 
     def _buildinfo(self) -> Any:
         resp = self._session.get(self._target.url("/api/v1/status/buildinfo"), headers=self._headers,
@@ -153,27 +239,56 @@ class PrometheusBackend:
             raise PrometheusApiClientException(f"HTTP Status Code {resp.status_code} ({resp.content!r})")
         return resp.json()["data"]
 
-    async def _call(self, operation: str, fn: Callable[[], Any], parse: Callable[[Any], _T]) -> _T:
+    async def _call(self, operation: str, fn: Callable[[], Any], parse: Callable[[Any], _T], *,
+                    pool: ThreadPoolExecutor | None = None) -> _T:
         with timed(self._metrics, self.name, operation):
             try:
-                data = await asyncio.to_thread(fn)
-            except PrometheusApiClientException as e:
-                raise self._api_error(operation, e) from e
-            except requests.Timeout as e:
-                kind = "connect" if isinstance(e, requests.ConnectTimeout) else "read"
-                raise BackendTimeout(f"{self._target.where} did not answer within {self._timeout:g}s ({kind} timeout)",
-                                     backend=self.name, operation=operation) from e
-            except (requests.JSONDecodeError, KeyError, TypeError) as e:
-                raise malformed(self._target, operation, f"{type(e).__name__}: {e}") from e
-            except requests.RequestException as e:
-                raise BackendUnavailable(f"{self._target.where} unreachable ({reason(e)})",
-                                         backend=self.name, operation=operation) from e
+                budget = call_budget(self.name, self._target.where, self._timeout)
+            except Skipped as e:
+                raise BackendTimeout(e.message, backend=self.name, operation=operation) from None
+            job = functools.partial(self._run, operation, budget, fn, parse)
             try:
-                return parse(data)
-            except _StringResult as e:
-                raise QueryRejected(str(e), backend=self.name, operation=operation) from e
-            except (KeyError, TypeError, ValueError, IndexError, AttributeError) as e:
-                raise malformed(self._target, operation, f"{type(e).__name__}: {e}") from e
+                async with asyncio.timeout(budget.seconds):
+                    return await asyncio.get_running_loop().run_in_executor(pool or self._pool, job)
+            except TimeoutError as e:  # the thread is still reading; it stops at the same budget
+                raise self._timed_out(operation, budget, "total timeout") from e
+            except _CallTimeout as e:
+                raise self._timed_out(operation, budget, "every worker was busy") from e
+
+    def _timed_out(self, operation: str, budget: Budget, why: str) -> BackendTimeout:
+        """Our side gave up on the call: later reads in the same answer skip Prometheus with the same message."""
+        message = f"{self._target.where} did not answer {budget.within()} ({why})"
+        budget.timed_out(self.name, message)
+        return BackendTimeout(message, backend=self.name, operation=operation)
+
+    def _run(self, operation: str, budget: Budget, fn: Callable[[], Any], parse: Callable[[Any], _T]) -> _T:
+        """In a worker thread: make the call within `budget`, then parse (both off the event loop)."""
+        if budget.left() <= 0:
+            raise _CallTimeout()  # it waited its whole budget for a free worker
+        earlier = budget.silent_message(self.name)
+        if earlier is not None:  # Prometheus went silent while this call waited for a worker
+            raise BackendTimeout(earlier, backend=self.name, operation=operation)
+        _call_expiry.expires = budget.expires
+        try:
+            data = fn()
+        except PrometheusApiClientException as e:
+            raise self._api_error(operation, e) from e
+        except requests.Timeout as e:
+            kind = "connect timeout" if isinstance(e, requests.ConnectTimeout) else "read timeout"
+            raise self._timed_out(operation, budget, kind) from e
+        except (requests.JSONDecodeError, KeyError, TypeError) as e:
+            raise malformed(self._target, operation, f"{type(e).__name__}: {e}") from e
+        except requests.RequestException as e:
+            raise BackendUnavailable(f"{self._target.where} unreachable ({reason(e)})",
+                                     backend=self.name, operation=operation) from e
+        finally:
+            _call_expiry.expires = None
+        try:
+            return parse(data)
+        except _StringResult as e:
+            raise QueryRejected(str(e), backend=self.name, operation=operation) from e
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as e:
+            raise malformed(self._target, operation, f"{type(e).__name__}: {e}") from e
 
     def _api_error(self, operation: str, e: PrometheusApiClientException) -> BackendError:
         m = _STATUS_RE.search(str(e))

@@ -5,6 +5,11 @@ golden signals over the window and a baseline before it (and the same window yes
 log templates before vs during, Argo CD deploy history, firing alerts. Then analyse (pure functions in
 `analysis/`): onset of each anomalous signal, template shifts, ranking. Every hypothesis carries the evidence
 items it rests on; when nothing supports a cause the answer is "insufficient evidence".
+
+The whole investigation answers within one deadline (SRE_BOT_ANSWER_DEADLINE, `sre_bot.deadline`): a system that
+does not answer in time is named in the gaps and the others' evidence is still used. Service discovery (known
+names, service-graph edges) is best effort and gets only a share of that time, so a silent Prometheus cannot
+spend it all before the evidence is gathered. The anomaly scans run off the event loop (`deps.offload`).
 """
 
 from __future__ import annotations
@@ -12,18 +17,26 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
-from ..analysis.anomaly import detect_onset
+from ..analysis.anomaly import SignalAnomaly, detect_onsets
 from ..analysis.graph import depends_on_closure
 from ..analysis.question import parse_question
 from ..analysis.ranking import (
-    DEPLOY_LOOKBACK_S, MIN_CONFIDENCE, Candidate, DeployHit, LogHit, SignalHit, rank_services,
+    DEPLOY_LOOKBACK_S,
+    MIN_CONFIDENCE,
+    Candidate,
+    DeployHit,
+    LogHit,
+    SignalHit,
+    rank_services,
 )
 from ..config import ServiceConfig
+from ..deadline import answer_deadline
 from ..deps import Deps
 from ..investigation import Hypothesis, Investigation, RankedService, TimelineEntry
 from ..models import Evidence, TimeRange, evidence_id
-from ..tools._common import fmt_value
+from ..tools._common import analyse, fmt_value
 from ..tools.alerts import firing_alerts
 from ..tools.deploys import app_status
 from ..tools.logs import error_shift
@@ -68,17 +81,19 @@ def _hhmm(t: float | datetime) -> str:
     return dt.strftime("%H:%M UTC")
 
 
-def _anomaly_evidence(e: Evidence, window: TimeRange) -> tuple[SignalHit, Evidence] | None:
+def _onset_args(e: Evidence, window: TimeRange) -> dict[str, Any] | None:
+    """What `detect_onset` needs to judge a signal evidence item, or None when there is nothing to judge."""
     if e.status != "ok" or e.kind != "signal" or not e.data.get("points"):
         return None
+    return {"points": [(p[0], p[1]) for p in e.data["points"]], "window_start": window.start.timestamp(),
+            "bad": e.data.get("bad", "up"), "min_abs": e.data.get("min_abs", 0.0),
+            "seasonal": [(p[0], p[1]) for p in e.data.get("seasonal_points") or []],
+            "expected": tuple(e.data["expected_points"]) if e.data.get("expected_points") else None}
+
+
+def _anomaly_evidence(e: Evidence, a: SignalAnomaly, window: TimeRange) -> tuple[SignalHit, Evidence]:
     sig = e.data["signal"]
     unit = e.data["unit"]
-    a = detect_onset([(p[0], p[1]) for p in e.data["points"]], window.start.timestamp(),
-                     bad=e.data.get("bad", "up"), min_abs=e.data.get("min_abs", 0.0),
-                     seasonal=[(p[0], p[1]) for p in e.data.get("seasonal_points") or []],
-                     expected=tuple(e.data["expected_points"]) if e.data.get("expected_points") else None)
-    if a is None:
-        return None
     verb = "rose" if a.direction == "up" else "fell"
     base = "the same time yesterday" if a.seasonal else "its baseline"
     quote = (f"{e.label} {verb} from {fmt_value(a.before, unit)} ({base}) to {fmt_value(a.after, unit)} "
@@ -138,30 +153,44 @@ async def _gather(deps: Deps, svc: ServiceConfig, window: TimeRange, baseline: T
 async def investigate(deps: Deps, question: str, *, at: datetime | None = None, window: timedelta | None = None,
                       focus: str | None = None, names: dict[str, str] | None = None) -> Investigation:
     """`names`: the known service names (`known_services`), when the caller already has them."""
+    with answer_deadline(deps.settings.answer_deadline_s):
+        return await _investigate(deps, question, at=at, window=window, focus=focus, names=names)
+
+
+async def _no_names(names: dict[str, str]) -> dict[str, str]:
+    return names
+
+
+async def _investigate(deps: Deps, question: str, *, at: datetime | None, window: timedelta | None,
+                       focus: str | None, names: dict[str, str] | None) -> Investigation:
     now = deps.clock()
     q = parse_question(question, now=now)
-    names = names if names is not None else await known_services(deps)
-    focus = focus or find_service(question, names)
     win = investigation_window(now, window or q.window or deps.default_window, at or q.at)
     base = baseline_for(win)
-    graph = merge_graph(deps.config.dependencies(), await discover_edges(deps, win))
-    full_scope = scope_services(graph, focus, names)
+    known, edges = await asyncio.gather(_no_names(names) if names is not None else known_services(deps),
+                                        discover_edges(deps, win))
+    focus = focus or find_service(question, known)
+    graph = merge_graph(deps.config.dependencies(), edges)
+    full_scope = scope_services(graph, focus, known)
     scope = full_scope[:MAX_SERVICES]
     live = now - win.end < timedelta(minutes=5)  # Alertmanager only knows the present
     gathered = await asyncio.gather(*(_gather(deps, deps.config.service(s), win, base, live) for s in scope))
     evidence = _dedupe_not_configured([e for group in gathered for e in group])
     # enrich signal evidence with how to judge it (direction and floor come from the config's signal)
     signals_cfg = deps.config.all_signals
-    hits: dict[str, list[SignalHit]] = {s: [] for s in scope}
-    shown: list[Evidence] = []
     for e in evidence:
         if e.kind == "signal" and e.data.get("signal") in signals_cfg:
             sig = signals_cfg[e.data["signal"]]
             e.data.update(bad=sig.bad, min_abs=sig.min_abs)
-        found = _anomaly_evidence(e, win)
-        if found:
-            hits[e.service or ""].append(found[0])
-            shown.append(found[1])
+    judged = [(e, args) for e in evidence if (args := _onset_args(e, win)) is not None]
+    anomalies = await analyse(deps, detect_onsets, [args for _, args in judged]) if judged else []
+    hits: dict[str, list[SignalHit]] = {s: [] for s in scope}
+    shown: list[Evidence] = []
+    for (e, _), a in zip(judged, anomalies, strict=True):
+        if a is not None:
+            hit, ev = _anomaly_evidence(e, a, win)
+            hits[e.service or ""].append(hit)
+            shown.append(ev)
     deploy_ev = [e for e in evidence if e.kind == "deploy"]
     # services whose Argo CD history was actually read: only for those may the answer say "no deploy"
     argo_read = {e.service for e in evidence if e.source == "argocd" and e.kind == "app" and e.status == "ok"}
@@ -190,7 +219,7 @@ async def investigate(deps: Deps, question: str, *, at: datetime | None = None, 
     hypotheses = [] if insufficient else [
         Hypothesis(service=r.service, cause=r.cause, cause_kind=r.cause_kind, confidence=r.confidence,
                    reasons=r.reasons, evidence=_strongest_first([by_id[i] for i in c.evidence_ids if i in by_id]))
-        for r, c in list(zip(ranking, candidates))[:3] if r.confidence >= MIN_CONFIDENCE
+        for r, c in list(zip(ranking, candidates, strict=True))[:3] if r.confidence >= MIN_CONFIDENCE
     ]
     alerts = [e for e in evidence if e.kind == "alert"]
     return Investigation(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from ..deadline import best_effort
 from ..deps import Deps
 from ..errors import BackendError
 
@@ -15,8 +16,9 @@ async def known_services(deps: Deps) -> dict[str, str]:
     names: dict[str, str] = {}
     if deps.prometheus is not None:
         try:
-            for v in await deps.prometheus.label_values(deps.config.defaults.service_label):
-                names[v] = v
+            with best_effort():  # a share of the answer's deadline: a silent Prometheus leaves time for evidence
+                for v in await deps.prometheus.label_values(deps.config.defaults.service_label):
+                    names[v] = v
         except BackendError:
             pass  # discovery is best effort; configured names still work
     for s in deps.config.services:

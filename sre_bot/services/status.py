@@ -1,9 +1,13 @@
-"""`/sre status <service>`: golden signals now vs baseline, firing alerts, Argo CD state and deploys, top errors."""
+"""`/sre status <service>`: golden signals now vs baseline, firing alerts, Argo CD state and deploys, top errors.
+
+All of it within one answer deadline (SRE_BOT_ANSWER_DEADLINE): a system that does not answer in time is named in
+the gaps, and what the others said is still shown."""
 
 from __future__ import annotations
 
 import asyncio
 
+from ..deadline import answer_deadline
 from ..deps import Deps
 from ..models import Evidence, TimeRange
 from ..tools.alerts import firing_alerts
@@ -29,12 +33,14 @@ def signal_summary(service: str, signals: list[Evidence]) -> str:
 
 async def status_report(deps: Deps, service: str, window: TimeRange) -> Reply:
     svc = deps.config.service(service)
-    signals, alerts, app, logs = await asyncio.gather(
-        golden_signals(deps, svc, window),
-        firing_alerts(deps, svc),
-        app_status(deps, deps.config.argocd_app(svc), service=svc.name),
-        error_templates(deps, svc, window),
-    )
+    with answer_deadline(deps.settings.answer_deadline_s) as deadline:
+        signals, alerts, app, logs = await asyncio.gather(
+            golden_signals(deps, svc, window),
+            firing_alerts(deps, svc),
+            app_status(deps, deps.config.argocd_app(svc), service=svc.name),
+            error_templates(deps, svc, window),
+        )
+    deadline.close()  # the answer is in
     everything = [*signals, *alerts, *app, *logs]
     known = deps.config.find_service(service) is not None
     summary = signal_summary(svc.name, signals)

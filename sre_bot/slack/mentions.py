@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from ..deadline import answer_deadline
 from ..deps import Deps
 from ..errors import UsageError
 from ..logging import bind_request, get_logger
@@ -61,8 +62,9 @@ def register(app: AsyncApp, deps: Deps, seen: SeenEvents | StoreSeenEvents, grou
         progress = _progress(client, channel, posted["ts"])
         try:
             caller = groups.caller_of_event(client, event, thread_ts=thread)
-            reply = await answer_mention(deps, unescape(event.get("text", "")), thread=f"{channel}:{thread}",
-                                         progress=progress, caller=caller)
+            with answer_deadline(deps.settings.answer_deadline_s):  # one deadline for the whole answer
+                reply = await answer_mention(deps, unescape(event.get("text", "")), thread=f"{channel}:{thread}",
+                                             progress=progress, caller=caller)
             text, blocks = await render_answer(deps, reply, channel=channel, ts=posted["ts"], thread_ts=thread)
             outcome = reply.kind
         except Exception:

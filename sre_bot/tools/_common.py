@@ -1,11 +1,26 @@
-"""What every tool shares: turning a backend failure or a missing backend into an `error` evidence item."""
+"""What every tool shares: turning a backend failure or a missing backend into an `error` evidence item, and
+running CPU-bound analysis where the composition root said (`analyse`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from ..deps import Deps
 from ..errors import BackendError
 from ..models import Evidence, EvidenceSource, TimeRange, evidence_id
 
-__all__ = ["failure", "not_configured", "fmt_value"]
+__all__ = ["failure", "not_configured", "fmt_value", "analyse"]
+
+_T = TypeVar("_T")
+
+
+async def analyse(deps: Deps, fn: Callable[..., _T], /, *args: Any, **kwargs: Any) -> _T:
+    """`fn(*args, **kwargs)` (a pure function of `analysis/`) off the event loop, in `deps.offload`; in place
+    when the deps were built without one (unit tests)."""
+    if deps.offload is None:
+        return fn(*args, **kwargs)
+    return await deps.offload.run(fn, *args, **kwargs)
 
 _ENV = {"prometheus": "PROMETHEUS_URL", "loki": "LOKI_URL", "argocd": "ARGOCD_URL", "alertmanager": "ALERTMANAGER_URL"}
 

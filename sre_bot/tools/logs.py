@@ -1,4 +1,6 @@
-"""Error log lines of a service as evidence: the lines verbatim, and their drain3 templates with counts."""
+"""Error log lines of a service as evidence: the lines verbatim, and their drain3 templates with counts.
+
+Template mining is CPU-bound (drain3 holds the GIL): it runs off the event loop, in `deps.offload`."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from ..deps import Deps
 from ..errors import BackendError
 from ..models import Evidence, LogResult, TimeRange, evidence_id
 from ..querylang import quote_value
-from ._common import failure, not_configured
+from ._common import analyse, failure, not_configured
 
 __all__ = ["logql_for", "fetch_logs", "log_lines", "error_templates", "error_shift"]
 
@@ -73,7 +75,7 @@ async def error_templates(deps: Deps, svc: ServiceConfig, window: TimeRange, *, 
         return [Evidence(id=evidence_id("loki", logql, window), source="loki", kind="log_template", label=label,
                          query=logql, window=window, quote=f"no error lines in {window.label()}", status="no_data",
                          extra_urls=links, service=svc.name)]
-    templates = mine_templates([line.line for line in result.lines])
+    templates = await analyse(deps, mine_templates, [line.line for line in result.lines])
     scanned = f"{len(result.lines)}{'+' if result.limit_hit else ''}"
     out = []
     for t in templates[:top]:
@@ -103,14 +105,15 @@ async def error_shift(deps: Deps, svc: ServiceConfig, window: TimeRange, baselin
                                               fetch_logs(deps, logql, window, direction="forward"))
     except BackendError as e:
         return [failure("loki", "logs", label, logql, window, e, service=svc.name)]
-    shifts = template_shifts([x.line for x in before.lines], [x.line for x in during.lines],
-                             before_minutes=baseline.duration.total_seconds() / 60,
-                             during_minutes=window.duration.total_seconds() / 60)
+    shifts = await analyse(deps, template_shifts, [x.line for x in before.lines], [x.line for x in during.lines],
+                           before_minutes=baseline.duration.total_seconds() / 60,
+                           during_minutes=window.duration.total_seconds() / 60)
     capped = before.limit_hit or during.limit_hit
     out = []
     for s in shifts:
         first = during.lines[s.example_index]
-        what = "new error template" if s.kind == "new" else f"error template ×{s.rate_during / max(s.rate_before, 1e-9):.0f}"
+        jump = s.rate_during / max(s.rate_before, 1e-9)
+        what = "new error template" if s.kind == "new" else f"error template ×{jump:.0f}"
         out.append(Evidence(
             id=evidence_id("loki", logql, window, "shift:" + s.template), source="loki", kind="log_shift",
             label=f"{svc.name} {what}: {s.during} lines in the window, {s.before} before", query=logql,

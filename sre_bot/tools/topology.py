@@ -3,13 +3,15 @@
 Tempo/Grafana Agent's `traces_service_graph_request_total{client, server}` and Istio's
 `istio_requests_total{source_workload, destination_workload}` both say who calls whom; an edge with traffic in the
 window means "client depends on server". Best effort: a Prometheus without these metrics (or one that refuses the
-query) simply adds no edges, and the configured `depends_on` still holds.
+query, or does not answer within its share of the answer's deadline: `deadline.best_effort`) simply adds no edges,
+and the configured `depends_on` still holds.
 """
 
 from __future__ import annotations
 
 import asyncio
 
+from ..deadline import best_effort
 from ..deps import Deps
 from ..errors import BackendError
 from ..models import TimeRange
@@ -38,7 +40,8 @@ async def discover_edges(deps: Deps, window: TimeRange) -> set[tuple[str, str]]:
         return {(s.labels[src], s.labels[dst]) for s in series
                 if s.labels.get(src) and s.labels.get(dst) and s.labels[src] != s.labels[dst] and (s.last or 0) > 0}
 
-    found = await asyncio.gather(*(one(*q) for q in SERVICE_GRAPH_QUERIES))
+    with best_effort():
+        found = await asyncio.gather(*(one(*q) for q in SERVICE_GRAPH_QUERIES))
     return set().union(*found)
 
 
