@@ -44,6 +44,12 @@ Worked example (graph frontend → checkout → payments-api → payments-db; se
 A's root service is payments-db: "2 of the other 2 affected services depend on it (checkout, payments-api)";
 its title "PostgresDown on payments-db (+2 more alerts, 3 services)" (the most severe alert, earliest first).
 
+Times far from the clock (`alert_times.py`): an alert claiming to start more than `max_clock_skew` after the bot
+received it (3 h ahead, 9999-12-31), or before 1970, is correlated at the time it was received, and the incident
+keeps a note of what it claimed (`Incident.skewed`). Without that, one such alert would move the watermark below
+(or overflow it) and every later alert would open its own incident. Alerts without a receive time are taken as
+they are; `correlate` on a capture gets stand-ins from `alert_times.replay_arrivals`.
+
 Arrival order: `Correlator.add` takes one alert at a time, in any order (time distances are absolute), and
 deduplicates by fingerprint (a repeat updates status/ends_at and never joins twice). Incidents are never merged
 after the fact, so an order that brings two ends of a chain before its middle leaves two incidents, linked by a
@@ -64,6 +70,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from .alert_times import checked_times, minus, plus
 from .graph import depends_on_closure
 from .incident_model import (RULE_ORDER, RULE_RANK, SEVERITIES, SEVERITY_RANK, AlertEvent, Assignment,
                              CorrelationRules, Incident, Merge, MergeRule, Related, as_utc, service_from_labels,
@@ -159,6 +166,7 @@ class _Inc:
     related: list[Related] = field(default_factory=list)
     related_keys: set[str] = field(default_factory=set)
     index_keys: set[tuple[str, ...]] = field(default_factory=set)
+    skewed: dict[str, str] = field(default_factory=dict)  # fingerprint -> what was set aside, for people
     firing: int = 0
     resolved_at: datetime | None = None
     pruned: bool = False
@@ -205,6 +213,7 @@ class Correlator:
         self._window = self.rules.window_delta
         self._max_age = self.rules.max_age_delta
         self._deploy_window = self.rules.deploy_delta
+        self._skew = self.rules.skew_delta
         self._graph = {k: list(v) for k, v in (graph or {}).items()}
         self._adj: dict[str, set[str]] = {}
         for s, deps in self._graph.items():
@@ -227,8 +236,15 @@ class Correlator:
     def service_of(self, alert: AlertEvent) -> str | None:
         return service_from_labels(alert.labels, self.rules.service_labels, self._aliases)
 
+    def checked(self, alert: AlertEvent) -> AlertEvent:
+        """The alert as `add` correlates it: a time far from its receipt set aside (`alert_times.checked_times`),
+        the same way as for its earlier events."""
+        return checked_times(alert, tolerance=self._skew, previous=self.latest(alert.fingerprint))
+
     def add(self, alert: AlertEvent) -> Assignment:
-        """Correlate one alert (or a new status of a known one) and say where it went."""
+        """Correlate one alert (or a new status of a known one) and say where it went (`latest` gives it back
+        as correlated: times far from the clock replaced)."""
+        alert = self.checked(alert)
         fp, t = alert.fingerprint, alert.starts_at
         self._advance(t)
         follows = None
@@ -297,7 +313,7 @@ class Correlator:
             started_at=inc.span.first, last_alert_at=inc.span.last, title=title, root_service=root,
             root_reason=why, merges=list(inc.merges), related=list(inc.related), follows=inc.follows,
             resolved=inc.resolved, resolved_at=inc.resolved_at, firing=inc.firing,
-            alert_names=dict(Counter(e.name for e in events)))
+            alert_names=dict(Counter(e.name for e in events)), skewed=list(inc.skewed.values()))
 
     def incidents(self, *, open_only: bool = False) -> list[Incident]:
         """Every incident in the order they opened (restored ones first, by start)."""
@@ -308,10 +324,15 @@ class Correlator:
         """The latest event of each alert of an incident, in arrival order (what `restore` needs back)."""
         return list(self._inc[key].events.values())
 
-    def restore(self, items: Iterable[tuple[Incident, Sequence[AlertEvent]]]) -> None:
-        """Continue from stored incidents and their alerts (after a restart): keys, merges, notes are kept."""
+    def restore(self, items: Iterable[tuple[Incident, Sequence[AlertEvent]]], *, now: datetime | None = None) -> None:
+        """Continue from stored incidents and their alerts (after a restart): keys, merges, notes are kept.
+
+        `now` (the processor's clock) guards the watermark: stored times are checked again as `add` checks them
+        (rows written before times were checked may hold a year-9999 start; one without a receive time is
+        checked against `now`), and no restored time moves the watermark past `now` + `max_clock_skew`."""
+        ceiling = plus(now, self._skew) if now is not None else None
         for incident, events in sorted(items, key=lambda it: it[0].started_at):
-            by_fp = {e.fingerprint: e for e in events}
+            by_fp = {e.fingerprint: checked_times(e, tolerance=self._skew, received_at=now) for e in events}
             missing = [fp for fp in incident.alerts if fp not in by_fp]
             if missing:
                 raise ValueError(f"incident {incident.key}: alerts missing to restore it: {', '.join(missing)}")
@@ -330,7 +351,7 @@ class Correlator:
                 self._attach(inc, ev, self.service_of(ev))
                 if other is not None and self._inc[other].events[fp].starts_at > ev.starts_at:
                     self._where[fp] = other  # the later occurrence owns a fingerprint that recurred
-                self._advance(ev.starts_at)
+                self._advance(min(ev.starts_at, ceiling) if ceiling is not None else ev.starts_at)
 
     # -- internals ------------------------------------------------------------------------------------------
 
@@ -340,7 +361,7 @@ class Correlator:
     def _advance(self, t: datetime) -> None:
         if self._watermark is None or t > self._watermark:
             self._watermark = t
-        cutoff = self._watermark - self._max_age - self._window
+        cutoff = minus(self._watermark, self._max_age + self._window)
         while self._heap and self._heap[0][0] < cutoff:
             _, _, key = heapq.heappop(self._heap)
             inc = self._inc[key]
@@ -377,9 +398,14 @@ class Correlator:
                 keys.append(("l", name, v))
         return keys
 
+    def _note_skew(self, inc: _Inc, alert: AlertEvent, svc: str | None) -> None:
+        if alert.skewed and alert.fingerprint not in inc.skewed:
+            inc.skewed[alert.fingerprint] = f"{alert.name}{f' on {svc}' if svc else ''}: {alert.skew_note}"
+
     def _attach(self, inc: _Inc, alert: AlertEvent, svc: str | None) -> None:
         fp, t = alert.fingerprint, alert.starts_at
         inc.events[fp] = alert
+        self._note_skew(inc, alert, svc)
         self._where[fp] = inc.key
         inc.span.add(t, fp)
         if svc and (svc not in inc.onsets or t < inc.onsets[svc]):
@@ -407,6 +433,7 @@ class Correlator:
 
     def _update(self, inc: _Inc, old: AlertEvent, alert: AlertEvent) -> Assignment:
         inc.events[alert.fingerprint] = alert
+        self._note_skew(inc, alert, self.service_of(alert))
         if old.status != alert.status:
             inc.firing += 1 if alert.status == "firing" else -1
         inc.resolved_at = (max((e.ends_at or e.starts_at) for e in inc.events.values()) if inc.resolved
@@ -485,7 +512,7 @@ class Correlator:
             targets = self._ball(deployed).items() if deployed == svc else [(deployed, d_hops)]
             for n, hops in targets:
                 for key, span in self._idx.get(("s", n), {}).items():
-                    if span.last < td or span.first > td + self._deploy_window:
+                    if span.last < td or span.first > plus(td, self._deploy_window):
                         continue
                     if self._fits(self._inc[key], t):  # link the latest alert on n: it started after the deploy
                         out.append(_Cand(key, "deploy", hops, span.nearest(t)[0], span.last_fp, (deployed, td, n)))
@@ -560,6 +587,6 @@ def correlate(alerts: Iterable[AlertEvent], rules: CorrelationRules | None = Non
               aliases: Mapping[str, str] | None = None) -> list[Incident]:
     """Correlate a batch: events in the order they happened (a resolved event at its end), then every incident."""
     c = Correlator(rules, graph, deploys, aliases=aliases)
-    for a in sorted(alerts, key=lambda a: a.event_at):
+    for a in sorted(alerts, key=lambda a: c.checked(a).event_at):  # a time set aside sorts where it is used
         c.add(a)
     return c.incidents()

@@ -13,8 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from ..querylang import LABEL_NAME_RE
 from ..windows import duration_field, parse_duration
 
-__all__ = ["AlertEvent", "CorrelationRules", "Merge", "Related", "Assignment", "Incident", "service_from_labels",
-           "severity_of", "as_utc", "MergeRule", "RULE_ORDER", "RULE_RANK", "SEVERITIES", "SEVERITY_RANK"]
+__all__ = ["AlertEvent", "SkewedTime", "CorrelationRules", "Merge", "Related", "Assignment", "Incident",
+           "service_from_labels", "severity_of", "as_utc", "MergeRule", "RULE_ORDER", "RULE_RANK", "SEVERITIES",
+           "SEVERITY_RANK"]
 
 MergeRule = Literal["group", "graph", "label", "deploy"]
 RULE_ORDER: tuple[MergeRule, ...] = ("group", "graph", "label", "deploy")
@@ -34,8 +35,32 @@ def as_utc(dt: datetime | None) -> datetime | None:
     return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
 
 
+def _utc(t: datetime) -> str:
+    return f"{t:%Y-%m-%d %H:%M:%S} UTC"
+
+
+class SkewedTime(BaseModel):
+    """A time an alert claimed that was too far from the clock to use, and the time used instead
+    (`alert_times.py` says when a time is set aside)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    which: Literal["startsAt", "endsAt"]
+    reported: datetime  # what the alert said
+    used: datetime  # what correlation, the incident and its timeline use: when the bot received the alert
+    why: str  # "is 3 h after its notification arrived", "is at or before 1970-01-01, not a real time"
+
+    _tz = field_validator("reported", "used")(lambda cls, v: as_utc(v))
+
+    def describe(self) -> str:
+        return f"{self.which} {_utc(self.reported)} {self.why}; {_utc(self.used)} (its arrival) used instead"
+
+
 class AlertEvent(BaseModel):
-    """One alert as the bot received it (Alertmanager webhook v4 or API v2), times in UTC."""
+    """One alert as the bot received it (Alertmanager webhook v4 or API v2), times in UTC.
+
+    `skewed` is set once its times were checked against `received_at` and one was set aside: `starts_at`/`ends_at`
+    then hold the times used, each `SkewedTime` what the alert claimed."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -48,8 +73,14 @@ class AlertEvent(BaseModel):
     generator_url: str | None = None
     group_key: str | None = None  # Alertmanager's groupKey (webhook only)
     received_at: datetime | None = None
+    skewed: list[SkewedTime] = Field(default_factory=list)
 
     _tz = field_validator("starts_at", "ends_at", "received_at")(lambda cls, v: as_utc(v))
+
+    @property
+    def skew_note(self) -> str | None:
+        """What was set aside and what was used instead, or None."""
+        return "; ".join(s.describe() for s in self.skewed) or None
 
     @property
     def name(self) -> str:
@@ -92,10 +123,13 @@ class CorrelationRules(BaseModel):
     # benchmarks/correlation.py, "… and `cluster` in shared_labels"). Add it when alerts come from several clusters.
     shared_labels: list[str] = Field(default_factory=lambda: ["node"])
     deploy_window: str = "30m"  # a deploy this long before an alert can link it (rule 4)
+    # an alert time this far after its receipt (or before 1970) is a skewed clock: the receive time is used
+    max_clock_skew: str = "5m"
     service_labels: list[str] = Field(
         default_factory=lambda: ["service", "app", "job", "deployment", "pod", "container"])
 
-    _durations = field_validator("window", "max_incident_age", "deploy_window")(lambda cls, v: duration_field(v))
+    _durations = field_validator("window", "max_incident_age", "deploy_window", "max_clock_skew")(
+        lambda cls, v: duration_field(v))
 
     @field_validator("shared_labels", "service_labels")
     @classmethod
@@ -116,6 +150,10 @@ class CorrelationRules(BaseModel):
     @property
     def deploy_delta(self) -> timedelta:
         return parse_duration(self.deploy_window)
+
+    @property
+    def skew_delta(self) -> timedelta:
+        return parse_duration(self.max_clock_skew)
 
 
 class Merge(BaseModel):
@@ -175,6 +213,7 @@ class Incident(BaseModel):
     resolved_at: datetime | None = None
     firing: int = 0
     alert_names: dict[str, int] = Field(default_factory=dict)  # alert count by alertname
+    skewed: list[str] = Field(default_factory=list)  # one line per alert whose time was set aside (which, why)
 
 
 def service_from_labels(labels: Mapping[str, str], service_labels: Sequence[str],

@@ -4,6 +4,17 @@ So a team can tune its `correlation:` rules on last night's storm: the files are
 lists of them, or lists of alerts as the v2 API returns them (`alert_payloads.py`). The rules come from the
 config's `correlation:` section, the dependency graph from its `services[].depends_on` (aliases resolved). Events
 are replayed in the order they happened (`correlate`). No server is contacted.
+
+Times far from the clock: the live bot checks each alert's times against when it received the notification (a
+start more than `max_clock_skew` after that, or before 1970, is set aside and the receive time used). Captured
+files carry no receive time and the replay has no "now" — the wall clock says nothing about last night's storm —
+so the capture is its own clock (`alert_times.replay_arrivals`): a notification is taken as received at the
+latest time that the capture's other alerts corroborate (another alert claims a time within `max_incident_age`
++ `window` of it) among the notifications up to it, in the order the files give them. A start on 9999-12-31,
+three hours past the rest of the storm or before 1970 is then set aside as the live bot would, and the output
+says which time was set aside and what was used. An alert alone, that far from every other alert of the capture,
+cannot be told from a skewed clock and is treated as one; a capture with no two alerts near each other is taken
+as it is.
 """
 
 from __future__ import annotations
@@ -15,6 +26,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ..alert_payloads import load_alert_files
+from ..analysis.alert_times import replay_arrivals
 from ..analysis.correlation import Incident, correlate
 from ..config import Config, load_config
 
@@ -42,7 +54,7 @@ def incidents_json(incidents: Sequence[Incident], *, alerts_in: int, events_in: 
             "last_alert_at": i.last_alert_at.isoformat(), "resolved": i.resolved,
             "resolved_at": i.resolved_at.isoformat() if i.resolved_at else None, "firing": i.firing,
             "follows": i.follows, "merges": [m.model_dump() for m in i.merges],
-            "related": [r.model_dump() for r in i.related],
+            "related": [r.model_dump() for r in i.related], "skewed": i.skewed,
         } for i in incidents],
     }
 
@@ -66,6 +78,8 @@ def render_incidents(incidents: Sequence[Incident], *, alerts_in: int, events_in
             lines.append(f"  {'merges' if n == 0 else '':<9} {m.alert} [{m.rule}] {m.reason}")
         for n, r in enumerate(i.related):
             lines.append(f"  {'related' if n == 0 else '':<9} {r.incident} [{r.rule}] {r.reason}")
+        for n, note in enumerate(i.skewed):
+            lines.append(f"  {'clock' if n == 0 else '':<9} {note}")
     return "\n".join(lines)
 
 
@@ -74,7 +88,8 @@ def run_correlate(files: Sequence[str], *, as_json: bool = False, config_path: s
     """Read the files, correlate, print; a bad file or config raises UsageError/ConfigError (exit 2 in cli)."""
     out = out or sys.stdout
     cfg = _load(config_path)
-    events = load_alert_files(files)
+    rules = cfg.correlation
+    events = replay_arrivals(load_alert_files(files), horizon=rules.max_age_delta + rules.window_delta)
     aliases = {a: s.name for s in cfg.services for a in s.aliases}
     incidents = correlate(events, cfg.correlation, cfg.dependencies(), aliases=aliases)
     alerts_in = len({e.fingerprint for e in events})

@@ -22,7 +22,9 @@ def brief(s: StoredIncident, alerts: Sequence[StoredAlert]) -> str:
         e = a.event
         labels = ", ".join(f"{k}={v}" for k, v in sorted(e.labels.items()) if k != "alertname")
         how = f" joined [{a.rule}]: {a.reason}" if a.rule else " opened it"
-        lines.append(f"#{s.number} alert {e.fingerprint} {e.name} {{{labels}}} started {e.starts_at:%H:%M:%S}{how}")
+        skew = f" (its clock was off: {e.skew_note})" if e.skew_note else ""
+        lines.append(f"#{s.number} alert {e.fingerprint} {e.name} {{{labels}}} started {e.starts_at:%H:%M:%S}{how}"
+                     f"{skew}")
     if len(alerts) > MAX_BRIEF_ALERTS:
         lines.append(f"#{s.number} … and {len(alerts) - MAX_BRIEF_ALERTS} more alerts")
     return "\n".join(lines)

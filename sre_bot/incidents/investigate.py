@@ -5,8 +5,10 @@ short summary (top hypothesis and its quoted evidence, or "insufficient evidence
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
+from ..analysis.alert_times import EPOCH
 from ..analysis.graph import depends_on_closure
 from ..deps import Deps
 from ..feedback.answers import for_feedback
@@ -18,7 +20,7 @@ from ..services.reply import Reply, Section
 from ..store.incidents import StoredIncident
 from ..actions.approvals import Proposed
 
-__all__ = ["investigation_target", "investigate_incident", "Investigated"]
+__all__ = ["investigation_target", "investigate_incident", "investigation_time", "Investigated"]
 
 
 def investigation_target(s: StoredIncident, graph: Mapping[str, Sequence[str]]) -> str | None:
@@ -34,6 +36,13 @@ def investigation_target(s: StoredIncident, graph: Mapping[str, Sequence[str]]) 
         return len(({svc} | depends_on_closure(graph, svc)) & set(affected))
 
     return max(affected, key=lambda x: (reach(x), -affected.index(x)))
+
+
+def investigation_time(started_at: datetime, now: datetime) -> datetime:
+    """The onset to ask about, held between 1970 and `now`: incidents stored before alert times were checked may
+    claim a start on 9999-12-31 or in year 1, and no backend has data outside that range (nor can a window around
+    such a time be computed)."""
+    return min(max(started_at, EPOCH), now)
 
 
 class Investigated:
@@ -77,7 +86,8 @@ async def investigate_incident(deps: Deps, s: StoredIncident) -> Investigated | 
     question = f"why is {target} unhealthy?"
     names = await known_services(deps)
     thread = f"{s.channel}:{s.message_ts}" if s.channel and s.message_ts else None
-    explained = await explain(deps, question, thread=thread, at=s.incident.started_at, names=names)
+    at = investigation_time(s.incident.started_at, deps.clock())
+    explained = await explain(deps, question, thread=thread, at=at, names=names)
     explained = await for_feedback(deps, explained, question=question)  # calibration; stored with its buttons
     proposed: list[Proposed] = []
     if deps.store is not None and s.channel and s.message_ts:

@@ -5,7 +5,9 @@ Each `step()`:
   2. on a new lease epoch (first step, a restart, or another replica held it meanwhile) rebuilds the correlator
      from the store: open incidents and those resolved within `max_incident_age` + `window`, with their alerts;
   3. reads up to `BATCH` unprocessed inbox bodies, oldest first, and feeds their alerts to the correlator in the
-     order they happened (start, or end for a resolved one);
+     order they happened (start, or end for a resolved one). Each alert carries the time its body was received
+     (the inbox row's), so a time far from it (3 h ahead, 9999-12-31, before 1970) is set aside and the receive
+     time used (`analysis/alert_times.py`); the timeline says so once per alert;
   4. writes the touched incidents, their changed alerts, timeline lines and the inbox marks in one transaction,
      fenced by the lease (`IncidentStore.apply`). If that fails the in-memory correlator is dropped and rebuilt
      from the store on the next step, so memory never runs ahead of the database.
@@ -122,7 +124,7 @@ class IncidentProcessor:
         items = await self._deps.store.incidents.for_restore(
             resolved_since=now - rules.max_age_delta - rules.window_delta)
         corr = self._new_correlator()
-        corr.restore(items)
+        corr.restore(items, now=now)  # a stored time far ahead of `now` cannot become the watermark
         log.info("incident correlator restored", incidents=len(items), alerts=sum(len(a) for _, a in items))
         return corr
 
@@ -153,7 +155,8 @@ class IncidentProcessor:
             batch.extend(message.alerts)
         # in the order things happened, not the order notifications arrived (groups are sent independently):
         # a chain's middle then comes before its far end, so the chain is not split in two
-        batch.sort(key=lambda a: a.event_at)
+        # (a time set aside sorts where it is used: when its notification was received)
+        batch.sort(key=lambda a: corr.checked(a).event_at)
         for alert in batch:
             self._one(corr, alert, touched)
         count = len(batch)
@@ -169,6 +172,7 @@ class IncidentProcessor:
 
     def _one(self, corr: Correlator, alert: AlertEvent, touched: dict[str, _Touch]) -> None:
         before = corr.latest(alert.fingerprint)
+        alert = corr.checked(alert)  # what is correlated and stored: a time far from the clock replaced
         owner = corr.owner(alert.fingerprint)
         was_resolved = corr.is_resolved(owner) if owner is not None else None
         a: Assignment = corr.add(alert)
@@ -176,8 +180,11 @@ class IncidentProcessor:
         what = f"{alert.name}" + (f" on {svc}" if (svc := corr.service_of(alert)) else "")
         t = touched.setdefault(key, _Touch())
         at = alert.event_at
+        skew = [("clock", f"{what}: {alert.skew_note}", at)] if alert.skewed and (
+            before is None or before.skewed != alert.skewed) else []  # said once, after how it joined
         if a.repeat:
-            if before is not None and before.status == alert.status and before.ends_at == alert.ends_at:
+            if (before is not None and before.status == alert.status and before.ends_at == alert.ends_at
+                    and not skew):
                 return  # Alertmanager repeats a group's alerts in every notification: nothing new
             if before is None or before.status != alert.status:
                 t.events.append(("resolved" if alert.status == "resolved" else "refired",
@@ -197,5 +204,6 @@ class IncidentProcessor:
                 t.events.append(("related", f"possibly related to {r.incident} [{r.rule}]: {r.reason}", at))
                 other = touched.setdefault(r.incident, _Touch())
                 other.events.append(("related", f"possibly related to {key} [{r.rule}]: {r.reason}", at))
+        t.events.extend(skew)
         if a.resolved and ((was_resolved is False and owner == key) or a.new):
             t.events.append(("resolved_all", "every alert has resolved: incident resolved", at))

@@ -2,7 +2,8 @@
 
 The message: number, severity and title; firing/resolved state; start and last alert; services by onset; alert
 counts by name; the likely root service with the correlator's reason and, once the investigation has run, its
-top hypothesis with the quoted evidence; links to the incident it recurs and the ones it may be related to.
+top hypothesis with the quoted evidence; links to the incident it recurs and the ones it may be related to; and,
+when alerts claimed times far from the clock (3 h ahead, 9999-12-31, before 1970), which, and what was used.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ __all__ = ["incident_blocks", "batch_blocks", "METADATA_EVENT", "MAX_BATCH_LINES
 
 METADATA_EVENT = "sre_bot_incident"
 MAX_BATCH_LINES = 15
+MAX_SKEW_LINES = 2
 _LIMIT = 2900
 _SEV_ICON = {"critical": "🔴", "error": "🟠", "warning": "🟡", "info": "🔵", "none": "⚪"}
 
@@ -91,9 +93,25 @@ def incident_blocks(s: StoredIncident, *, numbers: Mapping[str, int] | None = No
     if related:
         notes.append("possibly related: " + ", ".join(f"#{n}" for n in related) + " (not merged: a person decides)")
     notes.append(f"`/sre incident {s.number}` for every alert, the timeline and why alerts were grouped")
+    skew = _skew_note(inc.skewed)
+    if skew:
+        blocks.append(ContextBlock(elements=[_md(skew)]))
     blocks.append(ContextBlock(elements=[_md(" · ".join(notes))]))
     fallback = f"{escape(title)} — {'resolved' if inc.resolved else f'{inc.firing} firing'}"  # what notifications show
     return fallback[:3000], [b.to_dict() for b in blocks]
+
+
+def _skew_note(skewed: Sequence[str]) -> str:
+    """'⏱ 2 alerts carried a time far from the clock: …' with the first few, or '' when none did."""
+    if not skewed:
+        return ""
+    n = len(skewed)
+    lines = [f"⏱ {n} alert{'s' if n != 1 else ''} carried a time far from the clock; the time the bot received "
+             f"{'each' if n != 1 else 'it'} was used instead, so grouping holds:"]
+    lines += [f"• {escape(x)[:400]}" for x in skewed[:MAX_SKEW_LINES]]
+    if n > MAX_SKEW_LINES:
+        lines.append(f"…and {n - MAX_SKEW_LINES} more (the timeline of `/sre incident` has each)")
+    return "\n".join(lines)
 
 
 def _alert_line(a: StoredAlert) -> str:
@@ -102,7 +120,8 @@ def _alert_line(a: StoredAlert) -> str:
     which = e.instance
     where += f" ({escape(which)})" if which else ""
     summary = e.annotations.get("summary") or e.annotations.get("description") or ""
-    return f"• *{escape(e.name)}*{where}" + (f": {escape(summary)[:200]}" if summary else "")
+    skew = f"\n    ⏱ _{escape(e.skew_note)[:300]}_" if e.skew_note else ""
+    return f"• *{escape(e.name)}*{where}" + (f": {escape(summary)[:200]}" if summary else "") + skew
 
 
 def batch_blocks(s: StoredIncident, joined: Sequence[StoredAlert], resolved: Sequence[StoredAlert],
