@@ -233,11 +233,13 @@ class Conversations:
         except SreBotError as e:
             log.warning("could not load the thread's conversation; it starts over", key=key, error=str(e))
             return None
-        if row is None:
-            return None
+        return None if row is None else self._read(key, row)
+
+    @staticmethod
+    def _read(key: str, row: tuple[int, str]) -> Conversation | None:
         try:
             return Conversation.from_payload(row[1], version=row[0])
-        except (ValueError, KeyError, TypeError) as e:
+        except (ValueError, KeyError, TypeError, AttributeError) as e:
             log.warning("a stored conversation could not be read; the thread starts over", key=key, error=str(e))
             return None
 
@@ -255,13 +257,14 @@ class Conversations:
                     conv.version, conv.base_messages, conv.base_owed = version, len(conv.messages), len(
                         conv.open_tool_uses)
                     return True
-                newer = await self.get(conv.key, now=now)
+                row = await self._rows.load(conv.key, now=now)
             except SreBotError as e:
                 log.warning("the thread's conversation was not saved; a follow-up starts over", key=conv.key,
                             error=str(e))
                 return False
-            if newer is None:  # it expired (or could not be read) meanwhile: this one becomes the conversation
-                conv.version = 0
+            newer = None if row is None else self._read(conv.key, row)
+            if newer is None:  # it expired meanwhile (0), or what is stored cannot be read (replaced): this one wins
+                conv.version = 0 if row is None else row[0]
             else:
                 log.info("another turn was saved first in this thread; this one goes after it", key=conv.key,
                          theirs=newer.version)

@@ -284,3 +284,18 @@ def test_trim_keeps_a_conversation_within_the_budget() -> None:
     removed = conv.trim(max_tokens=1_000)
     assert removed == 1 and "removed to keep the conversation within the token budget" in json.dumps(conv.messages)
     assert conv.evidence == {} and conv.visible == {}
+
+
+@pytest.mark.parametrize("payload", ["not json", "[]", '{"format": 99}', '{"format": 1, "key": "k"}',
+                                     json.dumps({"format": 1, "key": "k", "engine": {}, "window": {},
+                                                 "messages": [], "visible": [], "evidence": {}, "calls": {},
+                                                 "open_tool_uses": []})])
+async def test_an_unreadable_stored_conversation_starts_over(sqlite_url: str, payload: str) -> None:  # noqa: F811
+    """A damaged or foreign row is not an error for the person: the thread starts over (and the next save wins)."""
+    async with await open_store(sqlite_url) as store:
+        assert await store.conversations.save(KEY, payload, expected=0, now=T0, ttl=timedelta(days=1), keep=10) == 1
+        convs = Conversations(store.conversations)
+        assert await convs.get(KEY, now=T0) is None
+        assert await convs.put(_conversation(), now=T0)
+        replaced = await convs.get(KEY, now=T0)
+    assert replaced is not None and replaced.version == 2 and replaced.messages == _conversation().messages
