@@ -538,7 +538,8 @@ class Correlator:
                 if n not in prev:
                     prev[n] = s
                     queue.append(n)
-        path, cur = [], b
+        path: list[str] = []
+        cur: str | None = b
         while cur is not None:
             path.append(cur)
             cur = prev.get(cur)
@@ -576,7 +577,7 @@ class Correlator:
         ago = _dur(alert.starts_at - td)
         deploy = f"{deployed} was deployed at {_hhmmss(td)}, {ago} before this alert"
         if deployed == svc:
-            rel = "" if n == svc else f" ({self._relation(svc, n, c.hops)})"
+            rel = "" if n == svc else f" ({self._relation(deployed, n, c.hops)})"
             return f"{deploy}; the incident has {desc}{rel} since then"
         return f"{self._relation(svc or '?', deployed, c.hops)}; {deploy}; the incident has {desc} since then"
 

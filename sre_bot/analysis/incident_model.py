@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta, timezone
-from typing import Literal
+from typing import Literal, overload
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -29,6 +29,10 @@ _HASH = "[bcdfghjklmnpqrstvwxz2456789]"
 _POD_RE = re.compile(rf"^(.+)-{_HASH}{{6,10}}-{_HASH}{{5}}$")
 
 
+@overload
+def as_utc(dt: datetime) -> datetime: ...
+@overload
+def as_utc(dt: None) -> None: ...
 def as_utc(dt: datetime | None) -> datetime | None:
     if dt is None:
         return None

@@ -73,7 +73,7 @@ class Investigated:
                                  for e in h.evidence[:2]])
             shown = self.explained.reply.answer  # what people saw: the calibrated confidence, when there is one
             top = shown.top if shown is not None else None
-            if top is not None and top.service == h.service and top.calibrated is not None:
+            if shown is not None and top is not None and top.service == h.service and top.calibrated is not None:
                 doc.update(calibrated=top.calibrated, calibration=shown.calibration)
         return doc
 
