@@ -66,7 +66,8 @@ def slack_events_handler(bolt: AsyncApp, deps: Deps) -> Callable[[web.Request], 
     def refuse(status: int, outcome: str, reason: str) -> web.Response:
         deps.metrics.requests.labels("slack", outcome, "rejected").inc()
         log.warning("Slack request refused", status=status, reason=reason)
-        return web.json_response({"error": reason}, status=status)
+        said = "invalid request" if status == 401 else reason  # an unverified sender learns nothing; the log does
+        return web.json_response({"error": said}, status=status)
 
     async def handle(request: web.Request) -> web.Response:
         bind_request(surface="slack", kind="http")

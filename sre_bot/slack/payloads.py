@@ -50,7 +50,7 @@ class _Obj(BaseModel):
 
 
 class _Named(_Obj):  # `user`, `channel`, `team`, `enterprise` when they are objects
-    id: str | None = None
+    id: str = ""  # absent or a string: listeners read `.get("id", "")`, so null would pass as None
     name: str | None = None
     username: str | None = None
     team_id: str | None = None
@@ -113,7 +113,7 @@ class _Mention(_Obj):
     channel: str = Field(min_length=1)
     ts: str = Field(min_length=1)
     text: str = ""
-    user: str | None = None
+    user: str = ""
     thread_ts: str | None = None
 
 
@@ -125,12 +125,12 @@ class _EventCallback(_Obj):
 class _Action(_Obj):
     action_id: str
     block_id: str | None = None
-    value: str | None = None
+    value: str = ""
 
 
 class _Container(_Obj):
     message_ts: str | None = None
-    channel_id: str | None = None
+    channel_id: str = ""
     thread_ts: str | None = None
 
 
