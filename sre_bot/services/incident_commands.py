@@ -70,7 +70,7 @@ def _alert_line(a: StoredAlert) -> str:
     when = f"{e.starts_at:%H:%M:%S}" + (f"–{e.ends_at:%H:%M:%S}" if e.status == "resolved" and e.ends_at else "")
     how = f" · [{a.rule}] {a.reason}" if a.rule else " · opened the incident" if a.reason is None else ""
     return f"• {'✅' if e.status == 'resolved' else '🔥'} {e.name}{where}" + (f" ({pod})" if pod else "") + \
-        f" · {when} UTC{how}"
+        f" · {when} UTC{how}" + (f" · ⏱ {e.skew_note}" if e.skew_note else "")
 
 
 async def show_incident(deps: Deps, args: str) -> Reply:

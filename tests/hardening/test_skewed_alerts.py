@@ -20,6 +20,7 @@ import pytest
 from sre_bot.alert_payloads import fingerprint
 from sre_bot.analysis.correlation import AlertEvent, CorrelationRules, Correlator, correlate
 from sre_bot.store.incidents import IncidentChange, Lease
+from tests.actions._support import ask
 from tests.fakes.slack_api import FakeSlack
 from tests.harness import BotUnderTest, running_bot
 from tests.incidents._storm import CHANNEL, TOKEN, eventually, storm, storm_config, thread, top_level
@@ -151,6 +152,9 @@ async def test_an_alert_3h_ahead_and_one_before_1970_keep_the_storm_grouped_acro
         assert "9999" not in _text(message) and "lasted 1" in _text(message)
         notes = "".join(_text(n) for n in thread(fake_slack.messages(CHANNEL), message["ts"]))
         assert "1969-07-20 20:17:40 UTC" in notes and "used instead" in notes
+        shown = json.dumps(await ask(bot, fake_slack, f"incident {db.number}"), ensure_ascii=False)
+        line = next(x for x in shown.split("\\n") if "HighLatency on `payments-api`" in x)
+        assert "⏱ startsAt" in line and "after its notification arrived" in line, line
 
 
 def _big_storm(t0: datetime, n: int, per_body: int, skewed_at: int) -> list[tuple[datetime, dict[str, Any]]]:
