@@ -93,7 +93,7 @@ async def open_deps(
         llm = await stack.enter_async_context(open_llm(s, cfg, m)) if use_llm else None
         store = None
         if use_store:
-            store = await open_store(s.db_url)
+            store = await open_store(s.db_url, pool_size=s.db_pool_size, max_overflow=s.db_pool_overflow)
             stack.push_async_callback(store.close)
             if llm is not None:  # threads' conversations in the store: replicas and restarts continue them
                 llm = replace(llm, conversations=Conversations(store.conversations,

@@ -86,6 +86,8 @@ class Settings(BaseSettings):
 
     # Actions, approvals and the audit trail
     db_url: str = Field("sqlite+aiosqlite:///sre-bot.db", validation_alias="SRE_BOT_DB_URL")
+    db_pool_size: int = Field(10, ge=1, le=500, validation_alias="SRE_BOT_DB_POOL_SIZE")
+    db_pool_overflow: int = Field(20, ge=0, le=1000, validation_alias="SRE_BOT_DB_POOL_OVERFLOW")
     kill_switch: bool = Field(False, validation_alias="SRE_BOT_KILL_SWITCH")
     webhook_secrets: dict[str, SecretStr] = Field(default_factory=dict, validation_alias="SRE_BOT_WEBHOOK_SECRETS")
 

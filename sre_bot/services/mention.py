@@ -14,6 +14,7 @@ from contextlib import AbstractAsyncContextManager, nullcontext
 from ..deps import Deps
 from ..feedback.answers import for_feedback
 from ..llm.investigator import Progress
+from ..store.errors import StoreError
 from .caller import Caller
 from .commands import REGISTRY, run_command
 from .explain import explain
@@ -47,7 +48,12 @@ async def answer_mention(deps: Deps, text: str, *, thread: str | None = None,
     reply = with_runbook_suggestions(deps, explained.reply, explained.engine)  # "runbook X matches: run it?"
     if caller is None or deps.store is None:
         return reply
-    proposed = await propose_from_answer(deps, explained, caller, question=text, names=names)
+    try:
+        proposed = await propose_from_answer(deps, explained, caller, question=text, names=names)
+    except StoreError as e:  # the answer goes out without its approval buttons, saying why
+        missed = Section(title="Suggested actions, not offered for approval",
+                         note=f"the store failed while recording them ({e}); ask again to get the buttons")
+        return reply.model_copy(update={"sections": [*reply.sections, missed]})
     requests = [p.request for p in proposed if p.kind in ("approve", "auto") and p.request is not None]
     notes = [f"• {p.proposal.describe()} — {p.note}" for p in proposed if p.kind in ("suggest", "error")]
     sections = list(reply.sections)

@@ -47,7 +47,8 @@ async def render_answer(deps: Deps, reply: Reply, *, channel: str, ts: str | Non
         await deps.store.feedback.add_answer(answer)
     except StoreError as e:  # the answer matters more than its buttons
         log.warning("answer not stored; posted without feedback buttons", error=str(e))
-        return render_reply(reply)
+        missing = "No feedback buttons on this answer: the store failed while recording it."
+        return render_reply(reply.model_copy(update={"footer": " · ".join(filter(None, [reply.footer, missing]))}))
     text, blocks = render_reply(reply, reserve=FEEDBACK_BLOCKS)
     return text, blocks + feedback_blocks(answer.id)
 

@@ -13,6 +13,7 @@ from ..deps import Deps
 from ..errors import UsageError
 from ..logging import bind_request, get_logger
 from ..services.mention import answer_mention
+from ..store.errors import StoreError
 from .approvals import post_request
 from .dedupe import SeenEvents, StoreSeenEvents
 from .feedback import render_answer
@@ -52,7 +53,12 @@ def register(app: AsyncApp, deps: Deps, seen: SeenEvents | StoreSeenEvents, grou
         event_id = body.get("event_id") or f"{event.get('channel')}:{event.get('ts')}"
         cid = bind_request(surface="slack", kind="mention", user=event.get("user"), channel=event.get("channel"),
                            event_id=event_id)
-        if not await seen.first_time(event_id):
+        try:
+            first = await seen.first_time(event_id)
+        except StoreError as e:  # answering a Slack retry twice is better than not answering at all
+            log.warning("mention answered without the duplicate check: the store failed", error=str(e))
+            first = True
+        if not first:
             log.info("duplicate event ignored (Slack retry)")
             return
         channel, thread = event["channel"], event.get("thread_ts") or event["ts"]
@@ -76,7 +82,7 @@ def register(app: AsyncApp, deps: Deps, seen: SeenEvents | StoreSeenEvents, grou
             for req in reply.requests:
                 try:
                     await post_request(client, deps, req, note=reply.request_notes.get(req.id))
-                except UsageError as e:
+                except (UsageError, StoreError) as e:
                     log.warning("approval request not posted", request_id=req.id, error=str(e))
         elapsed = time.monotonic() - started
         deps.metrics.requests.labels("slack", "mention", outcome).inc()

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from contextlib import suppress
 
 from slack_sdk.web.async_client import AsyncWebClient
 
 from ..actions.approvals import sweep
 from ..deps import Deps
 from ..logging import get_logger
+from ..store.errors import StoreError
 from .approvals import redraw
 
 __all__ = ["run_sweeper", "SWEEP_EVERY_S"]
@@ -33,9 +35,10 @@ async def run_sweeper(client: AsyncWebClient, deps: Deps, stop: asyncio.Event, *
             n = await sweep_once(client, deps)
             if n:
                 log.info("swept approval requests", changed=n)
+        except StoreError as e:  # the database is down or busy: one line, not a traceback every half minute
+            log.warning("sweep failed: the store did not answer; retrying at the next interval", error=str(e),
+                        transient=e.transient)
         except Exception:
             log.exception("sweep failed; retrying at the next interval")
-        try:
+        with suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), every_s)
-        except TimeoutError:
-            pass

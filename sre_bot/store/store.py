@@ -7,13 +7,25 @@
 
 Every state change is one conditional statement (`UPDATE … WHERE status = 'pending' … RETURNING`), so the
 database decides who wins, across coroutines, processes and replicas. The store never reads a clock: every
-method that needs the time takes `now`. Database and driver errors leave as `StoreError`.
+method that needs the time takes `now` (only its retry budget is measured, on the monotonic clock). Database and
+driver errors leave as `StoreError`.
+
+Under load a transaction may have to wait: for a pooled connection, for SQLite's one writer (writes take turns on
+an in-process lock first, see `_dialect`), or for PostgreSQL to accept a connection. Starting a transaction (taking
+the connection and the `BEGIN`) is retried when the database says "try again" — no free connection, locked or
+busy, too many connections — with a growing, jittered pause, at most `_ATTEMPTS` times within `_RETRY_BUDGET_S`;
+nothing has been written at that point, so a retry can never write twice. An error inside the transaction is not
+retried here (the caller's statements may have had effects outside the database); it leaves as a `StoreError`
+whose `transient` says whether trying the whole operation again could succeed.
 """
 
 from __future__ import annotations
 
+import asyncio
+import random
+import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any
@@ -23,7 +35,20 @@ from sqlalchemy import Row, delete, func, insert, select, tuple_, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ._dialect import WRITE, Backend, backend_of, describe, make_engine, parse_url, upsert
+from ..logging import get_logger
+from ._dialect import (
+    DEFAULT_POOL_OVERFLOW,
+    DEFAULT_POOL_SIZE,
+    WRITE,
+    Backend,
+    backend_of,
+    describe,
+    is_transient,
+    make_engine,
+    parse_url,
+    upsert,
+    write_lock,
+)
 from .conversations import ConversationStore
 from .errors import StoreError
 from .feedback import FeedbackStore
@@ -38,22 +63,30 @@ _R = action_requests.c
 _JSON_FIELDS = ("args", "evidence_ids", "source", "target_response")
 _EXPORT_BATCH = 500
 _PRUNE_EVERY = timedelta(minutes=5)
+_ATTEMPTS = 8  # tries to start one transaction when the database says "try again"
+_RETRY_BUDGET_S = 30.0  # no new try starts later than this after the first
+_PAUSE_S = (0.05, 2.0)  # the first pause between tries, and the longest (doubling, with jitter): ≤ 5 s in all
+_WRITE_WAIT_S = 30.0  # SQLite: the longest a write waits for this process's earlier writes
+
+log = get_logger(__name__)
 
 
-async def open_store(url: str) -> Store:
+async def open_store(url: str, *, pool_size: int = DEFAULT_POOL_SIZE,
+                     max_overflow: int = DEFAULT_POOL_OVERFLOW) -> Store:
     """Connect to `url`, bring its schema to the newest revision, and return the store (close it when done).
 
     SQLite: the file's directory is created; WAL, foreign keys and a busy timeout are set on every connection.
+    `pool_size` connections are kept open and up to `max_overflow` more are opened under load.
     Raises ConfigError for a URL that is not SQLite or PostgreSQL, StoreError when the database fails.
     """
     parsed = parse_url(url)
     backend = backend_of(parsed)
     try:
-        engine = make_engine(parsed)
+        engine = make_engine(parsed, pool_size=pool_size, max_overflow=max_overflow)
     except OSError as e:
         raise StoreError(f"cannot create the directory of {describe(parsed)}: {e.strerror or e}", backend=backend,
                          operation="open") from e
-    store = Store(engine, backend, describe(parsed))
+    store = Store(engine, backend, describe(parsed), write_lock=write_lock(parsed))
     try:
         async with store._guard("open"):
             await upgrade_to_head(store._engine, backend)
@@ -80,10 +113,13 @@ def _audit(row: Row[Any]) -> AuditRecord:
 class Store:
     """One database behind one interface; safe to share between coroutines (it holds a connection pool)."""
 
-    def __init__(self, engine: AsyncEngine, backend: Backend, where: str) -> None:
+    def __init__(self, engine: AsyncEngine, backend: Backend, where: str, *,
+                 write_lock: asyncio.Lock | None = None) -> None:
         self._engine = engine
         self.backend: Backend = backend
         self.where = where  # the URL without its password
+        self._write_lock = write_lock  # SQLite: writes take turns on it (`_dialect.write_lock`)
+        self._writer: asyncio.Task[Any] | None = None  # the task whose write holds it (a nested write is a bug)
         self._closed = False
         self._next_prune: datetime | None = None
         self.incidents = IncidentStore(self)
@@ -114,18 +150,70 @@ class Store:
                              operation=operation) from e
         except (SQLAlchemyError, OSError) as e:
             raise StoreError(f"failed on {self.where}: {_reason(e)}", backend=self.backend,
-                             operation=operation) from e
+                             operation=operation, transient=is_transient(e)) from e
 
     @asynccontextmanager
     async def _tx(self, operation: str, *, write: bool = False) -> AsyncIterator[AsyncConnection]:
-        """One transaction; a write one takes SQLite's write lock up front (`BEGIN IMMEDIATE`)."""
+        """One transaction; a write one takes SQLite's write lock up front (`BEGIN IMMEDIATE`), after this
+        process's earlier writes to the file. Starting it is retried (bounded) when the database says so."""
         if self._closed:
             raise StoreError("the store is closed", backend=self.backend, operation=operation)
-        async with self._guard(operation), self._engine.connect() as conn:
-            if write:
-                conn = await conn.execution_options(**WRITE)
-            async with conn.begin():
+        async with self._guard(operation), self._write_turn(operation, write):
+            conn = await self._begin(operation, write)
+            try:
                 yield conn
+                await conn.commit()
+            except BaseException:
+                with suppress(SQLAlchemyError, OSError):  # the error that got us here is the one to report
+                    await conn.rollback()
+                raise
+            finally:
+                await conn.close()
+
+    @asynccontextmanager
+    async def _write_turn(self, operation: str, write: bool) -> AsyncIterator[None]:
+        """SQLite writes: wait for this process's earlier writes (bounded) before taking a connection."""
+        if not write or self._write_lock is None:
+            yield
+            return
+        if self._writer is not None and self._writer is asyncio.current_task():
+            raise RuntimeError(f"{operation}: a write transaction inside another one on SQLite would wait for itself")
+        try:
+            async with asyncio.timeout(_WRITE_WAIT_S):
+                await self._write_lock.acquire()
+        except TimeoutError:
+            raise StoreError(f"waited {_WRITE_WAIT_S:.0f} s for this process's other writes to {self.where}",
+                             backend=self.backend, operation=operation, transient=True) from None
+        self._writer = asyncio.current_task()
+        try:
+            yield
+        finally:
+            self._writer = None
+            self._write_lock.release()
+
+    async def _begin(self, operation: str, write: bool) -> AsyncConnection:
+        """A pooled connection inside a new transaction; tried again while the database answers "try again"."""
+        started = time.monotonic()
+        for attempt in range(1, _ATTEMPTS + 1):
+            conn: AsyncConnection | None = None
+            try:
+                conn = await self._engine.connect().start()  # from the pool (PoolTimeout when none is free in time)
+                if write:
+                    conn = await conn.execution_options(**WRITE)
+                await conn.begin()  # SQLite: BEGIN IMMEDIATE waits up to its busy timeout for the write lock
+                return conn
+            except (SQLAlchemyError, OSError) as e:
+                if conn is not None:
+                    with suppress(SQLAlchemyError, OSError):  # a broken connection is dropped from the pool
+                        await conn.close()
+                pause = min(_PAUSE_S[1], _PAUSE_S[0] * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
+                if not is_transient(e) or attempt == _ATTEMPTS or \
+                        time.monotonic() - started + pause > _RETRY_BUDGET_S:
+                    raise
+                log.warning("store busy; trying again", operation=operation, attempt=attempt,
+                            reason=_reason(e), pause_s=round(pause, 3))
+                await asyncio.sleep(pause)
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     async def _change(self, operation: str, statement: Any) -> ActionRequest | None:
         async with self._tx(operation, write=True) as conn:
