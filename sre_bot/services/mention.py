@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from contextlib import AbstractAsyncContextManager, nullcontext
 
+from ..deadline import extended
 from ..deps import Deps
 from ..feedback.answers import for_feedback
 from ..llm.investigator import Progress
@@ -36,14 +37,18 @@ async def answer_mention(deps: Deps, text: str, *, thread: str | None = None,
         return await run_command(deps, text.lstrip("/"), caller)
     conversations = deps.llm.conversations if deps.llm is not None else None
     turn: AbstractAsyncContextManager[None] = conversations.lock(thread) if conversations else nullcontext()
-    if progress and conversations is not None and conversations.busy(thread):
+    waits = conversations is not None and conversations.busy(thread)
+    if waits and progress:
         await progress("waiting for my answer to the previous question in this thread")
-    async with turn:  # one turn at a time in a thread: a second mention waits, then continues the conversation
-        follow_up = conversations is not None and await conversations.exists(thread, now=deps.clock())
-        names = await known_services(deps)
-        if not text or (not follow_up and find_service(text, names) is None and not deps.config.services):
-            return await run_command(deps, "help")
-        explained = await explain(deps, text, thread=thread, progress=progress, names=names)
+    # One turn at a time in a thread: a second mention waits, then continues the conversation the first one left
+    # (the wait does not eat its answer deadline: it gets its own from when its turn comes).
+    async with turn:
+        with extended(deps.settings.answer_deadline_s) if waits else nullcontext():
+            follow_up = conversations is not None and await conversations.exists(thread, now=deps.clock())
+            names = await known_services(deps)
+            if not text or (not follow_up and find_service(text, names) is None and not deps.config.services):
+                return await run_command(deps, "help")
+            explained = await explain(deps, text, thread=thread, progress=progress, names=names)
     explained = await for_feedback(deps, explained, question=text)  # team calibration; `reply.answer`
     reply = with_runbook_suggestions(deps, explained.reply, explained.engine)  # "runbook X matches: run it?"
     if caller is None or deps.store is None:

@@ -299,3 +299,22 @@ async def test_an_unreadable_stored_conversation_starts_over(sqlite_url: str, pa
         assert await convs.put(_conversation(), now=T0)
         replaced = await convs.get(KEY, now=T0)
     assert replaced is not None and replaced.version == 2 and replaced.messages == _conversation().messages
+
+
+async def test_waiting_for_the_thread_does_not_eat_the_answer_deadline(
+        fake_slack: FakeSlack, shop: Sandbox, model: FakeAnthropic, sqlite_url: str) -> None:  # noqa: F811
+    """A mention that waited longer than the answer deadline for the previous turn still gets its telemetry read."""
+    model.enqueue(_turn("First look."), delay(6, _turn("One.")), _turn("Two."))
+    env = {**_env(shop, model, sqlite_url), "SRE_BOT_ANSWER_DEADLINE": "5"}
+    async with running_bot(fake_slack, config=shop.config, incidents=False, **env) as bot:
+        await _mention(bot, FIRST, first=True)
+        await _answered(fake_slack, 1)
+        await _mention(bot, "what about the DB?")
+        while len(model.bodies) < 2:  # the first follow-up is with the model (for 6 s)
+            await asyncio.sleep(0.05)
+        await _mention(bot, "what about checkout?")  # another service: the engine reads checkout's telemetry
+        await _answered(fake_slack, 3)
+    model.assert_clean()
+    second = _sent(model.bodies[2])
+    assert "what about checkout?" in second and "One." in second
+    assert "deadline had passed" not in second and "deadline had passed" not in json.dumps(_answers(fake_slack)[-1])
