@@ -18,6 +18,7 @@ from ..actions.catalog import CATALOG
 from ..deps import Deps
 from ..errors import UsageError
 from ..models import TimeRange
+from ..store.errors import StoreError
 from ..tools.deploys import all_apps, app_status
 from ..tools.logs import error_templates, log_lines
 from ..tools.query import promql_range
@@ -93,6 +94,9 @@ async def run_command(deps: Deps, text: str, caller: Caller | None = None) -> Re
         return await verb.run(deps, Invocation(cmd.args, window, caller))
     except UsageError as e:
         return Reply.error(str(e))
+    except StoreError as e:  # said to the person, instead of nothing after "Looking…"
+        return Reply.error(f"Could not finish: the store (approvals, audit, kill switch) did not answer ({e}). "
+                           "Try again in a moment.")
 
 
 def _window(inv: Invocation) -> TimeRange:

@@ -182,3 +182,17 @@ async def test_an_answer_still_arrives_when_postgresql_stays_unavailable(
     blocks = str(answer.args["blocks"])
     assert "likely bad deploy of checkout" in blocks
     assert not _has_buttons(answer.args["blocks"]) and NO_BUTTONS in blocks
+
+
+async def test_a_command_that_needs_the_store_says_so_when_postgresql_is_unavailable(
+        fake_slack: FakeSlack, pg_url: str, pg_role: str) -> None:  # noqa: F811
+    """`/sre actions` while PostgreSQL refuses the bot's connections gets a reply naming the store's failure,
+    instead of nothing after "Looking…"."""
+    async with running_bot(fake_slack, SRE_BOT_DB_URL=pg_url) as bot:
+        bot.http.timeout = 30
+        await _refuse_connections(pg_role)
+        body = slash_command(text="actions", response_url=fake_slack.response_url("actions"), trigger_id="1.2.actions")
+        assert (await bot.post(body)).status_code == 200
+        [reply] = await fake_slack.wait_for("response_url", timeout=60)
+        await _admin(f"ALTER ROLE {pg_role} CONNECTION LIMIT -1")
+    assert "store" in reply.args["text"] and "too many connections" in str(reply.args["blocks"])
