@@ -12,13 +12,9 @@ from ..errors import UsageError
 from ..feedback.autonomy import LADDER, levels, set_autonomy
 from ..feedback.report import accuracy_report, parse_days, report_lines
 from .caller import Caller
-from .reply import Reply
+from .reply import Reply, md_escape
 
 __all__ = ["accuracy_command", "autonomy_command"]
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
 
 def _store_needed(deps: Deps) -> None:
     if deps.store is None:
@@ -30,7 +26,7 @@ async def accuracy_command(deps: Deps, args: str) -> Reply:
     assert deps.store is not None
     days = parse_days(args, usage="`/sre accuracy [days]`")
     report = await accuracy_report(deps.store, now=deps.clock(), days=days)
-    lines = report_lines(report, levels=await levels(deps), quote=_escape)
+    lines = report_lines(report, levels=await levels(deps), quote=md_escape)
     return Reply(kind="accuracy", title=f"Answer accuracy, last {days} days", text="\n".join(lines), ephemeral=True,
                  footer="Also on the command line: `sre-bot eval --history --days N` (with `--json`)")
 

@@ -21,15 +21,9 @@ from ..deps import Deps
 from ..errors import UsageError
 from .caller import Caller
 from .names import known_services
-from .reply import Reply
+from .reply import Reply, md_escape
 
-__all__ = ["run_action", "list_actions", "show_audit", "killswitch", "ACTION_HELP"]
-
-ACTION_HELP = """\
-• `/sre run <action> [service] key=value …` — ask for an action; it is posted here for an approver to click
-  (actions: {actions})
-• `/sre actions` — pending approvals · `/sre audit [n]` — the newest audit records
-• `/sre killswitch on|off|status` — stop (or allow again) every execution"""
+__all__ = ["run_action", "list_actions", "show_audit", "killswitch"]
 
 
 def _parse_run(args: str) -> tuple[str, dict[str, object], str]:
@@ -94,8 +88,8 @@ async def list_actions(deps: Deps) -> Reply:
     pending = await actions.store.pending(now)
     stuck = await actions.store.stuck(now, EXECUTION_TIMEOUT)
     killed = await kill_switch_state(actions)
-    lines = [f"• `{r.action}` {r.preview[:140]} — requested by <@{r.requested_by}> in <#{r.channel}>, expires "
-             f"{r.expires_at:%H:%M} UTC" for r in pending]
+    lines = [f"• `{r.action}` {md_escape(r.preview[:140])} — requested by <@{r.requested_by}> in <#{r.channel}>, "
+             f"expires {r.expires_at:%H:%M} UTC" for r in pending]
     lines += [f"• ⚠️ `{r.action}` approved by <@{r.decided_by}> has been executing since {r.started_at:%H:%M} UTC "
               "with no recorded outcome: check the target" for r in stuck]
     text = "\n".join(lines) or "Nothing is waiting for approval."
@@ -110,7 +104,7 @@ async def show_audit(deps: Deps, args: str) -> Reply:
     if not (arg.isascii() and arg.isdigit() and len(arg) <= 6) or not 1 <= int(arg) <= 50:  # "²".isdigit()
         raise UsageError("`/sre audit [n]` takes a number from 1 to 50")
     records = await actions.store.latest(int(arg))
-    lines = [f"• {r.at:%m-%d %H:%M:%S} `{r.kind}` {r.summary[:200]}" + (f" — <@{r.actor}>" if r.actor and
+    lines = [f"• {r.at:%m-%d %H:%M:%S} `{r.kind}` {md_escape(r.summary[:200])}" + (f" — <@{r.actor}>" if r.actor and
              r.actor != "auto" else "") + (f" (`{r.request_id[:8]}`)" if r.request_id else "") for r in records]
     return Reply(kind="audit", title=f"Audit: the newest {len(records)} record(s)",
                  text="\n".join(lines) or "The audit log is empty.", ephemeral=True,

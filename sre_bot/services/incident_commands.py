@@ -15,7 +15,7 @@ from ..errors import UsageError
 from ..store.incidents import StoredAlert, StoredIncident
 from ..store.store import Store
 from ..windows import format_ago
-from .reply import Reply, Section
+from .reply import Reply, Section, md_escape
 
 __all__ = ["list_incidents", "show_incident", "MAX_ALERT_LINES", "MAX_TIMELINE_LINES", "MAX_INCIDENT_NUMBER"]
 
@@ -41,8 +41,8 @@ def _state(s: StoredIncident) -> str:
 
 def _line(s: StoredIncident, now: datetime) -> str:
     inc = s.incident
-    root = f" · root `{inc.root_service}`" if inc.root_service else ""
-    return (f"*#{s.number}* {inc.severity.upper()} · {inc.title} · {_state(s)} · started "
+    root = f" · root `{md_escape(inc.root_service)}`" if inc.root_service else ""
+    return (f"*#{s.number}* {md_escape(inc.severity.upper())} · {md_escape(inc.title)} · {_state(s)} · started "
             f"{inc.started_at:%Y-%m-%d %H:%M} UTC ({format_ago(now, inc.started_at)}){root}")
 
 
@@ -91,17 +91,17 @@ async def show_incident(deps: Deps, args: str) -> Reply:
     timeline = await store.incidents.timeline(s.key)
     summary = [f"{_state(s)} · started {inc.started_at:%Y-%m-%d %H:%M:%S} UTC · last alert "
                f"{inc.last_alert_at:%H:%M:%S} UTC",
-               f"services: {', '.join(inc.services) or 'none named'}",
-               f"likely root service: {inc.root_service or '—'} ({inc.root_reason})"]
+               md_escape(f"services: {', '.join(inc.services) or 'none named'}"),
+               md_escape(f"likely root service: {inc.root_service or '—'} ({inc.root_reason})")]
     inv = s.investigation
     if inv:
         summary.append("investigation: " + ("insufficient evidence" if inv.get("insufficient") else
-                                            f"{inv.get('service')}: {inv.get('cause')} "
-                                            f"({float(inv.get('confidence', 0)):.0%})"))
+                                            md_escape(f"{inv.get('service')}: {inv.get('cause')} ")
+                                            + f"({float(inv.get('confidence', 0)):.0%})"))
     if inc.follows:
         summary.append(f"recurs {numbers[inc.follows]}, which had resolved")
     if s.channel:
-        summary.append(f"message in channel {s.channel}" + ("" if s.message_ts else " (not posted yet)"))
+        summary.append(f"message in channel {md_escape(s.channel)}" + ("" if s.message_ts else " (not posted yet)"))
     sections = [Section(title="Alerts", note="\n" + "\n".join(
         [_alert_line(a) for a in alerts[:MAX_ALERT_LINES]]
         + ([f"…and {len(alerts) - MAX_ALERT_LINES} more"] if len(alerts) > MAX_ALERT_LINES else [])))]

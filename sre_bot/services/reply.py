@@ -13,10 +13,17 @@ from ..feedback.model import AnswerDraft
 from ..models import Evidence, TimeRange
 from ..store.records import ActionRequest
 
-__all__ = ["Section", "Reply", "gaps_of"]
+__all__ = ["Section", "Reply", "gaps_of", "md_escape"]
 
 ReplyKind = Literal["help", "status", "query", "logs", "deploys", "investigation", "error", "actions", "audit",
                    "killswitch", "incidents", "incident", "accuracy", "autonomy"]
+
+
+def md_escape(text: str) -> str:
+    """Free text from elsewhere (alert names and labels, previews, audit summaries, the model's words) for
+    `Reply.text`, which is mrkdwn: Slack's three control characters escaped, so nothing in it becomes a mention, a
+    broadcast or a link. Apply once, to the plain string."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 class Section(BaseModel):

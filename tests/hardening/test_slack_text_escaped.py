@@ -98,6 +98,29 @@ async def test_incident_message_from_an_alert_storm_carries_no_ping(fake_slack: 
     assert _double_escaped(calls) == []
 
 
+
+async def test_incident_listing_and_detail_carry_no_ping(fake_slack: FakeSlack) -> None:
+    """`/sre incidents` and `/sre incident 1` about an incident whose alert, service and pod are named like pings
+    (a bare `<@U…>` included, which the reply's mrkdwn filter alone would keep) show them escaped, never as markup."""
+    from datetime import datetime, timedelta, timezone
+
+    now = datetime.now(timezone.utc)
+    alert = _alert("<@U0ATTACK1>", "<!here>", "<!everyone> down", (now - timedelta(minutes=3)).strftime(
+        "%Y-%m-%dT%H:%M:%SZ"))
+    alert["labels"]["pod"] = "<#C0ATTACK1|general>"
+    async with running_bot(fake_slack, config=storm_config(), SRE_BOT_ALERTMANAGER_TOKEN=TOKEN) as bot:
+        resp = await bot.http.post("/alertmanager", json=_notification([alert]),
+                                   headers={"Authorization": f"Bearer {TOKEN}"})
+        assert resp.status_code == 200, resp.text
+        await eventually(lambda: _settled(bot), what="the notification published")
+        acks = [await bot.post(slash_command(text=text, response_url=fake_slack.response_url(f"i{i}")))
+                for i, text in enumerate(("incidents", "incident 1"))]
+        calls = await fake_slack.wait_for("response_url", count=2, timeout=20)
+    assert all(a.status_code == 200 for a in acks)
+    assert _leaks(calls, *acks) == []
+    assert any("&lt;@U0ATTACK1&gt;" in (c.args.get("text") or "") for c in calls)
+    assert _double_escaped(calls, *acks) == []
+
 async def test_slash_command_echo_carries_no_ping(fake_slack: FakeSlack, shop: Any) -> None:
     """`/sre logs checkout <!channel>` (and a filter full of other pings) is acked and answered with the input shown
     escaped: neither the ack nor the response carries a ping or a link that came from the command."""
