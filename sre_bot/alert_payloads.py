@@ -111,6 +111,9 @@ def _opt_str(value: Any, where: str) -> str | None:
     return value
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
 def _time(value: Any, where: str, *, required: bool) -> datetime | None:
     if value is None or value == "":
         if required:
@@ -144,7 +147,16 @@ def _alert(raw: Any, where: str, *, status: str | None, group_key: str | None, r
     if supplied is not None and supplied.lower() != fp:
         notes.append(f"{where}.fingerprint {supplied[:40]!r} does not match its labels: the bot uses {fp}, "
                      "Alertmanager's fingerprint of those labels")
-    starts = _time(raw.get("startsAt"), f"{where}.startsAt", required=True)
+    starts = _time(raw.get("startsAt"), f"{where}.startsAt", required=False)
+    if starts is None:
+        if raw.get("startsAt") in (None, ""):
+            raise _fail(f"{where}.startsAt", "is missing")
+        # Go's zero time: a sender's bug, not a reason to drop every other alert of the body. The receive time
+        # stands in (the epoch when there is none, which the correlator sets aside as a clock far off, like any
+        # time before 1970), and the note says so.
+        starts = received_at or _EPOCH
+        notes.append(f"{where}.startsAt is the zero time {raw.get('startsAt')!r}: the bot uses "
+                     f"{'the time it received the notification' if received_at else 'the epoch'}")
     ends = _time(raw.get("endsAt"), f"{where}.endsAt", required=False)
     if status not in ("firing", "resolved"):
         raise _fail(f"{where}.status", f"must be firing or resolved, got {status!r}")

@@ -182,3 +182,29 @@ async def test_deep_nesting_is_a_400_that_says_why(fake_slack: FakeSlack, store_
         assert r.status_code == 200, r.text  # within the limit: kept as sent
         [stored] = await _rows(bot)
         assert stored == json.loads(_text(ok, deep="[" * 60 + "]" * 60))
+
+
+async def test_an_alert_with_the_zero_start_time_costs_no_other_alert_of_its_body(fake_slack: FakeSlack,
+                                                                                 store_db: str) -> None:
+    """One alert whose `startsAt` is Go's zero time no longer turns the whole body into a 400 (which Alertmanager
+    drops): it is stored, the receive time stands in for it, and both alerts of the body reach an incident."""
+    body = _crashloop()
+    good = body["alerts"][0]
+    bad = json.loads(json.dumps(good))
+    bad["labels"]["pod"] = good["labels"]["pod"] + "-zero"
+    bad["startsAt"] = "0001-01-01T00:00:00Z"
+    bad.pop("fingerprint", None)
+    body["alerts"] = [good, bad]
+    async with running_bot(fake_slack, config=CONFIG, SRE_BOT_ALERTMANAGER_TOKEN=TOKEN,
+                           SRE_BOT_DB_URL=store_db) as bot:
+        r = await bot.http.post("/alertmanager", content=_text(body), headers=AUTH)
+        assert r.status_code == 200, r.text
+
+        async def settled() -> bool:
+            return not await bot.deps.store.inbox_pending() and not await bot.deps.store.incidents.to_publish()
+
+        await eventually(settled, what="the notification in an incident")
+        pods = sorted(a.event.labels["pod"] for a in await _incident_alerts(bot))
+    assert pods == sorted([good["labels"]["pod"], bad["labels"]["pod"]])
+    message = parse_webhook(body, received_at=None)
+    assert any("zero time" in n for n in message.notes)
