@@ -39,6 +39,7 @@ from ..logging import get_logger
 from ._dialect import (
     DEFAULT_POOL_OVERFLOW,
     DEFAULT_POOL_SIZE,
+    RELAXED_WRITE,
     WRITE,
     Backend,
     backend_of,
@@ -153,13 +154,15 @@ class Store:
                              operation=operation, transient=is_transient(e)) from e
 
     @asynccontextmanager
-    async def _tx(self, operation: str, *, write: bool = False) -> AsyncIterator[AsyncConnection]:
+    async def _tx(self, operation: str, *, write: bool = False,
+                  durable: bool = True) -> AsyncIterator[AsyncConnection]:
         """One transaction; a write one takes SQLite's write lock up front (`BEGIN IMMEDIATE`), after this
-        process's earlier writes to the file. Starting it is retried (bounded) when the database says so."""
+        process's earlier writes to the file. Starting it is retried (bounded) when the database says so.
+        `durable=False`: on SQLite the commit does not wait for the disk (`_dialect.RELAXED_WRITE`)."""
         if self._closed:
             raise StoreError("the store is closed", backend=self.backend, operation=operation)
         async with self._guard(operation), self._write_turn(operation, write):
-            conn = await self._begin(operation, write)
+            conn = await self._begin(operation, (WRITE if durable else RELAXED_WRITE) if write else None)
             try:
                 yield conn
                 await conn.commit()
@@ -191,15 +194,15 @@ class Store:
             self._writer = None
             self._write_lock.release()
 
-    async def _begin(self, operation: str, write: bool) -> AsyncConnection:
+    async def _begin(self, operation: str, write: dict[str, Any] | None) -> AsyncConnection:
         """A pooled connection inside a new transaction; tried again while the database answers "try again"."""
         started = time.monotonic()
         for attempt in range(1, _ATTEMPTS + 1):
             conn: AsyncConnection | None = None
             try:
                 conn = await self._engine.connect().start()  # from the pool (PoolTimeout when none is free in time)
-                if write:
-                    conn = await conn.execution_options(**WRITE)
+                if write is not None:
+                    conn = await conn.execution_options(**write)
                 await conn.begin()  # SQLite: BEGIN IMMEDIATE waits up to its busy timeout for the write lock
                 return conn
             except (SQLAlchemyError, OSError) as e:
@@ -410,14 +413,16 @@ class Store:
     async def first_time(self, key: str, *, now: datetime, ttl: timedelta) -> bool:
         """True for exactly one caller per `key` within `ttl`, across processes; a key older than `ttl` is new again.
 
-        Rows older than `ttl` are deleted at most every few minutes (use one ttl per store).
+        Rows older than `ttl` are deleted at most every few minutes (use one ttl per store). On SQLite the commit
+        does not wait for the disk (it is on the path of every Slack ack): a power cut may forget the last keys,
+        so a retry of those could be let through once more; a process crash forgets nothing.
         """
         cutoff = now - ttl
         statement = upsert(self.backend, seen_events).values(key=key, seen_at=now)
         statement = statement.on_conflict_do_update(
             index_elements=[seen_events.c.key], set_={"seen_at": statement.excluded.seen_at},
             where=seen_events.c.seen_at <= cutoff).returning(seen_events.c.key)
-        async with self._tx("first_time", write=True) as conn:
+        async with self._tx("first_time", write=True, durable=False) as conn:
             if self._next_prune is None or now >= self._next_prune:
                 await conn.execute(delete(seen_events).where(seen_events.c.seen_at <= cutoff))
                 self._next_prune = now + min(ttl, _PRUNE_EVERY)
