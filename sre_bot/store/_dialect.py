@@ -7,7 +7,8 @@ takes the write lock up front (a deferred transaction that read first can fail w
 waiting). SQLite has one writer at a time, so within a process the writes take turns on an asyncio lock
 (`write_lock`) before they take a connection: a waiting write holds neither a pooled connection nor a thread in
 SQLite's busy loop, and a write transaction left open while the event loop is busy elsewhere cannot make the
-others time out on the file lock.
+others time out on the file lock. The seen-event keys checked on every Slack request are written without waiting
+for the disk (`RELAXED_WRITE`); every other write is FULL.
 
 PostgreSQL (several replicas): READ COMMITTED is enough, because every state change is one conditional statement;
 concurrent starts serialise their migrations on a transaction-scoped advisory lock.
@@ -35,8 +36,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from ..errors import ConfigError
 
 __all__ = ["Backend", "parse_url", "backend_of", "make_engine", "upsert", "WRITE", "RELAXED_WRITE",
-           "lock_for_migration",
-           "describe", "is_transient", "write_lock", "DEFAULT_POOL_SIZE", "DEFAULT_POOL_OVERFLOW", "POOL_TIMEOUT_S"]
+           "lock_for_migration", "describe", "is_transient", "write_lock", "DEFAULT_POOL_SIZE",
+           "DEFAULT_POOL_OVERFLOW", "POOL_TIMEOUT_S"]
 
 Backend = Literal["sqlite", "postgresql"]
 
