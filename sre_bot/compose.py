@@ -88,7 +88,8 @@ async def open_deps(
             )
             stack.callback(prometheus.close)  # its requests session is the one client not owned by httpx
         # CPU-bound analysis off the event loop (worker processes start on first use)
-        offload = Offload(s.analysis_processes if s.analysis_processes is not None else default_processes())
+        offload = Offload(s.analysis_processes if s.analysis_processes is not None else default_processes(),
+                          investigations=s.max_investigations)
         stack.callback(offload.close)
         llm = await stack.enter_async_context(open_llm(s, cfg, m)) if use_llm else None
         store = None

@@ -13,7 +13,9 @@ once with the same message. So one silent system costs one timeout, not one per 
     ├── answer_deadline(s)  nested ones share the answer and keep the earlier end
     ├── best_effort(0.25)   an optional lookup (service discovery) gets a quarter of the time left, and its
     │                       timeouts are not held against the system, so the evidence after it still gets its turn
-    └── extended(90)        a part with its own limit (the model's tool loop): a new end, the same `silent`
+    ├── extended(90)        a part with its own limit (the model's tool loop): a new end, the same `silent`
+    └── postpone(s)         time spent in the bot's own queue (waiting for a free investigation slot under
+                            load) moves the end: the deadline bounds the wait on backends, not the bot's queue
 
 Writes (actions) never take part: a person approved them and they keep their own timeouts. Time is the monotonic
 clock: a deadline bounds elapsed time, not the wall clock that `now` reads. Nothing here does I/O.
@@ -27,7 +29,8 @@ from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
-__all__ = ["Deadline", "Budget", "Skipped", "answer_deadline", "best_effort", "extended", "current", "call_budget"]
+__all__ = ["Deadline", "Budget", "Skipped", "answer_deadline", "best_effort", "extended", "postpone", "current",
+           "call_budget"]
 
 
 @dataclass(eq=False)
@@ -37,6 +40,7 @@ class _Answer:
     seconds: float  # the length people configured (SRE_BOT_ANSWER_DEADLINE), for messages
     silent: dict[str, str] = field(default_factory=dict)  # backend -> the message of its timeout
     closed: bool = False
+    postponed: float = 0.0  # seconds spent in the bot's own queue (waiting for a free investigation slot)
 
 
 @dataclass(eq=False)
@@ -44,12 +48,16 @@ class Deadline:
     """One scope of an answer: when its reads must end (`expires`, monotonic seconds)."""
 
     answer: _Answer
-    expires: float
+    end: float  # monotonic, before any postponement
     marks: bool = True  # False in a best-effort scope: its timeouts do not make a system silent
 
     @property
     def seconds(self) -> float:
         return self.answer.seconds
+
+    @property
+    def expires(self) -> float:
+        return self.end + self.answer.postponed
 
     def remaining(self) -> float:
         return self.expires - time.monotonic()
@@ -92,9 +100,10 @@ def answer_deadline(seconds: float) -> Iterator[Deadline]:
     outer = current()
     end = time.monotonic() + seconds
     if outer is None:
-        scope = Deadline(answer=_Answer(seconds=seconds), expires=end)
+        scope = Deadline(answer=_Answer(seconds=seconds), end=end)
     else:
-        scope = Deadline(answer=outer.answer, expires=min(end, outer.expires), marks=outer.marks)
+        scope = Deadline(answer=outer.answer, end=min(end, outer.expires) - outer.answer.postponed,
+                         marks=outer.marks)
     with _use(scope) as d:
         yield d
 
@@ -108,7 +117,7 @@ def best_effort(share: float = 0.25) -> Iterator[Deadline | None]:
         yield None
         return
     end = time.monotonic() + max(outer.remaining(), 0.0) * share
-    with _use(Deadline(answer=outer.answer, expires=end, marks=False)) as d:
+    with _use(Deadline(answer=outer.answer, end=end - outer.answer.postponed, marks=False)) as d:
         yield d
 
 
@@ -121,8 +130,16 @@ def extended(seconds: float, of: Deadline | None = None) -> Iterator[Deadline | 
         yield None
         return
     part = _Answer(seconds=seconds, silent=base.answer.silent)
-    with _use(Deadline(answer=part, expires=time.monotonic() + seconds)) as d:
+    with _use(Deadline(answer=part, end=time.monotonic() + seconds)) as d:
         yield d
+
+
+def postpone(seconds: float) -> None:
+    """The current answer spent `seconds` in the bot's own queue (a free investigation slot under load): that
+    time is not the backends' and does not count against the deadline."""
+    d = current()
+    if d is not None and seconds > 0:
+        d.answer.postponed += seconds
 
 
 @dataclass(frozen=True)

@@ -63,6 +63,7 @@ class Settings(BaseSettings):
 
     # Load: CPU-bound analysis runs in worker processes (0: one worker thread), so the event loop stays free
     analysis_processes: int | None = Field(None, ge=0, le=64, validation_alias="SRE_BOT_ANALYSIS_PROCESSES")
+    max_investigations: int = Field(2, ge=1, le=64, validation_alias="SRE_BOT_MAX_INVESTIGATIONS")
 
     # LLM (optional)
     anthropic_api_key: SecretStr | None = Field(None, validation_alias="ANTHROPIC_API_KEY")

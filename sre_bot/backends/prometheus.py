@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import contextlib
 import functools
 import json
 import math
@@ -92,6 +93,18 @@ def _series(result: Any) -> list[Series]:
         if s.points:
             out.append(s)
     return out
+
+
+def _started_pool(threads: int, name: str) -> ThreadPoolExecutor:
+    """A pool whose threads are all running already: ThreadPoolExecutor starts one per submit while none is idle,
+    and starting a thread waits for it to take the GIL, which under load stalls the event loop doing the submit."""
+    pool = ThreadPoolExecutor(threads, thread_name_prefix=name)
+    everyone = threading.Barrier(threads + 1)
+    for _ in range(threads):
+        pool.submit(everyone.wait, 10.0)
+    with contextlib.suppress(threading.BrokenBarrierError):
+        everyone.wait(10.0)
+    return pool
 
 
 class _CallTimeout(Exception):
@@ -176,8 +189,8 @@ class PrometheusBackend:
         # one pooled connection per worker (requests' default of 10 would open and drop connections under load)
         self._session.mount(self._target.base_url, HTTPAdapter(max_retries=retry, pool_connections=1,
                                                                pool_maxsize=threads + 2))
-        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="prometheus")
-        self._ping_pool = ThreadPoolExecutor(2, thread_name_prefix="prometheus-ping")
+        self._pool = _started_pool(threads, "prometheus")
+        self._ping_pool = _started_pool(2, "prometheus-ping")
 
     @property
     def base_url(self) -> str:

@@ -92,7 +92,7 @@ def investigation_reply(inv: Investigation, *, why_engine: str | None = None,
                  text=f"*Timeline*\n{timeline}" if timeline else None, sections=sections, gaps=gaps, footer=footer)
 
 
-def llm_reply(engine: Investigation, result: "LLMResult", question: str) -> Reply:
+def llm_reply(engine: Investigation, result: LLMResult, question: str) -> Reply:
     """The model's answer after the grounding check, with the engine's gaps (what nobody could check)."""
     a = result.answer
     timeline = "\n".join(f"• {_md(at)} — {_md(text)}" for at, text, _ in a.timeline[:10])
@@ -121,7 +121,7 @@ def llm_reply(engine: Investigation, result: "LLMResult", question: str) -> Repl
                  footer=footer)
 
 
-def llm_json(result: "LLMResult") -> dict[str, Any]:
+def llm_json(result: LLMResult) -> dict[str, Any]:
     """The model's part of `sre-bot ask --json`."""
     a = result.answer
     return {

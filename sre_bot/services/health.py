@@ -31,7 +31,7 @@ async def _ping(name: str, backend: object | None, timeout: float) -> Check:
         return Check(name, False, f"not configured: set {name.upper()}_URL", configured=False)
     try:
         version = await asyncio.wait_for(backend.ping(), timeout)  # type: ignore[attr-defined]
-    except (BackendError, asyncio.TimeoutError) as e:
+    except (BackendError, TimeoutError) as e:
         msg = str(e) or "timed out"
         return Check(name, False, f"{msg} — {FIX[name]}")
     return Check(name, True, f"reachable (version {version})" if version and version != "ok" else "reachable")

@@ -9,12 +9,14 @@ items it rests on; when nothing supports a cause the answer is "insufficient evi
 The whole investigation answers within one deadline (SRE_BOT_ANSWER_DEADLINE, `sre_bot.deadline`): a system that
 does not answer in time is named in the gaps and the others' evidence is still used. Service discovery (known
 names, service-graph edges) is best effort and gets only a share of that time, so a silent Prometheus cannot
-spend it all before the evidence is gathered. The anomaly scans run off the event loop (`deps.offload`).
+spend it all before the evidence is gathered. The anomaly scans run off the event loop, and at most
+SRE_BOT_MAX_INVESTIGATIONS investigations run at once (`deps.offload`, `services/offload.py`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -32,7 +34,7 @@ from ..analysis.ranking import (
     rank_services,
 )
 from ..config import ServiceConfig
-from ..deadline import answer_deadline
+from ..deadline import answer_deadline, postpone
 from ..deps import Deps
 from ..investigation import Hypothesis, Investigation, RankedService, TimelineEntry
 from ..models import Evidence, TimeRange, evidence_id
@@ -152,9 +154,15 @@ async def _gather(deps: Deps, svc: ServiceConfig, window: TimeRange, baseline: T
 
 async def investigate(deps: Deps, question: str, *, at: datetime | None = None, window: timedelta | None = None,
                       focus: str | None = None, names: dict[str, str] | None = None) -> Investigation:
-    """`names`: the known service names (`known_services`), when the caller already has them."""
-    with answer_deadline(deps.settings.answer_deadline_s):
-        return await _investigate(deps, question, at=at, window=window, focus=focus, names=names)
+    """`names`: the known service names (`known_services`), when the caller already has them.
+
+    At most SRE_BOT_MAX_INVESTIGATIONS run at once (`deps.offload`); waiting for a turn does not count against
+    the answer's deadline (the wait is the bot's, not a backend's)."""
+    slot = deps.offload.investigation_slot() if deps.offload is not None else contextlib.nullcontext(0.0)
+    async with slot as waited:
+        postpone(waited)
+        with answer_deadline(deps.settings.answer_deadline_s):
+            return await _investigate(deps, question, at=at, window=window, focus=focus, names=names)
 
 
 async def _no_names(names: dict[str, str]) -> dict[str, str]:

@@ -8,6 +8,7 @@ query (an overloaded Prometheus). Each runs on its own thread, so a test's event
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -50,10 +51,8 @@ class StuckServer:
         self._sock.close()
         with self._lock:
             for c in self._open:
-                try:
+                with contextlib.suppress(OSError):
                     c.close()
-                except OSError:
-                    pass
 
     def _accept(self) -> None:
         self._sock.settimeout(0.2)

@@ -17,8 +17,8 @@ import pytest
 
 from sre_bot.sandbox import Sandbox
 from tests.fakes.slack_api import BOT_USER_ID, FakeSlack
-from tests.harness import running_bot
 from tests.hardening._stuck import StuckServer
+from tests.harness import running_bot
 from tests.slack_signing import app_mention, slash_command
 
 DEADLINE = 4.0
