@@ -96,7 +96,7 @@ class Settings(BaseSettings):
     alert_webhook_token: SecretStr | None = Field(None, validation_alias="SRE_BOT_ALERTMANAGER_TOKEN")
     alert_webhook_user: str | None = Field(None, validation_alias="SRE_BOT_ALERTMANAGER_USER")
     alert_webhook_password: SecretStr | None = Field(None, validation_alias="SRE_BOT_ALERTMANAGER_PASSWORD")
-    alert_webhook_max_bytes: int = Field(10 * 2**20, ge=2**16, le=2**30,
+    alert_webhook_max_bytes: int = Field(16 * 2**20, ge=2**16, le=2**30,
                                          validation_alias="SRE_BOT_ALERTMANAGER_MAX_BYTES")
 
     @field_validator("slack_api_url")
