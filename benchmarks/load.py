@@ -114,14 +114,19 @@ def _read_until(proc: subprocess.Popen[bytes], done: str, timeout: float = 60) -
     raise RuntimeError(f"{proc.args!r} did not say {done!r} within {timeout:.0f} s: {lines}")
 
 
-def _rss_mb(pid: int) -> float | None:
+def _rss_mb(pid: int, *, children: bool = False) -> float | None:
+    """Resident memory of `pid` (with `children`: plus its descendants', e.g. the analysis worker processes)."""
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
+        rss = next(int(line.split()[1]) / 1024 for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+                   if line.startswith("VmRSS:"))
+    except (OSError, StopIteration):
         return None
-    return None
+    if children:
+        for task in Path(f"/proc/{pid}/task").glob("*"):
+            with contextlib.suppress(OSError):
+                for child in (task / "children").read_text().split():
+                    rss += _rss_mb(int(child), children=True) or 0.0
+    return rss
 
 
 def _free_port() -> int:
@@ -196,6 +201,7 @@ async def _bare_main(port: int) -> None:
 @dataclass
 class LevelRun:
     acks_ms: list[float] = field(default_factory=list)
+    acks_by_kind: dict[str, list[float]] = field(default_factory=dict)
     ack_errors: list[str] = field(default_factory=list)
     help_answered: int = 0
     mentions: list[str] = field(default_factory=list)  # channels
@@ -265,6 +271,7 @@ async def _send(url: str, senders: int, n: int, tag: str, fake_url: str, run: Le
                     run.ack_errors.append(f"{kind}: {type(e).__name__}: {e}")
                     continue
                 run.acks_ms.append((time.perf_counter() - t) * 1000)
+                run.acks_by_kind.setdefault(kind, []).append(run.acks_ms[-1])
                 if status != 200:
                     run.ack_errors.append(f"{kind}: HTTP {status} {text[:80]}")
                     continue
@@ -363,6 +370,7 @@ async def _run_store(store: str, db_url: str, levels: list[int], n: int, drain_s
     out: dict[str, Any] = {"store": store, "levels": []}
     async with _bot(store, db_url, work, fake, sandbox_env, config) as (url, proc, log):
         out["rss_before_mb"] = _rss_mb(proc.pid)
+        out["rss_before_with_workers_mb"] = _rss_mb(proc.pid, children=True)
         for senders in levels:
             tag = f"{store_tag}{senders:02d}"
             progress(f"{store}: {senders} sender(s), {n} requests: bare aiohttp …")
@@ -382,6 +390,7 @@ async def _run_store(store: str, db_url: str, levels: list[int], n: int, drain_s
                 "senders": senders, "requests": n, "send_s": run.send_s, "drain_s": waited,
                 "ack_ms": {"p50": _pct(run.acks_ms, 0.5), "p99": _pct(run.acks_ms, 0.99), "max": max(run.acks_ms,
                                                                                                       default=None)},
+                "ack_ms_by_kind": {k: {"p50": _pct(v, 0.5), "p99": _pct(v, 0.99)} for k, v in run.acks_by_kind.items()},
                 "bare_ack_ms": {"p50": _pct(bare.acks_ms, 0.5), "p99": _pct(bare.acks_ms, 0.99),
                                 "max": max(bare.acks_ms, default=None)},
                 "requested": requested,
@@ -396,12 +405,14 @@ async def _run_store(store: str, db_url: str, levels: list[int], n: int, drain_s
                                "max": max(run.healthz_ms, default=None), "samples": len(run.healthz_ms),
                                "errors": run.healthz_errors},
                 "rss_after_mb": _rss_mb(proc.pid),
+                "rss_after_with_workers_mb": _rss_mb(proc.pid, children=True),
             } | _log_counts(log)
             out["levels"].append(level)
             progress(f"  ack p50/p99 {num(level['ack_ms']['p50'])}/{num(level['ack_ms']['p99'])} ms "
                      f"(bare {num(level['bare_ack_ms']['p50'])}/{num(level['bare_ack_ms']['p99'])}); answered "
                      f"{sum(level['answered'].values())}/{n}; /healthz p99 {num(level['healthz_ms']['p99'])} ms")
         out["rss_after_mb"] = _rss_mb(proc.pid)
+        out["rss_after_with_workers_mb"] = _rss_mb(proc.pid, children=True)
     out |= _log_counts(log)
     return out
 
@@ -450,14 +461,21 @@ def _table(results: dict[str, Any]) -> str:
                          num(b["p99"]), ratio, f"{answered}/{lv['requests']}",
                          f"{lv['mentions_with_buttons']}/{lv['mentions_naming_a_cause']}", errors,
                          lv["error_lines"], lv["store_retries"], num(h["p50"]), num(h["p99"]), num(h["max"]),
-                         num(lv["rss_after_mb"], 0)])
+                         f"{num(lv['rss_after_mb'], 0)} ({num(lv['rss_after_with_workers_mb'], 0)})"])
     table = format_table(["store", "senders", "requests", "ack p50 ms", "ack p99 ms", "bare p50", "bare p99",
                           "p99 ÷ bare", "answered", "buttons/named", "errors", "log errors*", "store retries*",
-                          "healthz p50", "healthz p99", "healthz max", "RSS MB"], rows,
+                          "healthz p50", "healthz p99", "healthz max", "RSS MB (+workers)"], rows,
                          title="sre-bot serve under mixed Slack load (mentions, /sre status, /sre help)")
-    rss = "; ".join(f"{s['store']}: RSS {num(s['rss_before_mb'], 0)} MB before, {num(s['rss_after_mb'], 0)} MB after"
-                    for s in results["stores"])
-    return table + "\n* cumulative since the bot started\n" + rss
+    rss = "; ".join(f"{s['store']}: RSS {num(s['rss_before_mb'], 0)} MB before, {num(s['rss_after_mb'], 0)} MB after "
+                    f"({num(s['rss_before_with_workers_mb'], 0)} → {num(s['rss_after_with_workers_mb'], 0)} MB with "
+                    "worker processes)" for s in results["stores"])
+    kinds = [[s["store"], lv["senders"], *(f"{num(lv['ack_ms_by_kind'].get(k, {}).get('p50'))} / "
+                                         f"{num(lv['ack_ms_by_kind'].get(k, {}).get('p99'))}"
+                                         for k in ("mention", "status", "help"))]
+             for s in results["stores"] for lv in s["levels"]]
+    by_kind = format_table(["store", "senders", "mention ack p50 / p99 ms", "status ack p50 / p99 ms",
+                            "help ack p50 / p99 ms"], kinds, title="Acks by request kind", align="lrrrr")
+    return table + "\n* cumulative since the bot started\n" + rss + "\n\n" + by_kind
 
 
 def _targets(results: dict[str, Any]) -> list[str]:

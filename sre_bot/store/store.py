@@ -161,17 +161,18 @@ class Store:
         `durable=False`: on SQLite the commit does not wait for the disk (`_dialect.RELAXED_WRITE`)."""
         if self._closed:
             raise StoreError("the store is closed", backend=self.backend, operation=operation)
-        async with self._guard(operation), self._write_turn(operation, write):
-            conn = await self._begin(operation, (WRITE if durable else RELAXED_WRITE) if write else None)
-            try:
-                yield conn
-                await conn.commit()
-            except BaseException:
-                with suppress(SQLAlchemyError, OSError):  # the error that got us here is the one to report
-                    await conn.rollback()
-                raise
-            finally:
-                await conn.close()
+        async with self._guard(operation):
+            async with self._write_turn(operation, write):
+                conn = await self._begin(operation, (WRITE if durable else RELAXED_WRITE) if write else None)
+                try:
+                    yield conn
+                    await conn.commit()
+                except BaseException:
+                    with suppress(SQLAlchemyError, OSError):  # the error that got us here is the one to report
+                        await conn.rollback()
+                    await conn.close()
+                    raise
+            await conn.close()  # back to the pool after the next write could start (the transaction is over)
 
     @asynccontextmanager
     async def _write_turn(self, operation: str, write: bool) -> AsyncIterator[None]:
