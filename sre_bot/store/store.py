@@ -31,7 +31,7 @@ from types import TracebackType
 from typing import Any
 
 from pydantic_core import to_jsonable_python
-from sqlalchemy import Row, delete, func, insert, select, tuple_, update
+from sqlalchemy import Row, func, insert, select, tuple_, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -56,14 +56,14 @@ from .feedback import FeedbackStore
 from .incidents import IncidentStore, LeaseStore
 from .migrate import upgrade_to_head
 from .records import ActionRequest, AuditRecord, Flag
-from .schema import action_requests, alert_inbox, audit, flags, seen_events
+from .schema import action_requests, alert_inbox, audit, flags
+from .seen import SeenKeys
 
 __all__ = ["Store", "open_store"]
 
 _R = action_requests.c
 _JSON_FIELDS = ("args", "evidence_ids", "source", "target_response")
 _EXPORT_BATCH = 500
-_PRUNE_EVERY = timedelta(minutes=5)
 _ATTEMPTS = 8  # tries to start one transaction when the database says "try again"
 _RETRY_BUDGET_S = 30.0  # no new try starts later than this after the first
 _PAUSE_S = (0.05, 2.0)  # the first pause between tries, and the longest (doubling, with jitter): ≤ 5 s in all
@@ -122,7 +122,7 @@ class Store:
         self._write_lock = write_lock  # SQLite: writes take turns on it (`_dialect.write_lock`)
         self._writer: asyncio.Task[Any] | None = None  # the task whose write holds it (a nested write is a bug)
         self._closed = False
-        self._next_prune: datetime | None = None
+        self._seen = SeenKeys(self)
         self.incidents = IncidentStore(self)
         self.leases = LeaseStore(self)
         self.feedback = FeedbackStore(self)
@@ -414,17 +414,9 @@ class Store:
     async def first_time(self, key: str, *, now: datetime, ttl: timedelta) -> bool:
         """True for exactly one caller per `key` within `ttl`, across processes; a key older than `ttl` is new again.
 
-        Rows older than `ttl` are deleted at most every few minutes (use one ttl per store). On SQLite the commit
-        does not wait for the disk (it is on the path of every Slack ack): a power cut may forget the last keys,
-        so a retry of those could be let through once more; a process crash forgets nothing.
+        Rows older than `ttl` are deleted at most every few minutes (use one ttl per store). Callers that ask while
+        a write is under way share the next transaction (`seen.py`). On SQLite the commit does not wait for the disk
+        (it is on the path of every Slack ack): a power cut may forget the last keys, so a retry of those could be
+        let through once more; a process crash forgets nothing.
         """
-        cutoff = now - ttl
-        statement = upsert(self.backend, seen_events).values(key=key, seen_at=now)
-        statement = statement.on_conflict_do_update(
-            index_elements=[seen_events.c.key], set_={"seen_at": statement.excluded.seen_at},
-            where=seen_events.c.seen_at <= cutoff).returning(seen_events.c.key)
-        async with self._tx("first_time", write=True, durable=False) as conn:
-            if self._next_prune is None or now >= self._next_prune:
-                await conn.execute(delete(seen_events).where(seen_events.c.seen_at <= cutoff))
-                self._next_prune = now + min(ttl, _PRUNE_EVERY)
-            return (await conn.execute(statement)).first() is not None
+        return await self._seen.first_time(key, now=now, ttl=ttl)

@@ -23,7 +23,7 @@ from sqlalchemy.engine import make_url
 
 from sre_bot.sandbox.server import Sandbox
 from sre_bot.slack.feedback_blocks import FEEDBACK_YES
-from sre_bot.store import open_store
+from sre_bot.store import StoreError, open_store
 from tests.fakes.slack_api import BOT_USER_ID, Call, FakeSlack
 from tests.harness import running_bot
 from tests.slack_signing import app_mention, slash_command
@@ -222,3 +222,29 @@ async def test_a_claim_after_a_relaxed_seen_event_write_is_still_committed_with_
         assert await sync_level() == 2  # FULL
         assert not await store.first_time("event:Ev1", now=now, ttl=timedelta(hours=1))
         assert await sync_level() == 2
+
+
+async def test_simultaneous_seen_checks_share_writes_and_each_key_is_first_once(store_url: str) -> None:  # noqa: F811
+    """200 simultaneous `first_time` calls, every key asked twice: each key is first exactly once, and the calls
+    share a few transactions instead of writing one each (on SQLite and PostgreSQL)."""
+    async with await open_store(store_url) as store:
+        now, ttl = datetime.now(timezone.utc), timedelta(hours=1)
+        keys = [f"request:sig-{i % 100}" for i in range(200)]
+        started = time.monotonic()
+        firsts = await asyncio.gather(*(store.first_time(k, now=now, ttl=ttl) for k in keys))
+        elapsed = time.monotonic() - started
+        again = await store.first_time("request:sig-7", now=now, ttl=ttl)
+    assert sorted(k for k, first in zip(keys, firsts, strict=True) if first) == sorted(set(keys))
+    assert not again
+    assert elapsed < 5, f"200 seen checks took {elapsed:.1f} s"
+
+
+async def test_every_caller_sharing_a_failed_seen_write_gets_the_store_error(sqlite_url: str) -> None:  # noqa: F811
+    """When the shared write fails (here: the store is closed), each of the callers gets a StoreError of its own."""
+    store = await open_store(sqlite_url)
+    await store.close()
+    now, ttl = datetime.now(timezone.utc), timedelta(hours=1)
+    results = await asyncio.gather(*(store.first_time(f"event:Ev{i}", now=now, ttl=ttl) for i in range(10)),
+                                   return_exceptions=True)
+    assert all(isinstance(r, StoreError) and "closed" in str(r) for r in results), results
+    assert len({id(r) for r in results}) == 10
