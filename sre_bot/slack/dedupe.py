@@ -6,6 +6,7 @@ timestamp (five minutes either side of now): `SeenRequests` lets each signature 
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -22,6 +23,9 @@ log = get_logger(__name__)
 
 SEEN_TTL_S = 3600.0  # Slack retries within minutes; an hour is generous (the one ttl of `Store.first_time`)
 REPLAY_WINDOW_S = 600.0  # a timestamp is accepted 5 minutes either side of now: one signature stays usable 10 minutes
+# The replay check sits on the ack's path and Slack gives up after 3 s: a store that is locked or refusing connections
+# (its own retries can last 30 s) must not hold the ack; past this, this process decides alone.
+REPLAY_CHECK_TIMEOUT_S = 1.0
 
 
 class SeenEvents:
@@ -62,11 +66,14 @@ class SeenRequests:
     """Signed requests already let through, by signature (it covers the timestamp and every byte of the body).
 
     With the store, one row per signature (`Store.first_time`, the one ttl), so a replay to another replica is
-    refused too; every signature is also kept in this process, which alone decides when the store fails."""
+    refused too; every signature is also kept in this process, which alone decides when the store fails or does not
+    answer within `timeout_s` (the ack cannot wait longer; the store's write still completes in the background)."""
 
-    def __init__(self, store: Store | None, clock: Clock, *, max_size: int = 100_000) -> None:
+    def __init__(self, store: Store | None, clock: Clock, *, max_size: int = 100_000,
+                 timeout_s: float = REPLAY_CHECK_TIMEOUT_S) -> None:
         self._store = store
         self._clock = clock
+        self._timeout = timeout_s
         self._local = SeenEvents(ttl_s=REPLAY_WINDOW_S, max_size=max_size)
 
     async def first_time(self, signature: str) -> bool:
@@ -75,9 +82,22 @@ class SeenRequests:
             return False
         if self._store is None:
             return True
+        ask = asyncio.ensure_future(self._store.first_time(f"request:{signature}", now=self._clock(),
+                                                            ttl=timedelta(seconds=SEEN_TTL_S)))
         try:
-            return await self._store.first_time(f"request:{signature}", now=self._clock(),
-                                                ttl=timedelta(seconds=SEEN_TTL_S))
+            # shielded: the store's grouped write goes on (and records the key) when the ack stops waiting for it
+            return await asyncio.wait_for(asyncio.shield(ask), self._timeout)
         except StoreError as e:  # seen here first, so a replay to this replica is still refused
             log.warning("replay check by this process alone: the store failed", error=str(e))
             return True
+        except TimeoutError:
+            ask.add_done_callback(_consume)
+            log.warning("replay check by this process alone: the store did not answer in time",
+                        waited_s=self._timeout)
+            return True
+
+
+def _consume(task: asyncio.Future[bool]) -> None:
+    """Reads the outcome of a replay check nobody waits for any more, so a failure is logged, not left unread."""
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("a late replay check failed", error=str(task.exception()))

@@ -25,8 +25,8 @@ from sre_bot.sandbox.server import Sandbox
 from sre_bot.slack.feedback_blocks import FEEDBACK_YES
 from sre_bot.store import StoreError, open_store
 from tests.fakes.slack_api import BOT_USER_ID, Call, FakeSlack
-from tests.harness import running_bot
-from tests.slack_signing import app_mention, slash_command
+from tests.harness import SECRET, running_bot
+from tests.slack_signing import app_mention, post_signed, signed_headers, slash_command
 from tests.store.conftest import ADMIN_URL, pg_url, postgres_available, sqlite_url, store_url  # noqa: F401
 
 BURST = 50  # half mentions, a quarter `/sre status checkout`, a quarter `/sre help`, all sent at once
@@ -137,6 +137,28 @@ async def test_an_answer_keeps_its_buttons_while_another_connection_holds_the_sq
     assert _has_buttons(answer.args["blocks"]), answer.args.get("text")
     assert "likely bad deploy of checkout" in str(answer.args["blocks"])
 
+
+async def test_acks_do_not_wait_for_a_locked_store(fake_slack: FakeSlack, shop: Sandbox,
+                                                   sqlite_url: str) -> None:  # noqa: F811
+    """With SQLite's write lock held by another connection, a signed `/sre help` is still acked well inside Slack's
+    3 s (the replay check gives up on the store after 1 s and decides in this process), and a replay of that very
+    request is still refused."""
+    path = make_url(sqlite_url).database or ""
+    async with running_bot(fake_slack, config=shop.config, **_env(shop, sqlite_url)) as bot:
+        assert (await bot.post(slash_command(text="help"))).status_code == 200  # the store is created and warm
+        taken = threading.Event()
+        holder = asyncio.create_task(asyncio.to_thread(_hold_write_lock, path, 8.0, taken))
+        await asyncio.to_thread(taken.wait, 5)
+        body = slash_command(text="help")
+        headers = signed_headers(SECRET, body)  # kept, so the replay is the same bytes and signature
+        started = time.monotonic()
+        ack = await post_signed(bot.http, "/slack/events", body, headers)
+        waited = time.monotonic() - started
+        replay = await post_signed(bot.http, "/slack/events", body, headers)
+        await holder
+    assert ack.status_code == 200 and "help" in ack.text.lower(), ack.text[:200]
+    assert waited < 2.5, f"the ack waited {waited:.1f} s for a locked store"
+    assert replay.status_code == 200 and "help" not in replay.text.lower(), replay.text[:200]
 
 async def _admin(sql: str) -> Any:
     dsn = make_url(ADMIN_URL).set(drivername="postgresql").render_as_string(hide_password=False)
