@@ -151,7 +151,7 @@ def _note_gaps(rows: dict[str, list[tuple[float, dict[str, float]]]], quirks: li
         quirks.append(f"{len(gaps)}/{len(rows)} pods have minutes without a value (no request served: latency "
                       f"is nan; written as NaN, a gap), worst: " + ", ".join(f"{s} {p:.0%}" for s, p in worst))
     for svc, series in rows.items():
-        steps = [b - a for (a, _), (b, _) in zip(series, series[1:])]
+        steps = [b - a for (a, _), (b, _) in zip(series, series[1:], strict=False)]
         if steps and max(steps) > 90:
             quirks.append(f"{svc}: {sum(1 for s in steps if s > 90)} holes in the minute rows (longest "
                           f"{max(steps) / 60:.0f} min)")

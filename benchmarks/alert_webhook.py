@@ -178,12 +178,14 @@ def main(argv: list[str] | None = None) -> int:
             progress(f"{store}: {n} alerts …")
             r = asyncio.run(_run(n, url)) | {"store": store}
             results.append(r)
-            rows.append([store, f"{n:,}", f"{r['bodies']:,}", f"{r['incidents']:,} ({r['pure_incidents']:,})", num(n / r["accept_s"], 0),
-                         num(n / r["process_s"], 0), num(n / (r["accept_s"] + r["process_s"]), 0),
-                         num(n / r["pure_s"], 0), f"{(r['accept_s'] + r['process_s']) / r['pure_s']:.0f}×"])
+            rows.append([store, f"{n:,}", f"{r['bodies']:,}", f"{r['incidents']:,} ({r['pure_incidents']:,})",
+                         num(n / r["accept_s"], 0), num(n / r["process_s"], 0),
+                         num(n / (r["accept_s"] + r["process_s"]), 0), num(n / r["pure_s"], 0),
+                         f"{(r['accept_s'] + r['process_s']) / r['pure_s']:.0f}×"])
     print(format_table(["store", "alerts", "bodies", "incidents (pure)", "accept alerts/s", "process alerts/s",
                         "end-to-end alerts/s", "pure correlator alerts/s", "cost ÷ pure"], rows,
-                       title=f"Alertmanager webhook over loopback HTTP ({SENDERS} senders, {BODY_ALERTS} alerts a body)"))
+                       title=f"Alertmanager webhook over loopback HTTP ({SENDERS} senders, "
+                             f"{BODY_ALERTS} alerts a body)"))
     info = machine_info()
     print(f"machine: {info['cpu']} ×{info['cpu_count']}, Python {info['python']}")
     save_and_say(args.json, {"machine": info, "command": command_line(), "results": results,

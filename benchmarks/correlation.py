@@ -64,8 +64,19 @@ from typing import Any
 
 import yaml
 
-from benchmarks._report import (REPO_ROOT, RESULTS_DIR, command_line, format_table, machine_info, num, pct,
-                                progress, save_and_say, utc_now, write_eval_report)
+from benchmarks._report import (
+    REPO_ROOT,
+    RESULTS_DIR,
+    command_line,
+    format_table,
+    machine_info,
+    num,
+    pct,
+    progress,
+    save_and_say,
+    utc_now,
+    write_eval_report,
+)
 from sre_bot.alert_payloads import fingerprint
 from sre_bot.analysis.correlation import AlertEvent, CorrelationRules, Correlator, correlate, root_service
 
@@ -343,7 +354,7 @@ def _c2(n: int) -> int:
 
 def pair_scores(truth: Sequence[str], pred: Sequence[str]) -> dict[str, float | None]:
     """Pairwise precision/recall/F1 and the adjusted Rand index from the contingency table."""
-    both = sum(_c2(v) for v in Counter(zip(truth, pred)).values())
+    both = sum(_c2(v) for v in Counter(zip(truth, pred, strict=False)).values())
     t = sum(_c2(v) for v in Counter(truth).values())
     p = sum(_c2(v) for v in Counter(pred).values())
     total = _c2(len(truth))

@@ -38,8 +38,17 @@ from typing import Any
 
 import yaml
 
-from benchmarks._report import (REPO_ROOT, RESULTS_DIR, command_line, format_table, machine_info, num, progress,
-                                utc_now, write_json)
+from benchmarks._report import (
+    REPO_ROOT,
+    RESULTS_DIR,
+    command_line,
+    format_table,
+    machine_info,
+    num,
+    progress,
+    utc_now,
+    write_json,
+)
 from sre_bot.clock import frozen_clock
 from sre_bot.compose import open_deps
 from sre_bot.llm.budget import Prices, Usage, estimate_request

@@ -43,8 +43,16 @@ from tests.realprom import prometheus_server
 
 from ._nezha_data import Day, Fault, load_day, openmetrics
 from ._nezha_tables import NEZHA_PAPER, by_fault_type, render, render_sweep, summarize
-from ._report import (REPO_ROOT, RESULTS_DIR, command_line, machine_info, progress, save_and_say, utc_now,
-                      write_eval_report)
+from ._report import (
+    REPO_ROOT,
+    RESULTS_DIR,
+    command_line,
+    machine_info,
+    progress,
+    save_and_say,
+    utc_now,
+    write_eval_report,
+)
 
 __all__ = ["main", "SIGNALS", "SIGNAL_SETS", "build_config"]
 

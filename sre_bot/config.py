@@ -18,13 +18,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .actions.config import ActionsConfig
 from .analysis.correlation import CorrelationRules
-from .incidents.config import IncidentsConfig
 from .errors import ConfigError
+from .incidents.config import IncidentsConfig
 from .querylang import LABEL_NAME_RE, matchers, quote_value, render_template, selector
 from .runbooks.config import RunbooksConfig
 from .settings import format_validation_error
 
-__all__ = ["Signal", "ServiceConfig", "Defaults", "Config", "load_config", "parse_config", "DEFAULT_SIGNALS", "RenderedSignal", "LLMConfig"]
+__all__ = ["Signal", "ServiceConfig", "Defaults", "Config", "load_config", "parse_config", "DEFAULT_SIGNALS",
+           "RenderedSignal", "LLMConfig"]
 
 Unit = Literal["rps", "ratio", "seconds", "cores", "bytes", "count"]
 
@@ -59,7 +60,8 @@ DEFAULT_SIGNALS: dict[str, Signal] = {
     ),
     "error_ratio": Signal(
         title="error ratio", unit="ratio", min_abs=0.01,
-        query='sum(rate(http_requests_total{$selector, code=~"5.."}[5m])) / sum(rate(http_requests_total{$selector}[5m]))',
+        query='sum(rate(http_requests_total{$selector, code=~"5.."}[5m]))'
+              ' / sum(rate(http_requests_total{$selector}[5m]))',
     ),
     "latency_p95": Signal(
         title="latency p95", unit="seconds", min_abs=0.01,
@@ -141,7 +143,7 @@ class Config(_Strict):
     incidents: IncidentsConfig = Field(default_factory=IncidentsConfig)  # where incident messages go
 
     @model_validator(mode="after")
-    def _check(self) -> "Config":
+    def _check(self) -> Config:
         names: set[str] = set()
         for s in self.services:
             for n in (s.name, *s.aliases):

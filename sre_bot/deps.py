@@ -36,14 +36,14 @@ class Deps:
     metrics: Metrics = field(default_factory=Metrics)
     clock: Clock = system_clock
     links: Links = field(default_factory=Links)
-    prometheus: "PrometheusBackend | None" = None
-    loki: "LokiBackend | None" = None
-    argocd: "ArgoCDBackend | None" = None
-    alertmanager: "AlertmanagerBackend | None" = None
+    prometheus: PrometheusBackend | None = None
+    loki: LokiBackend | None = None
+    argocd: ArgoCDBackend | None = None
+    alertmanager: AlertmanagerBackend | None = None
     default_window: timedelta = timedelta(hours=1)
-    llm: "LLM | None" = None  # None: no ANTHROPIC_API_KEY (or --no-llm); the engine answers alone
+    llm: LLM | None = None  # None: no ANTHROPIC_API_KEY (or --no-llm); the engine answers alone
     llm_off_reason: str = "ANTHROPIC_API_KEY is not set"
-    store: "Store | None" = None  # approvals, audit, kill switch; None in one-shot commands (`ask`)
-    webhook: "WebhookBackend | None" = None
+    store: Store | None = None  # approvals, audit, kill switch; None in one-shot commands (`ask`)
+    webhook: WebhookBackend | None = None
     runbooks: RunbookLibrary = field(default_factory=RunbookLibrary)  # loaded at start; empty: none configured
-    offload: "Offload | None" = None  # where CPU-bound analysis runs (off the event loop); None: in place
+    offload: Offload | None = None  # where CPU-bound analysis runs (off the event loop); None: in place

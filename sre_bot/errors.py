@@ -84,6 +84,6 @@ class Unauthorized(BackendError):
     kind = "unauthorized"
 
 
-def validation_problems(err: "ValidationError", limit: int = 10) -> str:
+def validation_problems(err: ValidationError, limit: int = 10) -> str:
     """A pydantic ValidationError as one line: `field: message; other.field: message`."""
     return "; ".join(f"{'.'.join(map(str, x['loc'])) or 'input'}: {x['msg']}" for x in err.errors()[:limit])

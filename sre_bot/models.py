@@ -50,13 +50,13 @@ class TimeRange(BaseModel):
         return _utc(v)
 
     @model_validator(mode="after")
-    def _order(self) -> "TimeRange":
+    def _order(self) -> TimeRange:
         if self.end <= self.start:
             raise ValueError("end must be after start")
         return self
 
     @classmethod
-    def ending(cls, end: datetime, duration: timedelta) -> "TimeRange":
+    def ending(cls, end: datetime, duration: timedelta) -> TimeRange:
         end = _utc(end)
         return cls(start=end - duration, end=end)
 
@@ -64,10 +64,10 @@ class TimeRange(BaseModel):
     def duration(self) -> timedelta:
         return self.end - self.start
 
-    def shift(self, delta: timedelta) -> "TimeRange":
+    def shift(self, delta: timedelta) -> TimeRange:
         return TimeRange(start=self.start + delta, end=self.end + delta)
 
-    def before(self, duration: timedelta | None = None) -> "TimeRange":
+    def before(self, duration: timedelta | None = None) -> TimeRange:
         """The window of `duration` (default: the same length) that ends where this one starts."""
         d = duration or self.duration
         return TimeRange(start=self.start - d, end=self.start)

@@ -116,7 +116,7 @@ class Calibration:
                 "correct": self.correct}
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "Calibration":
+    def from_dict(cls, data: Mapping[str, Any]) -> Calibration:
         method = data.get("method")
         if method not in ("platt", "identity"):
             raise ValueError(f"unknown calibration method {method!r}")
@@ -124,12 +124,12 @@ class Calibration:
                    points=int(data["points"]), correct=int(data["correct"]))
 
     @classmethod
-    def identity(cls, source: str = "none", points: int = 0, correct: int = 0) -> "Calibration":
+    def identity(cls, source: str = "none", points: int = 0, correct: int = 0) -> Calibration:
         return cls(method="identity", a=1.0, b=0.0, source=source, points=points, correct=correct)
 
     @classmethod
     def fit(cls, points: Sequence[CalibrationPoint], *, source: str, min_points: int = MIN_POINTS,
-            iterations: int = 100) -> "Calibration":
+            iterations: int = 100) -> Calibration:
         n_pos = sum(1 for p in points if p.correct)
         n_neg = len(points) - n_pos
         if len(points) < min_points or n_pos == 0 or n_neg == 0:
@@ -148,7 +148,7 @@ def _newton(xs: list[float], ts: list[float], a: float, b: float, iterations: in
     """Minimise the cross-entropy of sigmoid(a·x + b) against targets `ts` (a fixed when not `fit_slope`)."""
     for _ in range(iterations):
         ga = gb = haa = hab = hbb = 0.0
-        for x, t in zip(xs, ts):
+        for x, t in zip(xs, ts, strict=False):
             p = _sigmoid(a * x + b)
             d, w = p - t, max(p * (1 - p), 1e-12)
             ga += d * x

@@ -72,9 +72,22 @@ from datetime import datetime, timedelta
 
 from .alert_times import checked_times, minus, plus
 from .graph import depends_on_closure
-from .incident_model import (RULE_ORDER, RULE_RANK, SEVERITIES, SEVERITY_RANK, AlertEvent, Assignment,
-                             CorrelationRules, Incident, Merge, MergeRule, Related, as_utc, service_from_labels,
-                             severity_of)
+from .incident_model import (
+    RULE_ORDER,
+    RULE_RANK,
+    SEVERITIES,
+    SEVERITY_RANK,
+    AlertEvent,
+    Assignment,
+    CorrelationRules,
+    Incident,
+    Merge,
+    MergeRule,
+    Related,
+    as_utc,
+    service_from_labels,
+    severity_of,
+)
 
 __all__ = ["AlertEvent", "CorrelationRules", "Merge", "Related", "Assignment", "Incident", "Correlator",
            "correlate", "root_service", "service_from_labels", "severity_of", "MergeRule", "RULE_ORDER",
@@ -551,7 +564,7 @@ class Correlator:
         path = self._path(a, b)
         hop = f"{hops} hop{'s' if hops > 1 else ''}"
         mid = f" through {', '.join(path[1:-1])}" if len(path) > 2 else ""
-        pairs = list(zip(path, path[1:]))
+        pairs = list(zip(path, path[1:], strict=False))
         if all(y in self._graph.get(x, ()) for x, y in pairs):
             return f"{a} depends on {b}{mid} ({hop})"
         if all(x in self._graph.get(y, ()) for x, y in pairs):

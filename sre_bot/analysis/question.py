@@ -25,8 +25,8 @@ _TIME = re.compile(
     r"|\d+\s+(?:minutes?|hours?|days?)\s+ago)",
     re.IGNORECASE,
 )
-_LAST = re.compile(r"\b(?:in the |over the |for the )?(?:last|past)\s+(\d+\s*(?:m|h|d|min|mins|minutes?|hours?|days?))\b",
-                   re.IGNORECASE)
+_LAST = re.compile(r"\b(?:in the |over the |for the )?(?:last|past)\s+"
+                   r"(\d+\s*(?:m|h|d|min|mins|minutes?|hours?|days?))\b", re.IGNORECASE)
 _UNIT = {"min": "m", "mins": "m", "minute": "m", "minutes": "m", "hour": "h", "hours": "h", "day": "d", "days": "d"}
 
 

@@ -12,12 +12,12 @@ from typing import TextIO
 
 from ..clock import system_clock
 from ..compose import open_deps
-from .console import PROMPT, play_script, repl
 from ..errors import ConfigError
 from ..sandbox.bot_config import config_yaml
 from ..sandbox.scenario import list_scenarios, load_scenario
 from ..sandbox.server import Sandbox, SandboxPorts, run_forever
 from ..settings import load_settings
+from .console import play_script, repl
 
 __all__ = ["run_demo", "run_sandbox", "DEMO_SCRIPT", "DEFAULT_SCENARIO"]
 

@@ -6,9 +6,9 @@ import sys
 from typing import TextIO
 
 from ..compose import open_deps
-from ..llm.client import check_model
 from ..config import load_config
 from ..errors import ConfigError
+from ..llm.client import check_model
 from ..services.health import Check, check_backends
 from ..settings import Settings
 from ..slack.doctor import check_slack

@@ -15,11 +15,11 @@ from typing import TextIO
 
 from ..clock import Clock, system_clock
 from ..config import load_config
+from ..feedback.autonomy import levels_of
+from ..feedback.report import accuracy_report, report_lines
 from ..settings import Settings
 from ..store.errors import StoreError
 from ..store.store import open_store
-from ..feedback.autonomy import levels_of
-from ..feedback.report import accuracy_report, report_lines
 
 __all__ = ["run_history"]
 

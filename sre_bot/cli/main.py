@@ -107,8 +107,8 @@ async def _run(args: argparse.Namespace) -> int:
 
         return run_check(args.path, config_path=args.config)
     if args.command == "eval" and args.history:
-        from .history import run_history
         from ..feedback.report import parse_days
+        from .history import run_history
 
         if args.paths:
             raise UsageError("--history reads the bot's store, not scenarios: give no PATH")

@@ -36,7 +36,7 @@ def reliability_png(calibration: Mapping[str, Any], path: Path, *, title: str) -
         x, acc, n = _series(calibration.get("bins") or [])
         bars = ax.bar(x, acc, width=0.09, color="#4C78A8", alpha=0.85, edgecolor="#2F4B6E",
                       label=f"stated (Brier {calibration['brier']:.3f}, ECE {calibration['ece']:.3f})")
-        for rect, count in zip(bars, n):
+        for rect, count in zip(bars, n, strict=False):
             ax.annotate(str(count), (rect.get_x() + rect.get_width() / 2, rect.get_height()),
                         ha="center", va="bottom", fontsize=8, xytext=(0, 2), textcoords="offset points")
         cal = calibration.get("bins_calibrated") or []

@@ -22,8 +22,7 @@ from collections.abc import Sequence
 from statistics import mean
 from typing import Any
 
-from ..analysis.calibration import (Calibration, CalibrationPoint, brier, expected_calibration_error,
-                                    reliability_bins)
+from ..analysis.calibration import Calibration, CalibrationPoint, brier, expected_calibration_error, reliability_bins
 from ..sandbox.truth import CAUSE_KINDS
 from .results import CaseResult, ScenarioResult
 
@@ -45,7 +44,7 @@ def _c2(n: int) -> int:
 
 def pair_counts(truth: Sequence[str], pred: Sequence[str]) -> tuple[int, int, int]:
     """(pairs together in both, pairs together in the truth, pairs together in the prediction)."""
-    both = sum(_c2(v) for v in Counter(zip(truth, pred)).values())
+    both = sum(_c2(v) for v in Counter(zip(truth, pred, strict=False)).values())
     return both, sum(_c2(v) for v in Counter(truth).values()), sum(_c2(v) for v in Counter(pred).values())
 
 

@@ -23,7 +23,7 @@ from ..services.answer import library_calibration
 if TYPE_CHECKING:
     from ..services.explain import Explained
 
-__all__ = ["ENGINE_KINDS", "engine_cause_kind", "model_cause_kind", "read_answer", "Answer"]
+__all__ = ["ENGINE_KINDS", "engine_cause_kind", "model_cause_kind", "Answer"]
 
 ENGINE_KINDS = {"bad_deploy": "bad_deploy", "resource_saturation": "resource_exhaustion",
                 "traffic_spike": "traffic_spike"}
@@ -49,7 +49,7 @@ def model_cause_kind(text: str) -> str | None:
 class Answer:
     """The parts of an `Explained` the scores need, the same whichever of the engine or the model answered."""
 
-    def __init__(self, done: "Explained") -> None:
+    def __init__(self, done: Explained) -> None:
         self.answered_by = done.answered_by
         inv = done.engine
         if done.llm is None:

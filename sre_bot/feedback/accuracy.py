@@ -15,8 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ..analysis.calibration import (MIN_FEEDBACK_POINTS, Calibration, CalibrationPoint, brier,
-                                    expected_calibration_error)
+from ..analysis.calibration import MIN_FEEDBACK_POINTS, Calibration, CalibrationPoint, brier, expected_calibration_error
 from ..store.feedback import FeedbackPoint
 from .model import CALIBRATION_HISTORY, VERDICT_SCORE
 

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from ..actions.approvals import Proposed
 from ..analysis.alert_times import EPOCH
 from ..analysis.graph import depends_on_closure
 from ..deps import Deps
@@ -18,7 +19,6 @@ from ..services.names import known_services
 from ..services.proposals import propose_from_answer
 from ..services.reply import Reply, Section
 from ..store.incidents import StoredIncident
-from ..actions.approvals import Proposed
 
 __all__ = ["investigation_target", "investigate_incident", "investigation_time", "Investigated"]
 

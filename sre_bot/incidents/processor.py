@@ -28,8 +28,8 @@ from typing import Any
 
 from ..alert_payloads import parse_webhook
 from ..analysis.correlation import AlertEvent, Assignment, Correlator, Merge
-from ..errors import BackendError, UsageError
 from ..deps import Deps
+from ..errors import BackendError, UsageError
 from ..logging import get_logger
 from ..store.incidents import IncidentChange, Lease
 from ..tools.deploys import deploy_times

@@ -80,7 +80,7 @@ def render_evidence(items: Sequence[Evidence], *, cap_tokens: int, redact: Calla
     headers = [redact(_header(e)) for e in items]
     share = (cap_tokens - sum(estimate_tokens(h) for h in headers) - 60) // max(len(items), 1)
     per_item = max(share, 40)  # many items: each keeps at least a line or two, and says it was cut
-    for e, header in zip(items, headers):
+    for e, header in zip(items, headers, strict=False):
         text = _neutral(redact(e.quote))
         if estimate_tokens(text) > per_item:
             text = f"{_MARK}\n" + _summary(e, text, per_item)

@@ -200,7 +200,7 @@ class _Run:
         if labels and self.progress:
             await self.progress("checking " + ", ".join(dict.fromkeys(labels)))
         outcomes = await asyncio.gather(*(t.run(self.ctx, a) for _, (t, a) in planned), return_exceptions=True)
-        for (u, (tool, _)), out in zip(planned, outcomes):
+        for (u, (tool, _)), out in zip(planned, outcomes, strict=False):
             self.tools_called.append(tool.name)
             if isinstance(out, ToolInputError):
                 results[u["id"]] = {"type": "tool_result", "tool_use_id": u["id"], "is_error": True,

@@ -76,7 +76,7 @@ class Prompts:
     repair: Prompt
 
     @classmethod
-    def load(cls, directory: Path | None = None) -> "Prompts":
+    def load(cls, directory: Path | None = None) -> Prompts:
         d = directory or default_prompts_dir()
         found = {}
         for name in PROMPT_NAMES:

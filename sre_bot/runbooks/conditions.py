@@ -151,7 +151,7 @@ def _eval(node: ast.AST, values: Mapping[str, Any], missing: list[str], text: st
     if isinstance(node, ast.Compare):
         left = _eval(node.left, values, missing, text)
         unknown = False
-        for op, right_node in zip(node.ops, node.comparators):
+        for op, right_node in zip(node.ops, node.comparators, strict=False):
             right = _eval(right_node, values, missing, text)
             if left is None or right is None:
                 unknown, left = True, right

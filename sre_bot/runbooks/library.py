@@ -17,7 +17,7 @@ __all__ = ["RunbookLibrary"]
 @dataclass(frozen=True)
 class RunbookLibrary:
     runbooks: Mapping[str, Runbook] = field(default_factory=dict)
-    http: "HttpCheckBackend | None" = None  # None: no `runbooks.http_allow`, so no health check can run
+    http: HttpCheckBackend | None = None  # None: no `runbooks.http_allow`, so no health check can run
     source: str | None = None  # the folder they came from
 
     def get(self, name: str) -> Runbook | None:

@@ -10,6 +10,7 @@ does not parse, and a file that is not a mapping are problems too.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -115,10 +116,8 @@ def parse_runbook(data: Any, *, source: str, config: Config, digest: str = "") -
         remediation.append(r)
         problems += [Problem(source, None, f"remediation[{i}] {r.action}: {p}")
                      for p in check_remediation(r, steps, config)]
-    try:
+    with contextlib.suppress(ValidationError):  # reported by `_shape`
         problems += [Problem(source, None, p) for p in check_match(MatchRule.model_validate(data.get("match") or {}))]
-    except ValidationError:
-        pass  # reported by `_shape`
     if problems:
         order = {_step_name(raw, i): i for i, raw in reversed(list(enumerate(raw_steps)))}
         return None, sorted(problems, key=lambda p: order.get(p.step, len(order)) if p.step else len(order) + 1)

@@ -24,8 +24,8 @@ from ..logging import get_logger
 from ..services.caller import Caller
 from ..services.names import known_services
 from .conditions import ConditionError, parse_condition
-from .run import RemedyRun, RunState, StepRun, interpret
 from .readers import StepContext
+from .run import RemedyRun, RunState, StepRun, interpret
 from .steps import TOOLS
 from .templates import TemplateProblem, render, service_values
 

@@ -25,8 +25,16 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from ..config import Config, ServiceConfig
 from ..models import TimeRange
 from ..windows import duration_field, parse_duration
-from .readers import (StepContext, StepOutput, read_alerts, read_argocd_app, read_http, read_logql, read_promql,
-                      read_recent_deploys)
+from .readers import (
+    StepContext,
+    StepOutput,
+    read_alerts,
+    read_argocd_app,
+    read_http,
+    read_logql,
+    read_promql,
+    read_recent_deploys,
+)
 from .templates import Kind
 
 __all__ = ["ToolSpec", "TOOLS", "SHELL_WORDS", "WRITE_WORDS", "callers_of"]

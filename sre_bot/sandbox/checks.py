@@ -24,7 +24,7 @@ BUILTIN_PLACEHOLDERS = frozenset({
 PSEUDO_SIGNALS = frozenset({"up"})  # generated and queryable (`up{...}`), not a config signal
 
 
-def reference_errors(sc: "Scenario") -> list[str]:
+def reference_errors(sc: Scenario) -> list[str]:
     """Cross-field checks, each message starting with the path of the field at fault."""
     errs: list[str] = []
     names = [s.name for s in sc.services]
@@ -72,7 +72,7 @@ def reference_errors(sc: "Scenario") -> list[str]:
     return errs
 
 
-def _truth_errors(sc: "Scenario", known: set[str]) -> list[str]:
+def _truth_errors(sc: Scenario, known: set[str]) -> list[str]:
     """The truth names known services, alert references that select an alert, and each alert at most once."""
     from .truth import alert_ref_matches
 

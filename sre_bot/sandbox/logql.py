@@ -34,7 +34,7 @@ class LogQLError(ValueError):
 @dataclass(frozen=True)
 class LogQuery:
     matchers: list[Matcher]
-    filters: list[tuple[str, str, "re.Pattern[str] | None"]] = field(default_factory=list)
+    filters: list[tuple[str, str, re.Pattern[str] | None]] = field(default_factory=list)
 
     def keep(self, line: str) -> bool:
         for op, text, rx in self.filters:
@@ -55,7 +55,7 @@ class RangeAggregation:
 @dataclass(frozen=True)
 class VectorAggregation:
     op: str
-    inner: "RangeAggregation | VectorAggregation"
+    inner: RangeAggregation | VectorAggregation
     by: tuple[str, ...] | None = None  # group by these labels
     without: tuple[str, ...] | None = None  # or by all labels except these
 
@@ -86,7 +86,7 @@ class _Parser:
         m = _IDENT.match(self.text, self.pos)
         return m.group(0) if m else None
 
-    def query(self) -> "LogQuery | RangeAggregation | VectorAggregation":
+    def query(self) -> LogQuery | RangeAggregation | VectorAggregation:
         q = self.log_query() if self.peek("{") else self.metric()
         self.ws()
         if self.pos != len(self.text):
@@ -138,7 +138,7 @@ class _Parser:
         self.expect(")")
         return word, tuple(labels)
 
-    def metric(self) -> "RangeAggregation | VectorAggregation":
+    def metric(self) -> RangeAggregation | VectorAggregation:
         name = self.ident()
         if name in _RANGE_FUNCS:
             self.pos += len(name)
@@ -165,7 +165,7 @@ class _Parser:
                         f"(the sre-bot sandbox simulator supports {SUPPORTED})")
 
 
-def parse_logql(text: str) -> "LogQuery | RangeAggregation | VectorAggregation":
+def parse_logql(text: str) -> LogQuery | RangeAggregation | VectorAggregation:
     if not text.strip():
         raise LogQLError("parse error : syntax error: unexpected $end")
     return _Parser(text).query()

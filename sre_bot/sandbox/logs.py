@@ -12,10 +12,10 @@ import json
 import math
 import random
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timezone
 from functools import lru_cache
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from .scenario import PLACEHOLDER_RE, IntRange, LogTemplate, ServiceSpec
 from .signals import stable_key
@@ -64,7 +64,7 @@ def _logfmt_value(v: str) -> str:
 class ServiceLogs:
     """The log lines of one service's pods."""
 
-    def __init__(self, world: "World", svc: ServiceSpec) -> None:
+    def __init__(self, world: World, svc: ServiceSpec) -> None:
         self.world = world
         self.svc = svc
         self.namespace = world.scenario.namespace_of(svc)
@@ -103,7 +103,7 @@ class ServiceLogs:
         t0_ns = round(self.world.anchor * 1000) * 1_000_000 + b * BUCKET_S * 1_000_000_000
         out: list[LogEntry] = []
         mu_sigma: tuple[float, float] | None = None
-        for tmpl, key in zip(self.svc.logs.templates, self.keys):
+        for tmpl, key in zip(self.svc.logs.templates, self.keys, strict=False):
             start = self.world.anchor + tmpl.start.total_seconds() if tmpl.start is not None else -math.inf
             lo = max(self.world.start, start)
             hi = self.world.anchor + tmpl.end.total_seconds() if tmpl.end is not None else math.inf

@@ -17,8 +17,8 @@ from typing import Any
 from aiohttp import web
 
 from .generate import World
-from .logs import LogEntry
 from .logql import LogQLError, LogQuery, RangeAggregation, VectorAggregation, parse_logql
+from .logs import LogEntry
 from .matchers import matches_all
 from .wire import SIMULATOR, json_response, params, parse_duration, parse_time, prom_time, prom_value
 
@@ -55,7 +55,9 @@ def stats(*, scanned: int = 0, scanned_bytes: int = 0, returned: int = 0, exec_s
         chunk.update(decompressedLines=scanned, decompressedBytes=scanned_bytes, postFilterLines=returned)
         return {**_STORE, "chunk": chunk, "dataobj": dict.fromkeys(_DATAOBJ, 0)}
 
-    per_s = (lambda n: int(n / exec_s) if exec_s > 0 else 0)
+    def per_s(n: float) -> int:
+        return int(n / exec_s) if exec_s > 0 else 0
+
     return {
         "index": {"bloomFilterTime": 0, "chunkRefsLookupTime": 0, "postFilterChunks": 0, "totalChunks": 0,
                   "totalStreams": 0, "usedBloomFilters": False, "shardsDuration": 0},

@@ -29,7 +29,7 @@ class Matcher:
     _re: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
 
     @classmethod
-    def make(cls, name: str, op: str, value: str) -> "Matcher":
+    def make(cls, name: str, op: str, value: str) -> Matcher:
         rx = None
         if op in ("=~", "!~"):
             try:

@@ -75,7 +75,8 @@ def notifications(world: World, *, until: float | None = None, group_by: Sequenc
                 continue
             group_labels = {k: v for k, v in gkey if v}
             out.append((t, {
-                "receiver": receiver, "status": "firing" if any(a["status"] == "firing" for a in alerts) else "resolved",
+                "receiver": receiver,
+                "status": "firing" if any(a["status"] == "firing" for a in alerts) else "resolved",
                 "alerts": alerts, "groupLabels": group_labels,
                 "commonLabels": _common([a["labels"] for a in alerts]),
                 "commonAnnotations": _common([a["annotations"] for a in alerts]),

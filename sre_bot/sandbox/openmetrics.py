@@ -91,7 +91,7 @@ def to_openmetrics(scenario: Scenario, config: Config | None = None, start: date
             continue
         ok = err = 0.0
         rows_ok, rows_err = [], []
-        for t, ts in zip(times, stamps):
+        for t, ts in zip(times, stamps, strict=False):
             if t > t0:
                 r = world.value(s.name, "request_rate", t) * step_s
                 e = world.value(s.name, "error_ratio", t) if world.has(s.name, "error_ratio") else 0.0
@@ -115,7 +115,7 @@ def to_openmetrics(scenario: Scenario, config: Config | None = None, start: date
         plain = _labels(base)
         cum = [0.0] * len(BUCKETS)
         count = total = 0.0
-        for t, ts in zip(times, stamps):
+        for t, ts in zip(times, stamps, strict=False):
             if t > t0:
                 n = world.value(s.name, "request_rate", t) * step_s
                 p95 = world.value(s.name, "latency_p95", t)
@@ -125,7 +125,7 @@ def to_openmetrics(scenario: Scenario, config: Config | None = None, start: date
                     cum[i] += n * _PHI((lb - mu) / sigma)
                 count += n
                 total += n * math.exp(mu + sigma * sigma / 2)
-            for lab, v in zip(bucket_labels, [*cum, count]):
+            for lab, v in zip(bucket_labels, [*cum, count], strict=False):
                 out.append(f"http_request_duration_seconds_bucket{lab} {round(v)} {ts}")
             out.append(f"http_request_duration_seconds_count{plain} {round(count)} {ts}")
             out.append(f"http_request_duration_seconds_sum{plain} {total:.3f} {ts}")
@@ -135,7 +135,7 @@ def to_openmetrics(scenario: Scenario, config: Config | None = None, start: date
     for c, s in services:
         if world.has(s.name, "cpu"):
             lab, cpu = _labels(container_labels(c)), 0.0
-            for t, ts in zip(times, stamps):
+            for t, ts in zip(times, stamps, strict=False):
                 cpu += world.value(s.name, "cpu", t) * step_s if t > t0 else 0.0
                 out.append(f"container_cpu_usage_seconds_total{lab} {cpu:.3f} {ts}")
     out += ["# HELP container_memory_working_set_bytes Current working set in bytes.",
@@ -144,7 +144,7 @@ def to_openmetrics(scenario: Scenario, config: Config | None = None, start: date
         if world.has(s.name, "memory"):
             lab = _labels(container_labels(c))
             out += [f"container_memory_working_set_bytes{lab} {round(world.value(s.name, 'memory', t))} {ts}"
-                    for t, ts in zip(times, stamps)]
+                    for t, ts in zip(times, stamps, strict=False)]
     for name, custom in sorted(scenario.signals.items()):
         if not custom.gauge:
             continue
@@ -153,12 +153,12 @@ def to_openmetrics(scenario: Scenario, config: Config | None = None, start: date
             if world.has(s.name, name):
                 lab = _labels(dict(c.labels or {config.defaults.service_label: c.name}))
                 out += [f"{custom.gauge}{lab} {prom_value(round(world.value(s.name, name, t), 3))} {ts}"
-                        for t, ts in zip(times, stamps)]
+                        for t, ts in zip(times, stamps, strict=False)]
     out += ["# HELP up Whether the target is up.", "# TYPE up gauge"]
     for c, s in services:
         if world.has(s.name, "up"):
             ns = config.namespace_of(c)
             lab = _labels({"job": s.name, "service": s.name, "namespace": ns, "instance": f"{s.name}.{ns}.svc:8080"})
-            out += [f"up{lab} {round(world.value(s.name, 'up', t))} {ts}" for t, ts in zip(times, stamps)]
+            out += [f"up{lab} {round(world.value(s.name, 'up', t))} {ts}" for t, ts in zip(times, stamps, strict=False)]
     out.append("# EOF")
     return "\n".join(out) + "\n"

@@ -132,7 +132,7 @@ def parse_span(text: object) -> timedelta:
     m = _SPAN_RE.match(t)
     if not t or not m or not any(m.groups()):
         raise ValueError(f"{text!r} is not a duration: write 30s, 25m, 1h30m or 2d")
-    return timedelta(**{u: int(g) for u, g in zip(_UNITS, m.groups()) if g})
+    return timedelta(**{u: int(g) for u, g in zip(_UNITS, m.groups(), strict=False) if g})
 
 
 def parse_offset(text: object) -> timedelta:
@@ -172,7 +172,7 @@ class Event(_Strict):
     noise: float | None = Field(None, ge=0, le=1)  # the noise while the event holds (e.g. small when saturated)
 
     @model_validator(mode="after")
-    def _one_effect(self) -> "Event":
+    def _one_effect(self) -> Event:
         given = [k for k in ("multiply", "set", "add") if getattr(self, k) is not None]
         if len(given) != 1:
             raise ValueError(f"an event needs exactly one of multiply, set or add (got {', '.join(given) or 'none'})")
@@ -203,7 +203,7 @@ class IntRange(_Strict):
     max: int
 
     @model_validator(mode="after")
-    def _order(self) -> "IntRange":
+    def _order(self) -> IntRange:
         if self.max < self.min:
             raise ValueError("max must be >= min")
         return self

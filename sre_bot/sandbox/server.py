@@ -151,7 +151,7 @@ class Sandbox:
             await r.cleanup()
         self._urls = None
 
-    async def __aenter__(self) -> "Sandbox":
+    async def __aenter__(self) -> Sandbox:
         await self.start()
         return self
 

@@ -87,10 +87,10 @@ class _IncidentFields(_Strict):
     action: TruthAction | Literal["none"] | None = None
 
     @model_validator(mode="after")
-    def _root(self) -> "_IncidentFields":
+    def _root(self) -> _IncidentFields:
         return self._check_incident()
 
-    def _check_incident(self) -> "_IncidentFields":
+    def _check_incident(self) -> _IncidentFields:
         if self.cause == "none":
             if self.root_service is not None:
                 raise ValueError("cause `none` means no root service: remove `root_service`")
@@ -116,7 +116,7 @@ class Truth(_IncidentFields):
     incidents: list[TruthIncident] = Field(default_factory=list)
 
     @model_validator(mode="after")
-    def _root(self) -> "Truth":
+    def _root(self) -> Truth:
         if self.incidents:
             given = sorted(k for k in self.model_fields_set if k != "incidents")
             if given:

@@ -69,7 +69,7 @@ def parse_duration(text: str) -> float:
     m = _DURATION_RE.match(s)
     if not s or not m or not any(m.groups()):
         raise ValueError(f"cannot parse {text!r} to a valid duration")
-    return sum(int(g) * u for g, u in zip(m.groups(), _UNIT_S) if g)
+    return sum(int(g) * u for g, u in zip(m.groups(), _UNIT_S, strict=False) if g)
 
 
 def json_response(data: Any, *, status: int = 200) -> web.Response:

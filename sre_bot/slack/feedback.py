@@ -23,8 +23,16 @@ from ..store.errors import StoreError
 from ..store.feedback import StoredAnswer
 from ..store.records import ActionRequest, new_request_id
 from .delivery import respond_or_log
-from .feedback_blocks import (FEEDBACK_BLOCKS, REAL_CAUSE_BLOCK, REAL_CAUSE_MODAL, VERDICT_OF, answer_id_of,
-                              feedback_blocks, read_real_cause, real_cause_view)
+from .feedback_blocks import (
+    FEEDBACK_BLOCKS,
+    REAL_CAUSE_BLOCK,
+    REAL_CAUSE_MODAL,
+    VERDICT_OF,
+    answer_id_of,
+    feedback_blocks,
+    read_real_cause,
+    real_cause_view,
+)
 from .render import render_reply
 from .text import unescape
 from .usergroups import GroupMembership

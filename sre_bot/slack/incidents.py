@@ -28,13 +28,13 @@ from ..incidents.investigate import investigate_incident, investigation_target
 from ..incidents.processor import IncidentProcessor
 from ..llm.incident_advice import incident_advice
 from ..llm.oneshot import OneShotUnavailable
-from ..runbooks.match import match_runbooks
 from ..logging import get_logger
+from ..runbooks.match import match_runbooks
 from ..store.errors import StoreError
-from ..store.incidents import StoredAlert, StoredIncident
+from ..store.incidents import StoredIncident
 from .approvals import post_request
-from .incident_blocks import METADATA_EVENT, batch_blocks, incident_blocks
 from .feedback import post_answer
+from .incident_blocks import METADATA_EVENT, batch_blocks, incident_blocks
 from .render import escape
 from .runbooks import post_runbook_suggestions
 
@@ -98,6 +98,7 @@ class IncidentPublisher:
     async def _one(self, s: StoredIncident) -> None:
         store, now = self.deps.store, self.deps.clock()
         assert store is not None and s.channel is not None
+        channel = s.channel
         target = investigation_target(s, self.deps.config.dependencies())
         investigating = self.deps.config.incidents.investigate and target is not None and s.investigated_root is None
         text, blocks = incident_blocks(s, numbers=await self._numbers(s), investigating=investigating)
@@ -119,7 +120,7 @@ class IncidentPublisher:
             self._start_task(s, "advice", self._advise(s))
             return
         if self._drawn.get(s.key) != s.version:
-            await self.client.chat_update(channel=s.channel, ts=s.message_ts, text=text, blocks=blocks)
+            await self.client.chat_update(channel=channel, ts=s.message_ts, text=text, blocks=blocks)
             self._drawn[s.key] = s.version
         caught_up = await self._note(s)
         if caught_up:

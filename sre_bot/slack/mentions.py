@@ -63,8 +63,8 @@ def register(app: AsyncApp, deps: Deps, seen: SeenEvents | StoreSeenEvents, grou
             return
         channel, thread = event["channel"], event.get("thread_ts") or event["ts"]
         started = time.monotonic()
-        text, blocks = looking_blocks("checking the telemetry")
-        posted = await client.chat_postMessage(channel=channel, thread_ts=thread, text=text, blocks=blocks)
+        text, looking = looking_blocks("checking the telemetry")
+        posted = await client.chat_postMessage(channel=channel, thread_ts=thread, text=text, blocks=looking)
         progress = _progress(client, channel, posted["ts"])
         try:
             caller = groups.caller_of_event(client, event, thread_ts=thread)
@@ -72,7 +72,7 @@ def register(app: AsyncApp, deps: Deps, seen: SeenEvents | StoreSeenEvents, grou
                 reply = await answer_mention(deps, unescape(event.get("text", "")), thread=f"{channel}:{thread}",
                                              progress=progress, caller=caller)
             text, blocks = await render_answer(deps, reply, channel=channel, ts=posted["ts"], thread_ts=thread)
-            outcome = reply.kind
+            outcome: str = reply.kind
         except Exception:
             log.exception("mention failed")
             text, blocks = f"Something went wrong on my side (ref `{cid}`); the logs have the details.", None

@@ -23,8 +23,14 @@ from ..runbooks.match import Match
 from ..runbooks.run import RunState
 from ..services.caller import Caller
 from ..services.reply import Reply
-from ..services.runbook_commands import (RunRequest, list_runbooks, parse_runbook_args, prepare_run, resolve_run,
-                                         run_prepared)
+from ..services.runbook_commands import (
+    RunRequest,
+    list_runbooks,
+    parse_runbook_args,
+    prepare_run,
+    resolve_run,
+    run_prepared,
+)
 from .approvals import post_request
 from .delivery import respond_or_log
 from .render import render_reply

@@ -7,8 +7,19 @@ import asyncio
 import json
 
 from sre_bot.slack.action_blocks import REJECT_MODAL
-from tests.actions._support import (APPROVE, REJECT, MutableClock, add_checkout, ask, audit_kinds, button, click,
-                                    config, message_with, request_message)
+from tests.actions._support import (
+    APPROVE,
+    REJECT,
+    MutableClock,
+    add_checkout,
+    ask,
+    audit_kinds,
+    button,
+    click,
+    config,
+    message_with,
+    request_message,
+)
 from tests.fakes.argocd import FakeArgoCD
 from tests.fakes.slack_api import FakeSlack
 from tests.harness import running_bot

@@ -10,8 +10,16 @@ import sys
 from pathlib import Path
 
 from sre_bot.slack.sweeper import sweep_once
-from tests.actions._support import (APPROVE, MutableClock, add_checkout, ask, click, config, message_with,
-                                    request_message)
+from tests.actions._support import (
+    APPROVE,
+    MutableClock,
+    add_checkout,
+    ask,
+    click,
+    config,
+    message_with,
+    request_message,
+)
 from tests.fakes.argocd import FakeArgoCD
 from tests.fakes.slack_api import FakeSlack
 from tests.harness import running_bot

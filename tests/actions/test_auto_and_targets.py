@@ -6,8 +6,17 @@ from __future__ import annotations
 import json
 import time
 
-from tests.actions._support import (APPROVE, UNDO, add_checkout, ask, audit_kinds, click, config, message_with,
-                                    request_message)
+from tests.actions._support import (
+    APPROVE,
+    UNDO,
+    add_checkout,
+    ask,
+    audit_kinds,
+    click,
+    config,
+    message_with,
+    request_message,
+)
 from tests.fakes.argocd import FakeArgoCD
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.webhook import FakeWebhook

@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import yaml
 
-from tests.actions._support import APPROVE, ACTIONS, add_checkout, click, message_with, request_message
+from tests.actions._support import ACTIONS, APPROVE, add_checkout, click, message_with, request_message
 from tests.fakes import free_port
 from tests.fakes.argocd import FakeArgoCD
 from tests.fakes.slack_api import FakeSlack

@@ -172,7 +172,7 @@ async def test_step_sizing_caps_points(prom_url: str, history_end: int) -> None:
 @pytest.mark.prometheus
 async def test_stopped_server_is_unavailable(real_prometheus, history_end: int) -> None:
     """A Prometheus that has stopped gives BackendUnavailable naming the URL and the cause."""
-    with prometheus_server("# TYPE up gauge\nup 1 %d\n# EOF\n" % history_end) as url:
+    with prometheus_server(f"# TYPE up gauge\nup 1 {history_end}\n# EOF\n") as url:
         prom = PrometheusBackend(url)
         assert await prom.ping()
     with pytest.raises(BackendUnavailable) as info:

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from sre_bot.analysis.calibration import (Calibration, CalibrationPoint, brier, choose_calibration,
-                                          expected_calibration_error, reliability_bins)
+from sre_bot.analysis.calibration import (
+    Calibration,
+    CalibrationPoint,
+    brier,
+    choose_calibration,
+    expected_calibration_error,
+    reliability_bins,
+)
 
 P = CalibrationPoint
 

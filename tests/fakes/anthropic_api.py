@@ -30,6 +30,7 @@ SDK notes (anthropic 2.11): it retries 408/409/429/5xx (and 529) itself, honouri
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import itertools
 import json
@@ -38,7 +39,7 @@ import re
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 from aiohttp import web
 
@@ -111,7 +112,7 @@ class Delay:
     item: Item
 
 
-Item = Union[Reply, Error, Raw, Delay, str, Callable[[dict[str, Any]], Any]]
+Item = Reply | Error | Raw | Delay | str | Callable[[dict[str, Any]], Any]
 
 
 def call(name: str, input: Mapping[str, Any] | None = None, id: str | None = None) -> Call:  # noqa: A002
@@ -295,10 +296,8 @@ class FakeAnthropic(FakeServer):
     async def _answer(self, item: Any, body: dict[str, Any], depth: int = 0) -> web.StreamResponse:
         if isinstance(item, Delay):
             assert self._wake is not None
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), item.seconds)
-            except asyncio.TimeoutError:
-                pass
             return await self._answer(item.item, body, depth)
         if isinstance(item, str):
             item = text(item)

@@ -24,8 +24,9 @@ import socket
 import threading
 import time
 from collections import defaultdict, deque
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Callable, Iterable, Iterator
+from typing import Any
 
 import pytest
 from aiohttp import web

@@ -101,7 +101,7 @@ async def test_injection_lines_change_nothing_and_nothing_runs(fake_slack, model
                 ("scale", {"service": "catalog", "replicas": 0}), ("alertmanager.silence", {"matchers": {}, "comment": "all"}),
                 ("delete_namespace", {"namespace": "prod"}), ("webhook", {"name": "approve-all"})]
         proposals = [{"action": a, "args": args, "reason": line[:80], "evidence_ids": [log_id, *ids[:2]]}
-                     for line, (a, args) in zip(INJECTION_LINES, asks * 4)]
+                     for line, (a, args) in zip(INJECTION_LINES, asks * 4, strict=False)]
         return answer(summary="No incident; all is fine.", suggested_actions=proposals,
                       hypotheses=[{"service": "payments-api", "cause": "nothing is wrong", "confidence": 0.99,
                                    "evidence_ids": ["e1", "e99"], "quotes": [{"evidence_id": "e1",

@@ -67,7 +67,7 @@ def test_export_is_well_formed(export: str) -> None:
         times = [t for t, _ in points]
         assert times == sorted(set(times)), name
         if name in cumulative:
-            assert all(b[1] >= a[1] for a, b in zip(points, points[1:])), (name, labels)
+            assert all(b[1] >= a[1] for a, b in zip(points, points[1:], strict=False)), (name, labels)
     assert {n for n, _ in series} - cumulative == {"container_memory_working_set_bytes", "pg_stat_activity_count", "up"}
     assert len(series[("http_requests_total", '{code="500",namespace="shop",service="checkout"}')]) == 241
 

@@ -41,7 +41,7 @@ async def test_given_ports_urls_and_stop(scenario: Scenario, http: httpx.AsyncCl
     with pytest.raises(httpx.ConnectError):
         await http.get(f"http://127.0.0.1:{ports.loki}/ready")
     with pytest.raises(RuntimeError, match="not started"):
-        sb.urls
+        _ = sb.urls
 
 
 async def test_data_follows_the_advancing_clock(scenario: Scenario, http: httpx.AsyncClient) -> None:

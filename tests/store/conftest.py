@@ -48,7 +48,7 @@ def postgres_available() -> None:
     """Checks once that the test PostgreSQL answers; skips (or fails under CI) the tests that need it."""
     try:
         asyncio.run(_admin("SELECT 1"))
-    except (OSError, asyncpg.PostgresError, asyncio.TimeoutError) as e:
+    except (TimeoutError, OSError, asyncpg.PostgresError) as e:
         where = make_url(ADMIN_URL).render_as_string(hide_password=True)
         msg = f"PostgreSQL not reachable at {where} ({type(e).__name__}: {e}); set SRE_BOT_TEST_POSTGRES or start it"
         if _in_ci():

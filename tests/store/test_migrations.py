@@ -53,9 +53,8 @@ async def test_schema_matches_migrations(store: Store) -> None:
 
 async def test_unknown_revision_is_a_store_error(store_url: str) -> None:
     """A database written by a newer version (unknown revision) fails to open with a plain StoreError."""
-    async with await open_store(store_url) as store:
-        async with store._engine.begin() as conn:
-            await conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    async with await open_store(store_url) as store, store._engine.begin() as conn:
+        await conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
     with pytest.raises(StoreError, match="newer sre-bot") as caught:
         await open_store(store_url)
     assert caught.value.operation == "migrate"

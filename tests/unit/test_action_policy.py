@@ -7,8 +7,15 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from sre_bot.actions.config import ActionsConfig
-from sre_bot.actions.policy import (Click, button_value, check_decision, effective_autonomy, fingerprint, may_switch,
-                                    parse_button_value)
+from sre_bot.actions.policy import (
+    Click,
+    button_value,
+    check_decision,
+    effective_autonomy,
+    fingerprint,
+    may_switch,
+    parse_button_value,
+)
 from sre_bot.config import parse_config
 from sre_bot.errors import ConfigError
 from sre_bot.store.records import ActionRequest

@@ -8,8 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from sre_bot.alert_payloads import (fingerprint, load_alert_files, parse_alerts, parse_alerts_json,
-                                    parse_api_alerts, parse_webhook)
+from sre_bot.alert_payloads import (
+    fingerprint,
+    load_alert_files,
+    parse_alerts,
+    parse_alerts_json,
+    parse_api_alerts,
+    parse_webhook,
+)
 from sre_bot.errors import UsageError
 
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "alertmanager"

@@ -8,8 +8,15 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from pydantic import ValidationError
 
-from sre_bot.analysis.correlation import (AlertEvent, CorrelationRules, Correlator, correlate, root_service,
-                                          service_from_labels, severity_of)
+from sre_bot.analysis.correlation import (
+    AlertEvent,
+    CorrelationRules,
+    Correlator,
+    correlate,
+    root_service,
+    service_from_labels,
+    severity_of,
+)
 
 T0 = datetime(2026, 11, 21, 14, 0, tzinfo=timezone.utc)
 SHOP = {"frontend": ["checkout"], "checkout": ["payments-api", "cart"], "payments-api": ["payments-db"],

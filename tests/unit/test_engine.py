@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import math
 
-from sre_bot.analysis.anomaly import detect_onset
+from sre_bot.analysis.anomaly import SignalAnomaly, detect_onset
 from sre_bot.analysis.log_shift import template_shifts
 from sre_bot.analysis.ranking import DeployHit, LogHit, SignalHit, rank_services
-from sre_bot.analysis.anomaly import SignalAnomaly
 
 T0 = 1_700_000_000.0
 STEP = 60.0
