@@ -171,9 +171,11 @@ def block_actions(
     response_url: str = f"https://hooks.slack.com/actions/{TEAM_ID}/111/random-value",
     thread_ts: str | None = None,
     block_id: str = "actions",
-    trigger_id: str = "111.222.valid",
+    trigger_id: str | None = None,
 ) -> SlackBody:
-    """A button click on a bot message (in a thread when `thread_ts`): the `payload=` form of `block_actions`."""
+    """A button click on a bot message (in a thread when `thread_ts`): the `payload=` form of `block_actions` (a new
+    trigger_id each time, as Slack makes for every click: two clicks are two requests, not a replay)."""
+    trigger_id = trigger_id or _new_trigger_id()
     container = {"type": "message", "message_ts": message_ts, "channel_id": channel, "is_ephemeral": False}
     message = {"type": "message", "ts": message_ts, "user": BOT_USER_ID, "bot_id": BOT_ID, "text": ""}
     if thread_ts:

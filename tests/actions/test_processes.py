@@ -97,14 +97,14 @@ async def _ask_rollback(rep: Replica, fake: FakeSlack, count: int, extra: str = 
 
 async def test_two_replicas_sharing_postgres_run_the_same_click_once(tmp_path: Path, fake_slack: FakeSlack,
                                                                      argocd_server: FakeArgoCD, pg_url: str) -> None:
-    """The identical signed click, delivered 10 times to each of two processes at once: one rollback."""
+    """Twenty clicks on the same Approve button (each its own Slack request; identical bytes would be a refused replay),
+    ten to each of two processes at once: one rollback, nineteen refusals."""
     add_checkout(argocd_server)
     with replicas(tmp_path, fake_slack, argocd_server, pg_url) as (a, b):
         a.start(), b.start()
         await asyncio.gather(a.ready(), b.ready())
         msg = await _ask_rollback(a, fake_slack, 1)
-        body = click(APPROVE, msg, user="W222")
-        resps = await asyncio.gather(*(rep.post(body) for rep in (a, b) * 10))
+        resps = await asyncio.gather(*(rep.post(click(APPROVE, msg, user="W222")) for rep in (a, b) * 10))
         assert all(r.status_code == 200 for r in resps)
         await fake_slack.wait_for("chat.postEphemeral", 19, timeout=30)
         await message_with(fake_slack, "done", timeout=20)  # the winner's outcome, drawn after Argo CD answered
@@ -135,7 +135,7 @@ async def test_kill_9_between_approval_and_outcome_never_runs_twice(tmp_path: Pa
         a.start()
         await a.ready()
         for rep in (a, b):
-            await rep.post(body)
+            await rep.post(click(APPROVE, msg, user="W222"))  # a new click: the first one's bytes would be a replay
         [eph, *_] = await fake_slack.wait_for("chat.postEphemeral", 2, timeout=20)
         assert "Already executing" in eph.args["text"]
         shown = json.dumps(request_message(fake_slack)["blocks"])
