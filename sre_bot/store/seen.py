@@ -29,6 +29,9 @@ __all__ = ["SeenKeys"]
 
 _BATCH = 500  # keys in one transaction at most (two bound values each)
 _PRUNE_EVERY = timedelta(minutes=5)
+# Rows are pruned once older than the longest ttl this process has asked for, and never sooner than this: a short-lived
+# key (a runbook click's two minutes) must not prune the hour-long keys of Slack event ids written before a restart.
+_KEEP_AT_LEAST = timedelta(hours=1)
 
 
 @dataclass(frozen=True, eq=False)  # each ask is itself, even when two ask the same key at the same time
@@ -56,6 +59,7 @@ class SeenKeys:
         self._queue: list[_Ask] = []
         self._writer: asyncio.Task[None] | None = None
         self._next_prune: datetime | None = None
+        self._longest = _KEEP_AT_LEAST
 
     async def first_time(self, key: str, *, now: datetime, ttl: timedelta) -> bool:
         """True for exactly one caller per `key` within `ttl`; StoreError when its group could not be written."""
@@ -94,10 +98,11 @@ class SeenKeys:
         for ask in sorted(earliest.values(), key=lambda a: a.key):
             by_ttl.setdefault(ask.ttl, []).append(ask)
         now = min(a.now for a in group)
+        self._longest = max(self._longest, max(by_ttl))
         firsts: set[_Ask] = set()
         async with self._s._tx("first_time", write=True, durable=False) as conn:
             if self._next_prune is None or now >= self._next_prune:  # rows no ttl in use still needs
-                await conn.execute(delete(seen_events).where(seen_events.c.seen_at <= now - max(by_ttl)))
+                await conn.execute(delete(seen_events).where(seen_events.c.seen_at <= now - self._longest))
                 self._next_prune = now + min(min(by_ttl), _PRUNE_EVERY)
             for ttl, asks in by_ttl.items():
                 statement = upsert(self._s.backend, seen_events).values(

@@ -414,9 +414,10 @@ class Store:
     async def first_time(self, key: str, *, now: datetime, ttl: timedelta) -> bool:
         """True for exactly one caller per `key` within `ttl`, across processes; a key older than `ttl` is new again.
 
-        Rows older than `ttl` are deleted at most every few minutes (use one ttl per store). Callers that ask while
-        a write is under way share the next transaction (`seen.py`). On SQLite the commit does not wait for the disk
-        (it is on the path of every Slack ack): a power cut may forget the last keys, so a retry of those could be
-        let through once more; a process crash forgets nothing.
+        Rows are deleted at most every few minutes once older than the longest ttl asked for (and at least an hour),
+        so keys of different ttls can share the store. Callers that ask while a write is under way share the next
+        transaction (`seen.py`). On SQLite the commit does not wait for the disk (it is on the path of every Slack
+        ack): a power cut may forget the last keys, so a retry of those could be let through once more; a process
+        crash forgets nothing.
         """
         return await self._seen.first_time(key, now=now, ttl=ttl)

@@ -270,3 +270,17 @@ async def test_every_caller_sharing_a_failed_seen_write_gets_the_store_error(sql
                                    return_exceptions=True)
     assert all(isinstance(r, StoreError) and "closed" in str(r) for r in results), results
     assert len({id(r) for r in results}) == 10
+
+
+async def test_a_short_lived_key_does_not_prune_the_hour_long_event_keys(store_url: str) -> None:  # noqa: F811
+    """A runbook click's 2-minute key, asked in a new process, must not delete the Slack event ids another process
+    wrote in the last hour: a retry of that event is still recognised afterwards."""
+    t0 = datetime(2026, 12, 5, 6, 0, tzinfo=timezone.utc)
+    async with await open_store(store_url) as before_restart:
+        assert await before_restart.first_time("event:Ev01", now=t0, ttl=timedelta(hours=1)) is True
+    async with await open_store(store_url) as after_restart:
+        click = "runbook-click:C1:1.2:restart"
+        assert await after_restart.first_time(click, now=t0 + timedelta(minutes=10), ttl=timedelta(minutes=2))
+        assert await after_restart.first_time(click, now=t0 + timedelta(minutes=11), ttl=timedelta(minutes=2)) is False
+        assert await after_restart.first_time("event:Ev01", now=t0 + timedelta(minutes=20),
+                                              ttl=timedelta(hours=1)) is False
