@@ -13,6 +13,7 @@ Tables, machine info and the command line come from the evaluation's report modu
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Sequence
 from datetime import datetime, timezone
@@ -24,8 +25,8 @@ from sre_bot.evaluation.metrics import summarize
 from sre_bot.evaluation.report import command_line, format_table, num, pct, render_terminal, run_document
 from sre_bot.evaluation.results import ScenarioResult
 
-__all__ = ["REPO_ROOT", "RESULTS_DIR", "machine_info", "command_line", "format_table", "write_json", "save_and_say",
-           "progress", "pct", "num", "utc_now", "write_eval_report"]
+__all__ = ["REPO_ROOT", "RESULTS_DIR", "PG_ADMIN", "machine_info", "command_line", "format_table", "write_json",
+           "save_and_say", "progress", "pct", "num", "utc_now", "write_eval_report", "fresh_postgres"]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = REPO_ROOT / "benchmarks" / "results"  # git-ignored
@@ -74,3 +75,25 @@ def write_eval_report(name: str, title: str, scenarios: Sequence[ScenarioResult]
     shown = [p.relative_to(REPO_ROOT) if p.resolve().is_relative_to(REPO_ROOT) else p for p in paths.values()]
     print("evaluation report: " + ", ".join(str(p) for p in shown))
     return paths
+
+
+# The machine's PostgreSQL, where benchmarks that measure the store make a database of their own.
+PG_ADMIN = os.environ.get("SRE_BOT_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+async def fresh_postgres(database: str) -> str | None:
+    """`database` dropped and created afresh next to PG_ADMIN; its SQLAlchemy URL, or None when the server is not
+    reachable (the benchmark then skips PostgreSQL and says so)."""
+    import asyncpg
+
+    try:
+        conn = await asyncpg.connect(PG_ADMIN, timeout=3)
+    except (OSError, asyncpg.PostgresError):
+        return None
+    try:
+        await conn.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+        await conn.execute(f"CREATE DATABASE {database}")
+    finally:
+        await conn.close()
+    base = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
+    return f"{base}/{database}"

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import tempfile
 import time
 from datetime import datetime, timedelta, timezone
@@ -27,7 +26,17 @@ from typing import Any
 import httpx
 from aiohttp import web
 
-from benchmarks._report import RESULTS_DIR, command_line, format_table, machine_info, num, progress, save_and_say
+from benchmarks._report import (
+    PG_ADMIN,
+    RESULTS_DIR,
+    command_line,
+    format_table,
+    fresh_postgres,
+    machine_info,
+    num,
+    progress,
+    save_and_say,
+)
 from sre_bot.alert_payloads import fingerprint, parse_webhook
 from sre_bot.alert_webhook import alertmanager_handler
 from sre_bot.analysis.correlation import Correlator
@@ -42,7 +51,6 @@ BODY_ALERTS = 10
 SENDERS = 8
 T0 = datetime(2026, 11, 1, tzinfo=timezone.utc)
 NAMES = ("HighErrorRate", "HighLatency", "KubePodCrashLooping")
-PG_ADMIN = os.environ.get("SRE_BOT_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 PG_DB = "sre_bot_bench"  # dropped and created afresh for each size
 
 
@@ -137,21 +145,6 @@ async def _run(n: int, db_url: str) -> dict[str, Any]:
             "process_s": process_s, "pure_s": pure_s, "pure_incidents": len(corr.incidents())}
 
 
-async def _fresh_pg() -> str | None:
-    """A new empty database on the machine's PostgreSQL; its URL, or None when the server is not reachable."""
-    import asyncpg
-
-    try:
-        conn = await asyncpg.connect(PG_ADMIN, timeout=3)
-    except (OSError, asyncpg.PostgresError):
-        return None
-    try:
-        await conn.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
-        await conn.execute(f"CREATE DATABASE {PG_DB}")
-    finally:
-        await conn.close()
-    base = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
-    return f"{base}/{PG_DB}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -167,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     for store in stores:
         for n in args.sizes:
             if store == "postgresql":
-                fresh = asyncio.run(_fresh_pg())
+                fresh = asyncio.run(fresh_postgres(PG_DB))
                 if fresh is None:
                     progress(f"PostgreSQL not reachable at {PG_ADMIN}: skipped")
                     break

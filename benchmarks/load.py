@@ -42,10 +42,12 @@ import aiohttp
 from aiohttp import web
 
 from benchmarks._report import (
+    PG_ADMIN,
     REPO_ROOT,
     RESULTS_DIR,
     command_line,
     format_table,
+    fresh_postgres,
     machine_info,
     num,
     progress,
@@ -57,7 +59,6 @@ from tests.slack_signing import SlackBody, app_mention, signed_headers, slash_co
 
 SECRET = "bench-signing-secret-0123456789ab"
 LEVELS = (1, 10, 50)
-PG_ADMIN = os.environ.get("SRE_BOT_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 PG_DB = "sre_bot_load_bench"  # dropped and created afresh for each run
 TARGET_ACK_P99_MS = 100.0  # at 50 senders
 TARGET_HEALTHZ_MS = 50.0
@@ -347,21 +348,6 @@ async def _bot(store: str, db_url: str, work: Path, fake: dict[str, str], sandbo
         yield url, proc, log
 
 
-async def _fresh_pg() -> str | None:
-    """A new empty database on the machine's PostgreSQL; its URL, or None when the server is not reachable."""
-    import asyncpg
-
-    try:
-        conn = await asyncpg.connect(PG_ADMIN, timeout=3)
-    except (OSError, asyncpg.PostgresError):
-        return None
-    try:
-        await conn.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
-        await conn.execute(f"CREATE DATABASE {PG_DB}")
-    finally:
-        await conn.close()
-    base = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
-    return f"{base}/{PG_DB}"
 
 
 async def _run_store(store: str, db_url: str, levels: list[int], n: int, drain_s: float, work: Path,
@@ -437,7 +423,7 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
         bare_url = f"http://127.0.0.1:{bare_port}"
         for k, store in enumerate(args.store):
             if store == "postgresql":
-                db_url = await _fresh_pg()
+                db_url = await fresh_postgres(PG_DB)
                 if db_url is None:
                     progress(f"PostgreSQL not reachable at {PG_ADMIN}: skipped")
                     continue
