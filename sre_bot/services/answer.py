@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from ..actions.suggest import engine_suggestions
 from ..analysis.calibration import Calibration
 from ..investigation import Investigation
-from .reply import Reply, Section
+from .reply import Reply, Section, md_escape
 
 if TYPE_CHECKING:
     from ..llm.investigator import LLMResult
@@ -48,12 +48,6 @@ def _confidence(c: float, cal: Calibration | None, *, top: bool) -> str:
     return f"confidence {cal.apply(c):.2f} (calibrated from the engine's {c:.2f})"
 
 
-def _md(text: str) -> str:
-    """Free text (alert names, log labels, the model's words) for `Reply.text`, which is mrkdwn: Slack's three
-    control characters escaped, so nothing in it becomes a mention or a link."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
 def _title(question: str) -> str:
     return f"Why: {question}" if len(question) < 120 else "Investigation"
 
@@ -64,7 +58,7 @@ def investigation_reply(inv: Investigation, *, why_engine: str | None = None,
     `calibration`: how confidences are shown (default: the scenario library's; None: as the engine states them)."""
     cal = library_calibration() if calibration == _LIBRARY else calibration
     assert cal is None or isinstance(cal, Calibration)
-    timeline = "\n".join(f"• {t.at:%H:%M} — {_md(t.text)}" for t in inv.timeline[:10])
+    timeline = "\n".join(f"• {t.at:%H:%M} — {md_escape(t.text)}" for t in inv.timeline[:10])
     sections = []
     for i, h in enumerate(inv.hypotheses, 1):
         shown = h.evidence[:EVIDENCE_PER_HYPOTHESIS]
@@ -95,7 +89,7 @@ def investigation_reply(inv: Investigation, *, why_engine: str | None = None,
 def llm_reply(engine: Investigation, result: LLMResult, question: str) -> Reply:
     """The model's answer after the grounding check, with the engine's gaps (what nobody could check)."""
     a = result.answer
-    timeline = "\n".join(f"• {_md(at)} — {_md(text)}" for at, text, _ in a.timeline[:10])
+    timeline = "\n".join(f"• {md_escape(at)} — {md_escape(text)}" for at, text, _ in a.timeline[:10])
     summary = a.summary
     if a.insufficient and "insufficient" not in summary.lower():
         summary = f"Insufficient evidence: {summary}"
