@@ -25,7 +25,7 @@ from .runbooks.config import RunbooksConfig
 from .settings import format_validation_error
 
 __all__ = ["Signal", "ServiceConfig", "Defaults", "Config", "load_config", "parse_config", "DEFAULT_SIGNALS",
-           "RenderedSignal", "LLMConfig"]
+           "RenderedSignal", "LLMConfig", "EdgeMetrics", "CallGraphConfig", "BUILTIN_EDGE_METRICS"]
 
 Unit = Literal["rps", "ratio", "seconds", "cores", "bytes", "count"]
 
@@ -125,6 +125,73 @@ class LLMConfig(_Strict):
         return v
 
 
+class EdgeMetrics(_Strict):
+    """Per-edge (caller → callee) metrics: each query is complete PromQL returning one series per edge, labelled
+    by `client_label` and `server_label`. Any part may be left out; latencies are in seconds."""
+
+    name: str = "custom"
+    client_label: str = "client"
+    server_label: str = "server"
+    requests: str | None = None  # requests/s on the edge
+    errors: str | None = None  # failed requests/s on the edge
+    latency_client: str | None = None  # seconds, as the caller sees it (includes the network)
+    latency_server: str | None = None  # seconds, as the callee sees it (its own work)
+
+    @field_validator("client_label", "server_label")
+    @classmethod
+    def _label(cls, v: str) -> str:
+        if not LABEL_NAME_RE.match(v):
+            raise ValueError(f"{v!r} is not a valid Prometheus label name")
+        return v
+
+    @model_validator(mode="after")
+    def _some(self) -> EdgeMetrics:
+        if not any((self.requests, self.errors, self.latency_client, self.latency_server)):
+            raise ValueError("an edge metrics entry needs at least one of requests, errors, latency_client, "
+                             "latency_server")
+        return self
+
+
+def _tempo() -> EdgeMetrics:
+    graph = "traces_service_graph_request"
+    rate = "sum by (client, server) (rate({m}[1m]))"
+    mean = "(" + rate.format(m=f"{graph}_{{side}}_seconds_sum") + " / " + rate.format(
+        m=f"{graph}_{{side}}_seconds_count") + ")"
+    return EdgeMetrics(name="tempo service graphs", client_label="client", server_label="server",
+                       requests=rate.format(m=f"{graph}_total"), errors=rate.format(m=f"{graph}_failed_total"),
+                       latency_client=mean.format(side="client"), latency_server=mean.format(side="server"))
+
+
+def _istio() -> EdgeMetrics:
+    by = "sum by (source_workload, destination_workload)"
+    dur = "istio_request_duration_milliseconds"
+    def lat(reporter: str) -> str:
+        sel = f'{{reporter="{reporter}"}}'
+        return f"({by} (rate({dur}_sum{sel}[2m])) / {by} (rate({dur}_count{sel}[2m])) / 1000)"
+
+    return EdgeMetrics(name="istio", client_label="source_workload", server_label="destination_workload",
+                       requests=f'{by} (rate(istio_requests_total{{reporter="source"}}[2m]))',
+                       errors=f'{by} (rate(istio_requests_total{{reporter="source", response_code=~"5.."}}[2m]))',
+                       latency_client=lat("source"), latency_server=lat("destination"))
+
+
+# What a cluster usually has: Tempo's metrics-generator service graphs (also written by Grafana Alloy and the
+# OpenTelemetry collector's servicegraph connector) and Istio's standard metrics (the source reporter is the caller's
+# sidecar, the destination reporter the callee's). Each is queried only when present.
+BUILTIN_EDGE_METRICS: tuple[EdgeMetrics, ...] = (_tempo(), _istio())
+
+
+class CallGraphConfig(_Strict):
+    """Where per-edge request rate, latency and errors come from: built-in presets and the file's own."""
+
+    builtin: bool = True
+    edges: list[EdgeMetrics] = Field(default_factory=list)
+
+    @property
+    def sources(self) -> list[EdgeMetrics]:
+        return [*(BUILTIN_EDGE_METRICS if self.builtin else ()), *self.edges]
+
+
 class RenderedSignal(_Strict):
     name: str
     signal: Signal
@@ -141,6 +208,7 @@ class Config(_Strict):
     correlation: CorrelationRules = Field(default_factory=CorrelationRules)  # alerts -> incidents
     runbooks: RunbooksConfig = Field(default_factory=RunbooksConfig)  # interactive runbooks: folder, URLs
     incidents: IncidentsConfig = Field(default_factory=IncidentsConfig)  # where incident messages go
+    call_graph: CallGraphConfig = Field(default_factory=CallGraphConfig)  # per-edge metrics (Tempo, Istio, own)
 
     @model_validator(mode="after")
     def _check(self) -> Config:
