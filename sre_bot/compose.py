@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import httpx
 
@@ -23,14 +24,14 @@ from .config import Config, load_config
 from .deps import Deps
 from .errors import ConfigError, UsageError
 from .links import Links
-from .llm.client import open_llm
-from .llm.conversation import Conversations
 from .metrics import Metrics
 from .runbooks.loader import build_library
 from .services.offload import Offload, default_processes
 from .settings import Settings
-from .store.store import open_store
 from .windows import parse_duration
+
+if TYPE_CHECKING:
+    from .llm.client import LLM
 
 __all__ = ["open_deps"]
 
@@ -91,9 +92,18 @@ async def open_deps(
         offload = Offload(s.analysis_processes if s.analysis_processes is not None else default_processes(),
                           investigations=s.max_investigations)
         stack.callback(offload.close)
-        llm = await stack.enter_async_context(open_llm(s, cfg, m)) if use_llm else None
+        # The model client (anthropic, a second of imports) and the store (SQLAlchemy, alembic) are imported only
+        # when they are used, so one-shot commands without a key start fast.
+        llm: LLM | None = None
+        if use_llm and s.anthropic_api_key is not None:
+            from .llm.client import open_llm
+
+            llm = await stack.enter_async_context(open_llm(s, cfg, m))
         store = None
         if use_store:
+            from .llm.conversation import Conversations
+            from .store.store import open_store
+
             store = await open_store(s.db_url, pool_size=s.db_pool_size, max_overflow=s.db_pool_overflow)
             stack.push_async_callback(store.close)
             if llm is not None:  # threads' conversations in the store: replicas and restarts continue them

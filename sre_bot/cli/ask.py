@@ -15,8 +15,6 @@ from ..compose import open_deps
 from ..services.answer import llm_json
 from ..services.explain import explain
 from ..settings import Settings
-from ..slack.render import render_reply
-from ..slack.text import blocks_to_text
 from ..windows import parse_duration, parse_time
 
 __all__ = ["ask"]
@@ -37,6 +35,9 @@ async def ask(settings: Settings, question: str, *, at: str | None = None, windo
         json.dump(data, out, indent=2)
         print(file=out)
     else:
+        from ..slack.render import render_reply  # Block Kit (slack_sdk) only for the text answer
+        from ..slack.text import blocks_to_text
+
         _, blocks = render_reply(done.reply)
         print(blocks_to_text(blocks), file=out)
     return 0

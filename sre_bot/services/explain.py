@@ -12,16 +12,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from ..deadline import answer_deadline, extended
 from ..deps import Deps
 from ..investigation import Investigation
-from ..llm.investigator import LLMResult, LLMUnavailable, Progress, run_llm_investigation
 from ..logging import get_logger
 from .answer import investigation_reply, llm_reply
 from .investigate import investigate
 from .names import find_service, known_services
 from .reply import Reply
+
+if TYPE_CHECKING:  # the model's code (and anthropic) is imported only when a model is configured
+    from ..llm.investigator import LLMResult, Progress
 
 __all__ = ["Explained", "explain"]
 
@@ -57,6 +60,8 @@ async def explain(deps: Deps, question: str, *, thread: str | None = None, at: d
     if deps.llm is None:
         return Explained(investigation_reply(engine, why_engine=deps.llm_off_reason), engine,
                          why_engine=deps.llm_off_reason)
+    from ..llm.investigator import LLMUnavailable, run_llm_investigation
+
     if progress:
         await progress("asking the model to investigate the engine's findings")
     try:
