@@ -1,0 +1,1 @@
+"""Tests of the benchmark helpers (their data conversions, not the benchmark runs)."""
