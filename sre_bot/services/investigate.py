@@ -19,21 +19,13 @@ import asyncio
 import contextlib
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
-from typing import Any
 
-from ..analysis.anomaly import SignalAnomaly, detect_onsets
-from ..analysis.graph import depends_on_closure
+from ..analysis import engine
+from ..analysis.anomaly import SignalAnomaly
+from ..analysis.engine import DEPLOY_LOOKBACK_S, MIN_CONFIDENCE, Analysis, Candidate, EdgeFinding, SignalFinding
+from ..analysis.evidence import AlertEvent, DeployEvent, EdgeSeries, EngineEvidence, LogShift, SignalSeries
 from ..analysis.question import parse_question
-from ..analysis.ranking import (
-    DEPLOY_LOOKBACK_S,
-    MIN_CONFIDENCE,
-    Candidate,
-    DeployHit,
-    LogHit,
-    SignalHit,
-    rank_services,
-)
-from ..config import ServiceConfig
+from ..config import Config, ServiceConfig
 from ..deadline import answer_deadline, postpone
 from ..deps import Deps
 from ..investigation import Hypothesis, Investigation, RankedService, TimelineEntry
@@ -41,15 +33,16 @@ from ..models import Evidence, TimeRange, evidence_id
 from ..tools._common import analyse, fmt_value
 from ..tools.alerts import firing_alerts
 from ..tools.deploys import app_status
+from ..tools.edges import METRIC_TITLES, edge_series, edges_of
 from ..tools.logs import error_shift
 from ..tools.signals import baseline_for, golden_signals
-from ..tools.topology import discover_edges, merge_graph
+from ..tools.topology import merge_graph
 from .names import find_service, known_services
 from .reply import gaps_of
 
 __all__ = ["investigate", "investigation_window", "scope_services", "MAX_SERVICES"]
 
-MAX_SERVICES = 40
+MAX_SERVICES = 60
 
 
 def investigation_window(now: datetime, length: timedelta, at: datetime | None) -> TimeRange:
@@ -61,21 +54,28 @@ def investigation_window(now: datetime, length: timedelta, at: datetime | None) 
 
 
 def scope_services(graph: Mapping[str, list[str]], focus: str | None, names: Mapping[str, str]) -> list[str]:
-    """The focus, everything it depends on (transitively, nearest first), and its direct callers; or every known
-    service. Not capped here: the caller keeps the first MAX_SERVICES and says when it cut."""
+    """The connected component around the focus, nearest first (upstream and downstream alike; at one distance,
+    what it depends on before what calls it); or every known service. Not capped here: the caller keeps the first
+    MAX_SERVICES and says when it cut — by distance, never by name."""
     if focus is None:
         return sorted(set(graph) | set(names.values()))
+    callers: dict[str, list[str]] = {}
+    for s, ds in graph.items():
+        for d in ds:
+            callers.setdefault(d, []).append(s)
     out, frontier = [focus], [focus]
+    seen = {focus}
     while frontier:
+        down = [d for s in frontier for d in graph.get(s, [])]
+        up = [c for s in frontier for c in sorted(callers.get(s, []))]
         nxt = []
-        for s in frontier:
-            for d in graph.get(s, []):
-                if d not in out:
-                    out.append(d)
-                    nxt.append(d)
+        for s in [*down, *up]:
+            if s not in seen:
+                seen.add(s)
+                out.append(s)
+                nxt.append(s)
         frontier = nxt
-    callers = [s for s, ds in graph.items() if focus in ds and s not in out]
-    return out + callers
+    return out
 
 
 def _hhmm(t: float | datetime) -> str:
@@ -83,31 +83,98 @@ def _hhmm(t: float | datetime) -> str:
     return dt.strftime("%H:%M UTC")
 
 
-def _onset_args(e: Evidence, window: TimeRange) -> dict[str, Any] | None:
-    """What `detect_onset` needs to judge a signal evidence item, or None when there is nothing to judge."""
-    if e.status != "ok" or e.kind != "signal" or not e.data.get("points"):
-        return None
-    return {"points": [(p[0], p[1]) for p in e.data["points"]], "window_start": window.start.timestamp(),
-            "bad": e.data.get("bad", "up"), "min_abs": e.data.get("min_abs", 0.0),
-            "seasonal": [(p[0], p[1]) for p in e.data.get("seasonal_points") or []],
-            "expected": tuple(e.data["expected_points"]) if e.data.get("expected_points") else None}
+def _iso(t: float) -> str:
+    return datetime.fromtimestamp(t, tz=timezone.utc).isoformat()
 
 
-def _anomaly_evidence(e: Evidence, a: SignalAnomaly, window: TimeRange) -> tuple[SignalHit, Evidence]:
-    sig = e.data["signal"]
+def engine_evidence(evidence: list[Evidence], config: Config, scope: set[str]) -> list[EngineEvidence]:
+    """The gathered evidence items as the engine's typed evidence (what it reasons over; see analysis/evidence)."""
+    signals_cfg = config.all_signals
+    out: list[EngineEvidence] = []
+    for e in evidence:
+        d = e.data
+        if e.status != "ok":
+            continue
+        if e.kind == "signal" and d.get("points") and e.service:
+            sig = signals_cfg.get(d.get("signal", ""))
+            out.append(SignalSeries(
+                evidence_id=e.id, service=e.service, signal=d["signal"],
+                title=e.label.removeprefix(f"{e.service} "), unit=d.get("unit", ""),
+                points=tuple((float(t), float(v)) for t, v in d["points"]),
+                bad=sig.bad if sig else "up", min_abs=sig.min_abs if sig else 0.0,
+                seasonal=tuple((float(t), float(v)) for t, v in d.get("seasonal_points") or []),
+                expected=tuple(d["expected_points"]) if d.get("expected_points") else None))
+        elif e.kind == "edge" and d.get("points") and (d["client"] in scope or d["server"] in scope):
+            out.append(EdgeSeries(evidence_id=e.id, client=d["client"], server=d["server"], metric=d["metric"],
+                                  points=tuple((float(t), float(v)) for t, v in d["points"]), source=d["source"]))
+        elif e.kind == "deploy" and e.service:
+            out.append(DeployEvent(evidence_id=e.id, service=e.service,
+                                   at=datetime.fromisoformat(d["deployed_at"]).timestamp(), text=e.quote,
+                                   revision=str(d.get("revision", ""))))
+        elif e.kind == "log_shift" and e.service:
+            first = d.get("first_seen")
+            out.append(LogShift(evidence_id=e.id, service=e.service, kind=d["kind"], text=e.label,
+                                first_seen=datetime.fromisoformat(first).timestamp() if first else None,
+                                during=int(d.get("during") or 0), before=int(d.get("before") or 0)))
+        elif e.kind == "alert" and d.get("starts_at"):
+            out.append(AlertEvent(evidence_id=e.id, service=e.service, alertname=str(d.get("alertname", "")),
+                                  starts_at=datetime.fromisoformat(d["starts_at"]).timestamp()))
+    return out
+
+
+def _history_note(a: SignalAnomaly, step: float | None) -> str:
+    if a.seasonal:
+        return ""
+    notes = []
+    if a.short_history:
+        span = f"{a.history * step / 60:.0f} min" if step else f"{a.history} points"
+        notes.append(f"judged against only {span} of history")
+    if a.seen_before:
+        notes.append("a level its baseline also reached")
+    return f"; {', '.join(notes)}" if notes else ""
+
+
+def _anomaly_evidence(e: Evidence, f: SignalFinding, window: TimeRange) -> Evidence:
+    a = f.anomaly
     unit = e.data["unit"]
     verb = "rose" if a.direction == "up" else "fell"
     base = "the same time yesterday" if a.seasonal else "its baseline"
     quote = (f"{e.label} {verb} from {fmt_value(a.before, unit)} ({base}) to {fmt_value(a.after, unit)} "
-             f"at {_hhmm(a.onset)} (robust z {a.z:+.1f})")
-    ev = e.model_copy(update={
+             f"at {_hhmm(a.onset)} (robust z {a.z:+.1f}{_history_note(a, e.data.get('step'))})")
+    return e.model_copy(update={
         "id": evidence_id("prometheus", e.query, window, "anomaly"), "kind": "anomaly", "quote": quote,
-        "data": {**e.data, "onset": datetime.fromtimestamp(a.onset, tz=timezone.utc).isoformat(),
-                 "before": a.before, "after": a.after, "peak": a.peak, "z": a.z, "direction": a.direction,
-                 "seasonal": a.seasonal},
+        "data": {**e.data, "onset": _iso(a.onset), "before": a.before, "after": a.after, "peak": a.peak, "z": a.z,
+                 "direction": a.direction, "seasonal": a.seasonal, "novelty": a.novelty, "history": a.history},
     })
-    title = e.label.removeprefix(f"{e.service} ") if e.service else e.label
-    return SignalHit(signal=sig, title=title, unit=unit, anomaly=a, evidence_id=ev.id), ev
+
+
+def _edge_evidence(f: EdgeFinding, by_id: dict[str, Evidence], window: TimeRange) -> Evidence | None:
+    items = [by_id[i] for i in f.evidence_ids if i in by_id]
+    if not items:
+        return None
+    a = f.anomaly
+    first = items[0]
+    if f.kind == "network":
+        quote = (f"calls {f.client} → {f.server}: time between the two ends (caller's latency minus callee's) "
+                 f"rose from {fmt_value(a.before, 'seconds')} to {fmt_value(a.after, 'seconds')} at "
+                 f"{_hhmm(a.onset)} (robust z {a.z:+.1f})")
+        if f.server_after is not None:
+            quote += f", while {f.server}'s own handling took {fmt_value(f.server_after, 'seconds')}"
+        label = f"{f.client} → {f.server} network time"
+    else:
+        title = METRIC_TITLES[first.data["metric"]][0]
+        unit = first.data.get("unit", "seconds")
+        verb = "rose" if a.direction == "up" else "fell"
+        quote = (f"{f.client} → {f.server} {title} {verb} from {fmt_value(a.before, unit)} to "
+                 f"{fmt_value(a.after, unit)} at {_hhmm(a.onset)} (robust z {a.z:+.1f})")
+        label = f"{f.client} → {f.server} {title}"
+    return first.model_copy(update={
+        "id": evidence_id("prometheus", "|".join(f.evidence_ids), window, f"edge-{f.kind}"), "kind": "edge_anomaly",
+        "label": label, "quote": quote, "service": f.service,
+        "data": {**first.data, "onset": _iso(a.onset), "before": a.before, "after": a.after, "z": a.z,
+                 "finding": f.kind, "share": f.share, "direction": a.direction,
+                 "evidence_ids": list(f.evidence_ids)},
+    })
 
 
 def _dedupe_not_configured(items: list[Evidence]) -> list[Evidence]:
@@ -125,19 +192,40 @@ def _dedupe_not_configured(items: list[Evidence]) -> list[Evidence]:
 
 
 def _strongest_first(items: list[Evidence]) -> list[Evidence]:
-    """Deploys first (the change), then signals by how far they moved, then log shifts."""
-    order = {"deploy": 0, "anomaly": 1, "log_shift": 2}
+    """Deploys first (the change), then signals and slow calls by how far they moved, then log shifts."""
+    order = {"deploy": 0, "anomaly": 1, "edge_anomaly": 1, "log_shift": 2}
     return sorted(items, key=lambda e: (order.get(e.kind, 3), -abs(e.data.get("z") or 0)))
 
 
-def _cause(c: Candidate, hits: list[SignalHit], deploys: list[Evidence]) -> str:
-    strongest = max(hits, key=lambda h: abs(h.anomaly.z))
-    a = strongest.anomaly
-    change = f"{strongest.title} {fmt_value(a.before, strongest.unit)} → {fmt_value(a.after, strongest.unit)}"
+def _change(c: Candidate) -> str:
+    """The strongest measured change behind a candidate, as a short phrase."""
+    best_sig = max(c.signals, key=lambda f: f.weight, default=None)
+    best_edge = max(c.edges, key=lambda f: f.weight, default=None)
+    if best_edge is not None and (best_sig is None or best_edge.weight > best_sig.weight):
+        a = best_edge.anomaly
+        what = "network time" if best_edge.kind == "network" else (
+            "failed calls" if best_edge.kind == "errors" else "latency")
+        unit = "rps" if best_edge.kind == "errors" else "seconds"
+        return (f"{best_edge.client} → {best_edge.server} {what} {fmt_value(a.before, unit)} → "
+                f"{fmt_value(a.after, unit)}")
+    if best_sig is not None:
+        a = best_sig.anomaly
+        return f"{best_sig.series.title} {fmt_value(a.before, best_sig.series.unit)} → " \
+               f"{fmt_value(a.after, best_sig.series.unit)}"
+    if c.logs:
+        return c.logs[0].text
+    return "no signal of its own moved"
+
+
+def _cause(c: Candidate) -> str:
+    change = _change(c)
     if c.cause_kind == "bad_deploy":
-        near = [d for d in deploys if d.id in c.evidence_ids]
-        rev = near[0].data.get("revision", "")[:12] if near else ""
+        rev = c.deploys[0].revision[:12] if c.deploys else ""
         return f"bad deploy of {c.service}" + (f" (revision {rev})" if rev else "") + f": {change}"
+    if c.cause_kind == "network":
+        return f"network delay at {c.service} ({change})"
+    if c.cause_kind == "log_errors":
+        return f"{c.service} errors in its logs ({change})"
     label = {"resource_saturation": "saturation", "error_spike": "errors", "latency": "slowness",
              "traffic_spike": "traffic spike", "anomaly": "anomaly"}[c.cause_kind]
     return f"{c.service} {label} ({change})"
@@ -175,102 +263,115 @@ async def _investigate(deps: Deps, question: str, *, at: datetime | None, window
     q = parse_question(question, now=now)
     win = investigation_window(now, window or q.window or deps.default_window, at or q.at)
     base = baseline_for(win)
-    known, edges = await asyncio.gather(_no_names(names) if names is not None else known_services(deps),
-                                        discover_edges(deps, win))
+    known, edge_ev = await asyncio.gather(_no_names(names) if names is not None else known_services(deps),
+                                          edge_series(deps, win, base))
     focus = focus or find_service(question, known)
-    graph = merge_graph(deps.config.dependencies(), edges)
+    graph = merge_graph(deps.config.dependencies(), edges_of(edge_ev))
     full_scope = scope_services(graph, focus, known)
     scope = full_scope[:MAX_SERVICES]
+    in_scope = set(scope)
     live = now - win.end < timedelta(minutes=5)  # Alertmanager only knows the present
     gathered = await asyncio.gather(*(_gather(deps, deps.config.service(s), win, base, live) for s in scope))
     evidence = _dedupe_not_configured([e for group in gathered for e in group])
-    # enrich signal evidence with how to judge it (direction and floor come from the config's signal)
-    signals_cfg = deps.config.all_signals
-    for e in evidence:
-        if e.kind == "signal" and e.data.get("signal") in signals_cfg:
-            sig = signals_cfg[e.data["signal"]]
-            e.data.update(bad=sig.bad, min_abs=sig.min_abs)
-    judged = [(e, args) for e in evidence if (args := _onset_args(e, win)) is not None]
-    anomalies = await analyse(deps, detect_onsets, [args for _, args in judged]) if judged else []
-    hits: dict[str, list[SignalHit]] = {s: [] for s in scope}
+    edge_ev = [e for e in edge_ev if e.kind != "edge" or e.data["client"] in in_scope or e.data["server"] in in_scope]
+    failing = {e.source for e in [*evidence, *edge_ev]
+               if e.status == "error" and e.data.get("error_kind") != "not_configured"}
+    typed = engine_evidence([*evidence, *edge_ev], deps.config, in_scope)
+    result: Analysis = await analyse(deps, engine.analyse, typed, graph=graph, focus=focus,
+                                     window=(win.start.timestamp(), win.end.timestamp()), gaps=len(failing))
+    by_id = {e.id: e for e in [*evidence, *edge_ev]}
     shown: list[Evidence] = []
-    for (e, _), a in zip(judged, anomalies, strict=True):
-        if a is not None:
-            hit, ev = _anomaly_evidence(e, a, win)
-            hits[e.service or ""].append(hit)
+    shown_for: dict[str, str] = {}  # source evidence id (or edge finding key) -> shown anomaly evidence id
+    for findings in result.signal_findings.values():
+        for f in findings:
+            ev = _anomaly_evidence(by_id[f.series.evidence_id], f, win)
             shown.append(ev)
+            shown_for[f.series.evidence_id] = ev.id
+    for ef in result.edge_findings:
+        edge_item = _edge_evidence(ef, by_id, win)
+        if edge_item is not None and edge_item.id not in {x.id for x in shown}:
+            shown.append(edge_item)
+        if edge_item is not None:
+            shown_for[f"{ef.service}|{'|'.join(ef.evidence_ids)}|{ef.kind}"] = edge_item.id
     deploy_ev = [e for e in evidence if e.kind == "deploy"]
     # services whose Argo CD history was actually read: only for those may the answer say "no deploy"
     argo_read = {e.service for e in evidence if e.source == "argocd" and e.kind == "app" and e.status == "ok"}
-    deploys = {s: [DeployHit(at=datetime.fromisoformat(e.data["deployed_at"]).timestamp(), text=e.quote,
-                             evidence_id=e.id) for e in deploy_ev if e.service == s] for s in scope}
     shift_ev = [e for e in evidence if e.kind == "log_shift"]
-    logs = {s: [LogHit(kind=e.data["kind"], text=e.label, evidence_id=e.id) for e in shift_ev if e.service == s]
-            for s in scope}
-    gaps = gaps_of(evidence)
+    gaps = gaps_of([*evidence, *edge_ev])
     if len(full_scope) > MAX_SERVICES:
         gaps.append(f"only {MAX_SERVICES} of {len(full_scope)} services in scope were checked (nearest first)")
-    failing = {e.source for e in evidence if e.status == "error" and e.data.get("error_kind") != "not_configured"}
-    candidates = rank_services(graph=graph, focus=focus, signals=hits, deploys=deploys, logs=logs,
-                               gaps=len(failing))
-    elsewhere: list[str] = []
-    if focus is not None and not any(hits.get(s) for s in {focus} | depends_on_closure(graph, focus)):
-        # the asked-about service and everything it depends on look normal: callers' trouble is not its cause
-        elsewhere = [c.service for c in candidates]
-        candidates = []
-    by_id = {e.id: e for e in [*evidence, *shown]}
-    ranking = [RankedService(service=c.service, score=c.score, confidence=c.confidence,
-                             cause=_cause(c, hits[c.service], deploy_ev), cause_kind=c.cause_kind,
-                             reasons=c.reasons, parts={k: round(v, 3) for k, v in c.parts.items()})
-               for c in candidates]
+    not_judged = sum(len(v) for v in result.unjudged.values())
+    if not_judged:
+        reasons = sorted({r for v in result.unjudged.values() for _, r in v})
+        gaps.append(f"{not_judged} signal(s) could not be judged ({'; '.join(reasons)}): not called normal")
+    candidates = result.candidates
+    ranking = [RankedService(service=c.service, score=c.score01, confidence=c.confidence, cause=_cause(c),
+                             cause_kind=c.cause_kind, reasons=c.reasons, parts=c.parts) for c in candidates]
     insufficient = not ranking or ranking[0].confidence < MIN_CONFIDENCE
+    all_by_id = {**by_id, **{e.id: e for e in shown}}
+
+    def cited(c: Candidate) -> list[Evidence]:
+        ids = [shown_for.get(f.series.evidence_id, f.series.evidence_id) for f in c.signals]
+        ids += [shown_for.get(f"{f.service}|{'|'.join(f.evidence_ids)}|{f.kind}", "") for f in c.edges]
+        ids += [d.evidence_id for d in c.deploys] + [lg.evidence_id for lg in c.logs]
+        return _strongest_first([all_by_id[i] for i in dict.fromkeys(ids) if i in all_by_id])
+
     hypotheses = [] if insufficient else [
         Hypothesis(service=r.service, cause=r.cause, cause_kind=r.cause_kind, confidence=r.confidence,
-                   reasons=r.reasons, evidence=_strongest_first([by_id[i] for i in c.evidence_ids if i in by_id]))
+                   reasons=r.reasons, evidence=cited(c))
         for r, c in list(zip(ranking, candidates, strict=True))[:3] if r.confidence >= MIN_CONFIDENCE
     ]
     alerts = [e for e in evidence if e.kind == "alert"]
     return Investigation(
         question=question, focus=focus, symptom=q.symptom, window=win, baseline=base, insufficient=insufficient,
-        summary=_summary(focus, q.symptom, scope, ranking, hits, argo_read, shift_ev, deploy_ev, insufficient, win,
-                         elsewhere),
+        summary=_summary(focus, q.symptom, scope, ranking, candidates, result, argo_read, shift_ev, deploy_ev,
+                         insufficient, win),
         hypotheses=hypotheses, ranking=ranking, gaps=gaps, services=scope, graph=graph,
         timeline=_timeline(shown, deploy_ev, alerts, shift_ev, win),
-        checked=_checked(scope, evidence, hits, logs, loki=deps.loki is not None),
-        evidence=[*shown, *evidence],
+        checked=_checked(scope, evidence, result, loki=deps.loki is not None),
+        evidence=[*shown, *evidence, *[e for e in edge_ev if e.status != "ok"]],
     )
 
 
 _SYMPTOM_UNITS = {"latency": ("seconds",), "errors": ("ratio",), "saturation": ("cores", "bytes"), "traffic": ("rps",)}
 
 
-def _symptom_hit(hits: list[SignalHit], symptom: str | None) -> SignalHit:
-    wanted = [h for h in hits if h.unit in _SYMPTOM_UNITS.get(symptom or "", ())]
+def _symptom_hit(hits: list[SignalFinding], symptom: str | None) -> SignalFinding:
+    wanted = [h for h in hits if h.series.unit in _SYMPTOM_UNITS.get(symptom or "", ())]
     return min(wanted or hits, key=lambda h: h.anomaly.onset)
 
 
 def _summary(focus: str | None, symptom: str | None, scope: list[str], ranking: list[RankedService],
-             hits: dict[str, list[SignalHit]], argo_read: set[str | None], shift_ev: list[Evidence],
-             deploy_ev: list[Evidence], insufficient: bool, win: TimeRange, elsewhere: list[str]) -> str:
+             candidates: list[Candidate], result: Analysis, argo_read: set[str | None], shift_ev: list[Evidence],
+             deploy_ev: list[Evidence], insufficient: bool, win: TimeRange) -> str:
     if not ranking:
         who = focus or f"{len(scope)} services"
         text = (f"Insufficient evidence: no signal of {who} (or what it depends on) left its baseline in "
                 f"{win.label()}; nothing to blame.")
-        if elsewhere:
-            text += f" Anomalies elsewhere, not upstream of {focus}: {', '.join(elsewhere)}."
+        if result.elsewhere:
+            text += f" Anomalies elsewhere, not upstream of {focus}: {', '.join(result.elsewhere)}."
         return text
-    top = ranking[0]
+    top, top_c = ranking[0], candidates[0]
     if insufficient:
         return (f"Insufficient evidence: the strongest candidate, {top.cause}, has confidence {top.confidence:.2f} "
                 f"— too weak to call a cause.")
     parts = []
-    if focus and hits.get(focus) and focus != top.service:
-        h = _symptom_hit(hits[focus], symptom)
-        parts.append(f"{focus} {h.title} rose from {fmt_value(h.anomaly.before, h.unit)} to "
-                     f"{fmt_value(h.anomaly.after, h.unit)} at {_hhmm(h.anomaly.onset)}")
-    h = min(hits[top.service], key=lambda h: h.anomaly.onset)
-    verb = "rose" if h.anomaly.direction == "up" else "fell"
-    parts.append(f"{top.service} {h.title} {verb} to {fmt_value(h.anomaly.after, h.unit)} at {_hhmm(h.anomaly.onset)}")
+    focus_hits = result.signal_findings.get(focus or "", [])
+    if focus and focus_hits and focus != top.service:
+        h = _symptom_hit(focus_hits, symptom)
+        verb = "rose" if h.anomaly.direction == "up" else "fell"
+        parts.append(f"{focus} {h.series.title} {verb} from {fmt_value(h.anomaly.before, h.series.unit)} to "
+                     f"{fmt_value(h.anomaly.after, h.series.unit)} at {_hhmm(h.anomaly.onset)}")
+    if top_c.signals:
+        h = min(top_c.signals, key=lambda h: (h.anomaly.seen_before, h.anomaly.onset))
+        verb = "rose" if h.anomaly.direction == "up" else "fell"
+        parts.append(f"{top.service} {h.series.title} {verb} to {fmt_value(h.anomaly.after, h.series.unit)} at "
+                     f"{_hhmm(h.anomaly.onset)}")
+    for ef in top_c.edges[:1]:
+        parts.append(f"calls {ef.client} → {ef.server} "
+                     + ("slowed between the two ends" if ef.kind == "network" else
+                        "failing" if ef.kind == "errors" else f"slowed inside {ef.server}")
+                     + f" from {_hhmm(ef.anomaly.onset)}")
     for e in shift_ev:
         if e.service == top.service and e.data["kind"] == "new":
             first = datetime.fromisoformat(e.data["first_seen"])
@@ -312,15 +413,19 @@ def _timeline(shown: list[Evidence], deploy_ev: list[Evidence], alerts: list[Evi
     return out[:15]
 
 
-def _checked(scope: list[str], evidence: list[Evidence], hits: dict[str, list[SignalHit]],
-             logs: dict[str, list[LogHit]], *, loki: bool) -> list[str]:
+def _checked(scope: list[str], evidence: list[Evidence], result: Analysis, *, loki: bool) -> list[str]:
     out = []
     for s in scope:
         ok = [e for e in evidence if e.service == s and e.kind == "signal" and e.status == "ok"]
-        bad = len(hits.get(s, []))
-        parts = [f"{len(ok) - bad} of {len(ok)} signals normal" if ok else "no signal data"]
+        bad = len(result.signal_findings.get(s, []))
+        unjudged = result.unjudged.get(s, [])
+        normal = len(ok) - bad - len(unjudged)
+        parts = [f"{normal} of {len(ok)} signals normal" if ok else "no signal data"]
+        if unjudged:
+            parts.append(f"{len(unjudged)} not judged ({', '.join(sorted({r for _, r in unjudged}))})")
         logs_read = loki and not any(e.service == s and e.source == "loki" and e.status == "error" for e in evidence)
         if logs_read:
-            parts.append("error logs unchanged" if not logs.get(s) else f"{len(logs[s])} log template change(s)")
+            shifts = [e for e in evidence if e.service == s and e.kind == "log_shift"]
+            parts.append("error logs unchanged" if not shifts else f"{len(shifts)} log template change(s)")
         out.append(f"{s}: " + ", ".join(parts))
     return out
