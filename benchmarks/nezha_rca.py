@@ -1,29 +1,37 @@
-"""Root-cause accuracy of the investigation engine on the Nezha fault-injection dataset, against two baselines.
+"""Root-cause accuracy of the investigation engine on the Nezha fault-injection dataset, against baselines.
 
-    .venv/bin/python -m benchmarks.nezha_rca                      # both days, headline setting
+    .venv/bin/python -m benchmarks.nezha_rca                      # both days, every row
     .venv/bin/python -m benchmarks.nezha_rca --limit 4 --days 2022-08-22
-    .venv/bin/python -m benchmarks.nezha_rca --sweep 5m/20m,10m/20m
+    .venv/bin/python -m benchmarks.nezha_rca --rows metrics,callgraph --sweep 5m/20m
 
-Per day: the pod metrics become OpenMetrics gauges, `promtool` backfills them into a real Prometheus
-(`tests.realprom`), and for every injected fault the bot's own path runs: `open_deps` with a frozen clock, then
-`investigate(deps, "why is <entry> slow?", at=inject + offset, window=W)`. The same Prometheus data, over the same
-window and baseline, feeds the baselines: a random ranking (exact expectation) and "largest single-metric robust
-z-score". Ground truth is the service of the injected pod. See benchmarks/README.md.
+Per day: the pod metrics become OpenMetrics gauges, the spans become the series Tempo's metrics-generator would
+write (`_nezha_traces.py`), and `promtool` backfills both into one real Prometheus (`tests.realprom`). For every
+injected fault the bot's own path runs once per row, with the day's config file (`benchmarks/nezha/*.yml`):
 
-The engine's answers are also written as an evaluation report (`nezha_rca-eval.md`, `.json`, reliability PNG),
-through the same code as `sre-bot eval`: top-1/top-3 of the shown answer, abstentions, and the calibration of the
-engine's stated confidence — and of the shipped library calibration — on faults nobody on this project wrote.
+- **metrics only**: the file with `call_graph: {builtin: false}` and no Loki;
+- **+ call-graph metrics**: the file as written (Tempo service graphs built in, OnlineBoutique's sidecar p50s);
+- **+ logs** (TrainTicket): the same with `LOKI_URL` set to a Loki wire-format server over the day's pod logs.
+
+Each is `open_deps` with a frozen clock, then `investigate(deps, "why is <entry> slow?", at=inject + offset,
+window=W)`. The same Prometheus data, over the same window and baseline, feeds the baselines: random (exact
+expectation), largest single-metric robust z, and BARO-style RobustScorer. Ground truth is the injected pod's
+service. The headline is the answer the bot shows (its hypotheses, no random fill). See benchmarks/README.md.
+
+The fullest row's answers are also written as an evaluation report (`nezha_rca-eval.md`, `.json`, reliability PNG)
+through the same code as `sre-bot eval`.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import random
 import sys
 import time
 import traceback
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -33,7 +41,7 @@ from typing import Any
 from sre_bot.backends.prometheus import PrometheusBackend
 from sre_bot.clock import frozen_clock
 from sre_bot.compose import open_deps
-from sre_bot.config import Config, ServiceConfig, Signal
+from sre_bot.config import CallGraphConfig, Config, Signal, load_config
 from sre_bot.errors import BackendError, UsageError
 from sre_bot.metrics import Metrics
 from sre_bot.models import TimeRange
@@ -42,7 +50,8 @@ from sre_bot.windows import parse_duration
 from tests.realprom import prometheus_server
 
 from ._nezha_data import Day, Fault, load_day, openmetrics
-from ._nezha_tables import NEZHA_PAPER, by_fault_type, render, render_sweep, summarize
+from ._nezha_tables import NEZHA_PAPER, VARIANTS, by_fault_type, render, render_sweep, summarize
+from ._nezha_traces import edge_latency_openmetrics, trace_openmetrics
 from ._report import (
     REPO_ROOT,
     RESULTS_DIR,
@@ -54,11 +63,14 @@ from ._report import (
     write_eval_report,
 )
 
-__all__ = ["main", "SIGNALS", "SIGNAL_SETS", "build_config"]
+__all__ = ["main", "SIGNALS", "SIGNAL_SETS", "CONFIGS", "load_configs", "robust_scorer"]
 
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "benchmarks" / "nezha"
+CONFIGS = REPO_ROOT / "benchmarks" / "nezha"
+CONFIG_FILES = {"OnlineBoutique": "onlineboutique.yml", "TrainTicket": "trainticket.yml"}
 DAYS = ("2022-08-22", "2023-01-29")
 HEADLINE = ("5m", "10m")  # ask 5 min after the injection, about the 10 min before (faults are ~8 min apart)
+LOG_APPS = ("TrainTicket",)  # the only day with pod logs (2022-08-22 has two minutes of them)
 CHARS_PER_POINT = 20  # "[1661140279.0, 0.1234]," as raw JSON
 CHARS_PER_TOKEN = 4
 
@@ -73,12 +85,10 @@ class Spec:
     min_abs: float = 0.0
 
 
-# The signals the engine gets (and the z-score baseline scores); one pod per service, so the aggregation only
-# shapes the query. "golden" mirrors the bot's built-in golden signals (request rate, latency p95/p99, CPU,
-# memory; the error ratio has no counterpart: PodSuccessRate is 0 in every row of both days). "extended" adds
-# the pod's outbound-call latency and network throughput.
+# What the baselines score, by the config files' signal names ("golden": the five signals the config files map to
+# the nezha_* gauges). "extended" adds the pod's outbound-call latency and network throughput, to the configs too.
 SIGNALS: dict[str, Spec] = {
-    "workload": Spec("nezha_workload_ops", "sum", "request rate", "rps", bad="both", min_abs=0.2),
+    "request_rate": Spec("nezha_workload_ops", "sum", "request rate", "rps", bad="both", min_abs=0.2),
     "latency_p95": Spec("nezha_server_latency_p95_seconds", "avg", "latency p95", "seconds", min_abs=0.01),
     "latency_p99": Spec("nezha_server_latency_p99_seconds", "avg", "latency p99", "seconds", min_abs=0.01),
     "cpu": Spec("nezha_cpu_usage_ratio", "max", "CPU (of limit)", "ratio", min_abs=0.05),
@@ -89,29 +99,35 @@ SIGNALS: dict[str, Spec] = {
     "net_tx": Spec("nezha_network_transmit_bytes", "sum", "network sent/s", "bytes", bad="both", min_abs=4096),
 }
 SIGNAL_SETS = {
-    "golden": ("workload", "latency_p95", "latency_p99", "cpu", "memory"),
+    "golden": ("request_rate", "latency_p95", "latency_p99", "cpu", "memory"),
     "extended": tuple(SIGNALS),
 }
 
 
-def build_config(day: Day, specs: dict[str, Spec]) -> Config:
-    signals = {n: Signal(title=s.title, query=f"{s.agg}({s.gauge}{{$selector}})", unit=s.unit, bad=s.bad,
-                         min_abs=s.min_abs) for n, s in specs.items()}
-    services = [ServiceConfig(name=s, depends_on=day.depends_on.get(s, [])) for s in day.services]
-    return Config(builtin_signals=False, signals=signals, services=services)
+def load_configs(app: str, specs: dict[str, Spec], *, config_dir: Path = CONFIGS) -> dict[str, Config]:
+    """The day's config file as written (`callgraph`, also used with Loki for `logs`), and the same file without
+    call-graph metrics (`metrics`). Signals of `specs` the file lacks (`--signals extended`) are added."""
+    cfg = load_config(config_dir / CONFIG_FILES[app], required=True)
+    extra = {n: Signal.model_validate({"title": s.title, "query": f"{s.agg}({s.gauge}{{$selector}})",
+                                       "unit": s.unit, "bad": s.bad, "min_abs": s.min_abs})
+             for n, s in specs.items() if n not in cfg.signals}
+    if extra:
+        cfg = cfg.model_copy(update={"signals": {**cfg.signals, **extra}})
+    metrics_only = cfg.model_copy(update={"call_graph": CallGraphConfig(builtin=False, edges=[])})
+    return {"metrics": metrics_only, "callgraph": cfg, "logs": cfg}
 
 
-def _settings(url: str) -> Settings:
-    # Only Prometheus: anything else the environment names (Loki, Argo CD, ...) is switched off for the run.
-    return load_settings(None, PROMETHEUS_URL=url, LOKI_URL=None, ARGOCD_URL=None, ALERTMANAGER_URL=None,
+def _settings(url: str, loki: str | None = None) -> Settings:
+    # Prometheus, and Loki for the logs row: anything else the environment names is switched off for the run.
+    return load_settings(None, PROMETHEUS_URL=url, LOKI_URL=loki, ARGOCD_URL=None, ALERTMANAGER_URL=None,
                          GRAFANA_URL=None, ANTHROPIC_API_KEY=None)
 
 
-def _prom_calls(metrics: Metrics) -> int:
+def _calls(metrics: Metrics, backend: str) -> int:
     total = 0.0
     for family in metrics.registry.collect():
         for s in family.samples:
-            if s.name == "sre_bot_backend_request_duration_seconds_count" and s.labels.get("backend") == "prometheus":
+            if s.name == "sre_bot_backend_request_duration_seconds_count" and s.labels.get("backend") == backend:
                 total += s.value
     return int(total)
 
@@ -125,9 +141,30 @@ def _robust_z(values: list[float], base: list[float], floor: float) -> float:
     return max(abs(v - med) / sigma for v in values)
 
 
-async def _zscores(prom: PrometheusBackend, specs: dict[str, Spec], window: TimeRange, baseline: TimeRange,
-                   ) -> dict[str, dict[str, Any]]:
-    """Per service, its largest single-signal |z| (raw MAD, and MAD floored at 5% of the median), same data."""
+def _quantile(sorted_values: list[float], q: float) -> float:
+    """Linear interpolation between closest ranks (numpy's default)."""
+    pos = (len(sorted_values) - 1) * q
+    lo = int(pos)
+    hi = min(lo + 1, len(sorted_values) - 1)
+    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo)
+
+
+def robust_scorer(values: list[float], base: list[float]) -> float:
+    """BARO's RobustScorer for one metric: max |x - median(base)| / IQR(base) over the anomalous part `values`
+    (sklearn's RobustScaler, as BARO uses it: an IQR of 0 scales by 1)."""
+    if not base or not values:
+        return 0.0
+    s = sorted(base)
+    med = _quantile(s, 0.5)
+    iqr = _quantile(s, 0.75) - _quantile(s, 0.25)
+    scale = iqr if iqr > 0 else 1.0
+    return max(abs(v - med) / scale for v in values)
+
+
+async def _baselines(prom: PrometheusBackend, specs: dict[str, Spec], window: TimeRange, baseline: TimeRange,
+                     ) -> dict[str, dict[str, Any]]:
+    """Per service: its largest single-signal |z| (raw MAD, and MAD floored at 5% of the median) and its BARO
+    RobustScorer score, from the same data (one range query per signal, `by (service)`)."""
     whole = TimeRange(start=baseline.start, end=window.end)
     step = prom.step_for(whole)
     cut = window.start.timestamp()
@@ -137,18 +174,18 @@ async def _zscores(prom: PrometheusBackend, specs: dict[str, Spec], window: Time
         try:
             series = await prom.query_range(f"{s.agg} by (service) ({s.gauge})", whole, step=step)
         except BackendError as e:
-            progress(f"  z-score baseline: {name} failed: {e}")
+            progress(f"  baselines: {name} failed: {e}")
             return
         for ser in series:
             svc = ser.labels.get("service", "")
             base = [p.v for p in ser.points if p.t < cut]
             win = [p.v for p in ser.points if p.t >= cut]
-            row = out.setdefault(svc, {"z": 0.0, "z_signal": None, "zf": 0.0, "zf_signal": None})
-            z, zf = _robust_z(win, base, 0.0), _robust_z(win, base, 0.05)
-            if z > row["z"]:
-                row.update(z=z, z_signal=name)
-            if zf > row["zf"]:
-                row.update(zf=zf, zf_signal=name)
+            row = out.setdefault(svc, {"z": 0.0, "z_signal": None, "zf": 0.0, "zf_signal": None, "baro": 0.0,
+                                       "baro_signal": None})
+            for key, score in (("z", _robust_z(win, base, 0.0)), ("zf", _robust_z(win, base, 0.05)),
+                               ("baro", robust_scorer(win, base))):
+                if score > row[key]:
+                    row.update({key: score, f"{key}_signal": name})
 
     await asyncio.gather(*(one(n, s) for n, s in specs.items()))
     return out
@@ -170,83 +207,119 @@ def _rank(order: list[str], truth: str) -> int | None:
     return order.index(truth) + 1 if truth in order else None
 
 
-async def run_fault(day: Day, fault: Fault, url: str, specs: dict[str, Spec], offset: timedelta,
-                    window: timedelta, seed: int) -> dict[str, Any]:
+def _engine_part(inv: Any, truth: str, services: list[str], rng: random.Random) -> dict[str, Any]:
+    """What one investigation answered: the shown hypotheses (none when it abstained), its ranking with a seeded
+    random fill (for continuity with earlier runs), scope and evidence sizes."""
+    ranked = [r.service for r in getattr(inv, "ranking", [])]
+    order = _complete(ranked, services, rng)
+    insufficient = bool(getattr(inv, "insufficient", False))
+    shown = [] if insufficient else [h.service for h in getattr(inv, "hypotheses", [])]
+    rank = _rank(order, truth)
+    ev = list(getattr(inv, "evidence", []))
+    raw_points = 0
+    for e in ev:
+        data = getattr(e, "data", None)
+        if getattr(e, "kind", "") == "signal" and isinstance(data, dict):
+            raw_points += len(data.get("points") or []) + len(data.get("seasonal_points") or [])
+    kinds: dict[str, int] = {}
+    for e in ev:
+        k = str(getattr(e, "kind", type(e).__name__))
+        kinds[k] = kinds.get(k, 0) + 1
+    truth_entry = next((r for r in getattr(inv, "ranking", []) if r.service == truth), None)
+    out: dict[str, Any] = {
+        "insufficient": insufficient, "shown": shown,
+        "shown_rank": shown.index(truth) + 1 if truth in shown else None,
+        "shown_hit1": shown[:1] == [truth], "shown_hit3": truth in shown[:3],
+        "ranked": len(ranked), "top3": order[:3], "rank": rank,
+        "hit1": rank == 1, "hit3": rank is not None and rank <= 3,
+        "own_hit1": rank == 1 and rank <= len(ranked), "own_hit3": rank is not None and rank <= min(3, len(ranked)),
+        "in_scope": truth in getattr(inv, "services", []), "scope": list(getattr(inv, "services", [])),
+        "ranking": [{"service": r.service, "score": r.score, "confidence": r.confidence, "cause": r.cause,
+                     "cause_kind": r.cause_kind} for r in getattr(inv, "ranking", [])[:5]],
+        "truth_in_ranking": truth_entry.model_dump(include={"score", "confidence", "cause", "reasons"})
+        if truth_entry is not None else None,
+        "summary": getattr(inv, "summary", ""),
+        "evidence_items": len(ev), "evidence_kinds": kinds,
+        "evidence_chars": sum(len(getattr(e, "quote", "") or "") for e in ev),
+        "raw_points": raw_points, "raw_chars": raw_points * CHARS_PER_POINT,
+    }
+    out["evidence_tokens"] = round(out["evidence_chars"] / CHARS_PER_TOKEN)
+    return out
+
+
+async def _investigate(day: Day, fault: Fault, cfg: Config, settings: Settings, at: Any, window: timedelta,
+                       question: str, truth_rng: random.Random, specs: dict[str, Spec] | None,
+                       ) -> tuple[dict[str, Any], Any, dict[str, dict[str, Any]] | None]:
+    """One row's investigation (and, when `specs` is given, the baselines on the same Prometheus afterwards)."""
     from sre_bot.services.investigate import investigate  # the engine under test (imported late: may be new)
 
+    metrics = Metrics()
+    part: dict[str, Any] = {}
+    inv = None
+    z = None
+    async with open_deps(settings, config=cfg, clock=frozen_clock(at), metrics=metrics) as deps:
+        assert deps.prometheus is not None
+        try:
+            q0, l0, t0 = _calls(metrics, "prometheus"), _calls(metrics, "loki"), time.perf_counter()
+            try:
+                inv = await investigate(deps, question, at=at, window=window)
+            except Exception as e:  # an engine bug is a miss with a traceback, not the end of the run
+                part.update(error=f"{type(e).__name__}: {e}", wall_s=round(time.perf_counter() - t0, 4))
+                progress(traceback.format_exc())
+            else:
+                part.update(wall_s=round(time.perf_counter() - t0, 4),
+                            prometheus_queries=_calls(metrics, "prometheus") - q0,
+                            loki_queries=_calls(metrics, "loki") - l0)
+            if specs is not None:
+                if inv is not None:
+                    win, base = inv.window, inv.baseline
+                else:
+                    win = TimeRange.ending(at, window)
+                    base = win.before(max(window, timedelta(hours=1)))
+                part.update(window={"start": win.start.isoformat(), "end": win.end.isoformat()},
+                            baseline={"start": base.start.isoformat(), "end": base.end.isoformat()})
+                z = await _baselines(deps.prometheus, specs, win, base)
+        finally:
+            deps.prometheus.close()
+    if inv is not None:
+        part.update(_engine_part(inv, fault.service, day.services, truth_rng))
+    else:
+        part.update(insufficient=True, shown=[], shown_rank=None, shown_hit1=False, shown_hit3=False, ranked=0,
+                    top3=[], rank=None, hit1=False, hit3=False, own_hit1=False, own_hit3=False, in_scope=False)
+    return part, inv, z
+
+
+async def run_fault(day: Day, fault: Fault, url: str, loki: str | None, configs: dict[str, Config],
+                    variants: list[str], specs: dict[str, Spec], offset: timedelta, window: timedelta,
+                    seed: int) -> dict[str, Any]:
     at = fault.at + offset
     question = f"why is {day.entry} slow?"
-    rng = random.Random(f"{seed}/{day.name}/{fault.index}")
-    metrics = Metrics()
     row: dict[str, Any] = {
         "day": day.name, "app": day.app, "index": fault.index, "inject_time": fault.inject_time,
         "inject_timestamp": fault.inject_timestamp, "timestamp_skew_s": fault.timestamp_skew_s,
         "fault": fault.kind, "pod": fault.pod, "truth": fault.service, "asked_at": at.isoformat(),
-        "question": question, "services": len(day.services),
+        "question": question, "services": len(day.services), "variants": {},
     }
-    cfg = build_config(day, specs)
-    async with open_deps(_settings(url), config=cfg, clock=frozen_clock(at), metrics=metrics) as deps:
-        assert deps.prometheus is not None
-        try:
-            q0, t0 = _prom_calls(metrics), time.perf_counter()
-            try:
-                inv = await investigate(deps, question, at=at, window=window)
-            except Exception as e:  # an engine bug is a miss with a traceback, not the end of the run
-                row.update(error=f"{type(e).__name__}: {e}", wall_s=round(time.perf_counter() - t0, 4))
-                progress(traceback.format_exc())
-                inv = None
-            else:
-                row.update(wall_s=round(time.perf_counter() - t0, 4), prometheus_queries=_prom_calls(metrics) - q0)
-            if inv is not None:
-                win, base = inv.window, inv.baseline
-            else:
-                win = TimeRange.ending(at, window)
-                base = win.before(max(window, timedelta(hours=1)))
-            z = await _zscores(deps.prometheus, specs, win, base)
-        finally:
-            deps.prometheus.close()
-
-    engine_ranked = [r.service for r in inv.ranking] if inv else []
-    engine_order = _complete(engine_ranked, day.services, rng)
-    z_order = _by_score({s: v["z"] for s, v in z.items()}, day.services, rng)
-    zf_order = _by_score({s: v["zf"] for s, v in z.items()}, day.services, rng)
+    z: dict[str, dict[str, Any]] | None = None
+    for i, name in enumerate(variants):
+        rng = random.Random(f"{seed}/{day.name}/{fault.index}")
+        settings = _settings(url, loki if name == "logs" else None)
+        part, _inv, got = await _investigate(day, fault, configs[name], settings, at, window, question, rng,
+                                             specs if i == 0 else None)
+        if got is not None:
+            z = got
+            row.update(window=part.pop("window"), baseline=part.pop("baseline"))
+        row["variants"][name] = part
+    z = z or {}
+    rng = random.Random(f"{seed}/{day.name}/{fault.index}/baselines")
     truth = fault.service
-    row.update(
-        window={"start": win.start.isoformat(), "end": win.end.isoformat()},
-        baseline={"start": base.start.isoformat(), "end": base.end.isoformat()},
-        engine_ranked=len(engine_ranked), engine_top3=engine_order[:3], engine_rank=_rank(engine_order, truth),
-        maxz_top3=z_order[:3], maxz_rank=_rank(z_order, truth),
-        maxz_floor_top3=zf_order[:3], maxz_floor_rank=_rank(zf_order, truth),
-        truth_z=z.get(truth), random_top1=1 / len(day.services),
-        random_top3=min(3, len(day.services)) / len(day.services),
-    )
-    for key in ("engine", "maxz", "maxz_floor"):
-        r = row[f"{key}_rank"]
+    for key, score in (("maxz", "z"), ("maxz_floor", "zf"), ("baro", "baro")):
+        order = _by_score({s: v[score] for s, v in z.items()}, day.services, rng)
+        r = _rank(order, truth)
+        row[f"{key}_top3"], row[f"{key}_rank"] = order[:3], r
         row[f"{key}_hit1"], row[f"{key}_hit3"] = r == 1, r is not None and r <= 3
-    # hits the engine's own ranking earned (not the seeded random fill behind it)
-    own = row["engine_rank"] is not None and row["engine_rank"] <= len(engine_ranked)
-    row["engine_own_hit1"], row["engine_own_hit3"] = row["engine_hit1"] and own, row["engine_hit3"] and own
-    if inv is None:
-        row.update(insufficient=True, in_scope=False, hypotheses=[], shown_top1=False)
-        return row
-    ev = inv.evidence
-    raw_points = sum(len(e.data.get("points") or []) + len(e.data.get("seasonal_points") or [])
-                     for e in ev if e.kind == "signal")
-    truth_entry = next((r for r in inv.ranking if r.service == truth), None)
-    row.update(
-        insufficient=inv.insufficient, in_scope=truth in inv.services, scope=inv.services,
-        hypotheses=[h.service for h in inv.hypotheses],
-        shown_top1=bool(inv.hypotheses) and inv.hypotheses[0].service == truth,
-        engine_ranking=[{"service": r.service, "score": r.score, "confidence": r.confidence, "cause": r.cause,
-                         "cause_kind": r.cause_kind} for r in inv.ranking[:5]],
-        truth_in_ranking=truth_entry.model_dump(include={"score", "confidence", "cause", "reasons"})
-        if truth_entry else None,
-        summary=inv.summary,
-        evidence_items=len(ev), evidence_chars=sum(len(e.quote) for e in ev),
-        shown_chars=sum(len(e.quote) for h in inv.hypotheses for e in h.evidence),
-        raw_points=raw_points, raw_chars=raw_points * CHARS_PER_POINT,
-    )
-    row["evidence_tokens"] = round(row["evidence_chars"] / CHARS_PER_TOKEN)
+    row.update(truth_scores=z.get(truth), random_top1=1 / len(day.services),
+               random_top3=min(3, len(day.services)) / len(day.services))
     return row
 
 
@@ -256,7 +329,7 @@ NEZHA_CAUSES = {"cpu_contention": "resource_exhaustion", "cpu_consumed": "resour
 
 
 def eval_results(rows: list[dict[str, Any]]) -> list[Any]:
-    """Each fault as an evaluation case: the shown answer (hypotheses), its stated and library-calibrated
+    """Each fault as an evaluation case: the fullest row's shown answer, its stated and library-calibrated
     confidence, against the injected pod's service."""
     from sre_bot.evaluation.results import CaseResult, ScenarioResult
     from sre_bot.evaluation.scoring import engine_cause_kind
@@ -265,8 +338,10 @@ def eval_results(rows: list[dict[str, Any]]) -> list[Any]:
     cal = library_calibration()
     out = []
     for r in rows:
-        shown = list(r.get("hypotheses") or [])
-        top = (r.get("engine_ranking") or [None])[0] if shown and not r.get("insufficient") else None
+        name = next(v for v in reversed(VARIANTS) if v in r["variants"])
+        v = r["variants"][name]
+        shown = list(v.get("shown") or [])
+        top = (v.get("ranking") or [None])[0] if shown else None
         conf = top["confidence"] if top else None
         case = CaseResult(
             scenario=f"{r['app']} #{r['index']} {r['inject_time'][11:16]}", case=r["fault"], question=r["question"],
@@ -275,8 +350,8 @@ def eval_results(rows: list[dict[str, Any]]) -> list[Any]:
             cause_kind=engine_cause_kind(top.get("cause_kind")) if top else None,
             answer_kind=top.get("cause_kind") if top else None, confidence=conf,
             calibrated=cal.apply(conf) if cal is not None and conf is not None else None,
-            wall_s=r.get("wall_s"), error=r.get("error"), extra={"engine_rank": r.get("engine_rank")})
-        out.append(ScenarioResult(name=case.scenario, cases=[case], wall_s=r.get("wall_s") or 0.0))
+            wall_s=v.get("wall_s"), error=v.get("error"), extra={"row": name, "shown_rank": v.get("shown_rank")})
+        out.append(ScenarioResult(name=case.scenario, cases=[case], wall_s=v.get("wall_s") or 0.0))
     return out
 
 
@@ -286,7 +361,7 @@ def _engine_info() -> dict[str, Any]:
 
     pkg = REPO_ROOT / "sre_bot"
     files = sorted([pkg / "services" / "investigate.py", pkg / "investigation.py", pkg / "tools" / "signals.py",
-                    *(pkg / "analysis").glob("*.py")])
+                    pkg / "tools" / "edges.py", pkg / "tools" / "topology.py", *(pkg / "analysis").glob("*.py")])
     digest = hashlib.sha256()
     for f in files:
         if f.exists():
@@ -301,6 +376,40 @@ def _parse_setting(text: str) -> tuple[str, str]:
     return offset, window
 
 
+@contextlib.contextmanager
+def _maybe_logs(data: Path, day: Day, wanted: bool) -> Iterator[str | None]:
+    if not wanted:
+        yield None
+        return
+    from ._nezha_logs import serve_logs
+
+    t0 = time.perf_counter()
+    with serve_logs(data, day.name) as url:
+        progress(f"  Loki (pod logs) ready at {url} after {time.perf_counter() - t0:.1f}s")
+        yield url
+
+
+def _history(data: Path, day: Day, with_traces: bool) -> tuple[str, dict[str, Any]]:
+    """The day's OpenMetrics: pod gauges, and (unless only metrics are asked for) trace-derived series and edge
+    gauges. One text, so one Prometheus serves every row."""
+    text = openmetrics([day]).removesuffix("# EOF\n")
+    info: dict[str, Any] = {"pod_samples": day.samples}
+    if with_traces:
+        t0 = time.perf_counter()
+        ex = trace_openmetrics(day.path)
+        edges, n_edge = edge_latency_openmetrics(day.path / "metric", set(day.services))
+        info.update(trace_files=ex.files, spans=ex.spans, trace_samples=ex.samples, edge_gauge_samples=n_edge,
+                    trace_intervals_15s=ex.intervals, trace_blocks=ex.blocks, span_metric_series=ex.operations,
+                    trace_edges={f"{c}->{s}": n for (c, s), n in sorted(ex.edges.items())},
+                    trace_seconds=round(time.perf_counter() - t0, 1), trace_notes=ex.notes)
+        progress(f"  traces: {ex.files} files, {ex.spans:,} spans -> {len(ex.edges)} edges, {ex.operations} "
+                 f"span-metric series, {ex.samples:,} samples over {ex.intervals} 15-s intervals in {ex.blocks} "
+                 f"blocks; {n_edge:,} edge-gauge samples ({time.perf_counter() - t0:.1f}s)")
+        text += ex.text + edges
+    info["openmetrics_mb"] = round(len(text) / 2**20, 1)
+    return text + "# EOF\n", info
+
+
 async def _run(args: argparse.Namespace) -> dict[str, Any]:
     specs = {n: SIGNALS[n] for n in SIGNAL_SETS[args.signals]}
     settings = [(args.at_offset, args.window), *args.sweep]
@@ -312,29 +421,39 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
         t0 = time.perf_counter()
         day = load_day(args.data, name)
         faults = day.faults[: args.limit] if args.limit else day.faults
-        text = openmetrics([day])
+        variants = [v for v in args.rows if v != "logs" or day.app in LOG_APPS]
+        configs = load_configs(day.app, specs, config_dir=args.configs)
+        text, info = _history(args.data, day, with_traces=variants != ["metrics"])
         progress(f"{day.app} ({name}): {len(day.services)} services, {len(faults)}/{len(day.faults)} faults, "
-                 f"{day.samples:,} samples, {len(text) / 2**20:.0f} MB OpenMetrics; entry {day.entry} "
-                 f"({day.entry_how}); topology: {day.topology}")
+                 f"{info['openmetrics_mb']:.0f} MB OpenMetrics; entry {day.entry} ({day.entry_how}); "
+                 f"rows: {', '.join(variants)}")
         for q in day.quirks:
             progress(f"  quirk: {q}")
-        with prometheus_server(text) as url:
-            progress(f"  Prometheus ready at {url} after {time.perf_counter() - t0:.1f}s")
+        with prometheus_server(text) as url, _maybe_logs(args.data, day, "logs" in variants) as loki:
+            del text
+            ready_s = round(time.perf_counter() - t0, 1)
+            progress(f"  Prometheus ready at {url} after {ready_s}s (load, convert, backfill, start)")
             for i, (offset, window) in enumerate(settings):
                 rows = per_setting[i].setdefault(name, [])
                 for f in faults:
-                    row = await run_fault(day, f, url, specs, parse_duration(offset), parse_duration(window),
-                                          args.seed)
+                    row = await run_fault(day, f, url, loki, configs, variants, specs, parse_duration(offset),
+                                          parse_duration(window), args.seed)
                     rows.append(row)
+                    parts = [(v, row["variants"][v]) for v in variants]
+                    shown = " | ".join(f"{v}: {p['shown_rank'] or '—'}{' (abstain)' if p.get('insufficient') else ''}"
+                                       f" {p.get('wall_s', 0):.1f}s/{p.get('prometheus_queries', 0)}q"
+                                       for v, p in parts)
                     progress(f"  [{labels[i]}] {f.index:2d}/{len(faults)} {f.inject_time[11:]} {f.kind:<15} "
-                             f"truth {f.service:<28} engine rank {row['engine_rank']!s:>2} "
-                             f"{'(abstain) ' if row.get('insufficient') else ''}top3 {row['engine_top3']} | "
-                             f"max|z| rank {row['maxz_rank']} | {row.get('wall_s', 0):.2f}s "
-                             f"{row.get('prometheus_queries', 0)} queries")
+                             f"truth {f.service:<28} shown rank {shown} | max|z| {row['maxz_rank']} "
+                             f"BARO {row['baro_rank']}")
         days_info[name] = {"app": day.app, "services": day.services, "entry": day.entry, "entry_how": day.entry_how,
-                           "topology": day.topology, "depends_on": {k: v for k, v in day.depends_on.items() if v},
-                           "faults_total": len(day.faults), "faults_run": len(faults), "samples": day.samples,
-                           "openmetrics_mb": round(len(text) / 2**20, 1), "quirks": day.quirks}
+                           "config": str((args.configs / CONFIG_FILES[day.app]).relative_to(REPO_ROOT))
+                           if (args.configs / CONFIG_FILES[day.app]).resolve().is_relative_to(REPO_ROOT)
+                           else str(args.configs / CONFIG_FILES[day.app]),
+                           "configured_depends_on": {k: v for k, v in configs["callgraph"].dependencies().items()
+                                                     if v},
+                           "rows": variants, "faults_total": len(day.faults), "faults_run": len(faults),
+                           "ready_after_s": ready_s, **info, "quirks": day.quirks}
 
     def pack(i: int) -> dict[str, Any]:
         rows = [r for name in args.days for r in per_setting[i].get(name, [])]
@@ -347,13 +466,16 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
         "benchmark": "nezha_rca", "started_at": started_at, "command": command_line(),
         "machine": machine_info(binaries=("prometheus", "promtool")),
         "engine": _engine_info(),
-        "settings": {"data": str(args.data), "days": args.days, "at_offset": args.at_offset, "window": args.window,
-                     "question": "why is <entry service> slow?", "clock": "frozen at inject_time + at_offset",
-                     "limit": args.limit, "seed": args.seed, "max_points": _settings("http://x").max_points,
-                     "signal_set": args.signals,
-                     "signals": {n: {"query": f"{s.agg}({s.gauge}{{$selector}})", "unit": s.unit, "bad": s.bad,
-                                     "min_abs": s.min_abs} for n, s in specs.items()},
-                     "ranking_completion": "services the engine does not rank follow in a seeded random order",
+        "settings": {"data": str(args.data), "days": args.days, "rows": args.rows, "at_offset": args.at_offset,
+                     "window": args.window, "question": "why is <entry service> slow?",
+                     "clock": "frozen at inject_time + at_offset", "limit": args.limit, "seed": args.seed,
+                     "max_points": _settings("http://x").max_points, "signal_set": args.signals,
+                     "baseline_signals": {n: {"query": f"{s.agg} by (service) ({s.gauge})"} for n, s in specs.items()},
+                     "headline": "the bot's shown hypotheses (none when it abstains); no random fill",
+                     "ranking_completion": "the 'ranking' columns put services the engine does not rank after its "
+                                           "list in a seeded random order",
+                     "baro": "BARO-style RobustScorer: per signal, max |x - median| / IQR of the window against the "
+                             "bot's baseline (IQR 0 -> 1, as sklearn's RobustScaler); services by their largest",
                      "chars_per_point": CHARS_PER_POINT, "chars_per_token": CHARS_PER_TOKEN},
         "reference": {"nezha_paper_onlineboutique_service_level": NEZHA_PAPER,
                       "note": "reported by the Nezha paper with metrics+traces+logs; not measured here"},
@@ -369,13 +491,17 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.nezha_rca", description=__doc__.split("\n\n")[0])
     p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the nezha folder (default: %(default)s)")
+    p.add_argument("--configs", type=Path, default=CONFIGS, help="folder of the config files (default: %(default)s)")
     p.add_argument("--days", nargs="+", default=list(DAYS), choices=DAYS, help="which days (default: both)")
+    p.add_argument("--rows", default=",".join(VARIANTS),
+                   help="which bot rows, comma-separated from metrics,callgraph,logs (logs: TrainTicket only; "
+                        "default: all)")
     p.add_argument("--at-offset", default=HEADLINE[0], help="ask this long after inject_time (default %(default)s)")
     p.add_argument("--window", default=HEADLINE[1], help="investigation window (default %(default)s)")
     p.add_argument("--sweep", default="", help="extra settings as OFFSET/WINDOW,... e.g. 5m/20m,10m/20m")
     p.add_argument("--signals", default="golden", choices=sorted(SIGNAL_SETS),
-                   help="golden: request rate, latency p95/p99, CPU, memory; extended: + outbound latency p95, "
-                        "network rx/tx (default %(default)s)")
+                   help="golden: the config files' request rate, latency p95/p99, CPU, memory; extended: + outbound "
+                        "latency p95, network rx/tx, added to the configs (default %(default)s)")
     p.add_argument("--limit", type=int, default=0, help="only the first N faults of each day (quick run)")
     p.add_argument("--seed", type=int, default=7, help="seed for tie-breaking orders (default %(default)s)")
     p.add_argument("--json", type=Path, default=RESULTS_DIR / "nezha_rca.json",
@@ -386,6 +512,10 @@ def main(argv: list[str] | None = None) -> int:
         args.sweep = [_parse_setting(s) for s in args.sweep.split(",") if s.strip()]
     except UsageError as e:
         p.error(str(e))
+    args.rows = [r.strip() for r in args.rows.split(",") if r.strip()]
+    if not args.rows or any(r not in VARIANTS for r in args.rows):
+        p.error(f"--rows takes some of {', '.join(VARIANTS)}")
+    args.rows = [v for v in VARIANTS if v in args.rows]
     if not args.data.is_dir():
         p.error(f"{args.data} is not a folder (the Nezha data, read in place; see benchmarks/README.md)")
     results = asyncio.run(_run(args))
@@ -406,7 +536,8 @@ def main(argv: list[str] | None = None) -> int:
                 "an out-of-sample check of it")
     write_eval_report("nezha_rca", f"Nezha RCA — {label}", eval_results(results["faults"]),
                       settings={"days": ", ".join(args.days), "question": "why is <entry> slow?",
-                                "engine": results["engine"]["version"]},
+                                "row": "the fullest row run for each day (+ logs on TrainTicket, + call-graph "
+                                       "metrics otherwise)", "engine": results["engine"]["version"]},
                       elapsed_s=results["elapsed_s"], machine=results["machine"], source="Nezha faults",
                       notes=[cal_note, "Cause kinds: cpu_* → resource_exhaustion, network_delay → infrastructure, "
                                        "return/exception → code_fault (not in the truth vocabulary: not scored "
