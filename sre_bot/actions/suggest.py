@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import timedelta
 
-from ..analysis.ranking import DEPLOY_LOOKBACK_S
+from ..analysis.engine import DEPLOY_LOOKBACK_S
 from ..errors import UsageError
 from ..investigation import Investigation
 from .catalog import ProposedAction, validate_action

@@ -87,7 +87,7 @@ def _held_levels(base: list[float]) -> tuple[float, float]:
 
 def _split(base: list[float], window: list[tuple[float, float]]) -> int:
     """How many leading window points to lend the baseline when history is short: enough to reach MIN_JUDGE
-    points, and up to the window's strongest level change (the largest shift of median, before vs after)."""
+    points, and up to the window's strongest level change (the largest shift of the mean, before vs after)."""
     need = max(0, MIN_JUDGE - len(base))
     best, best_k = -1.0, need
     vals = [v for _, v in window]
@@ -95,7 +95,8 @@ def _split(base: list[float], window: list[tuple[float, float]]) -> int:
         before = base + vals[:k]
         if len(before) < MIN_JUDGE:
             continue
-        shift = abs(median(vals[k:]) - median(before))
+        rest = vals[k:]
+        shift = abs(sum(rest) / len(rest) - sum(before) / len(before))
         if shift > best:
             best, best_k = shift, k
     return best_k
@@ -143,11 +144,11 @@ def judge_signal(
     season = [v for _, v in seasonal or [] if not (math.isnan(v) or math.isinf(v))]
     use_season = len(season) >= max(5, len(window) // 2)
     base = season if use_season else [v for t, v in clean if t < window_start]
-    short = False
+    short, k_lent = False, 0
     floor = _SIGMA_FLOOR
     if len(base) < MIN_HISTORY and not use_season:
-        k = _split(base, window)
-        base, window, short = base + [v for _, v in window[:k]], window[k:], k > 0
+        k_lent = _split(base, window)
+        base, window, short = base + [v for _, v in window[:k_lent]], window[k_lent:], k_lent > 0
         floor = 2 * _SIGMA_FLOOR
     if len(base) < MIN_JUDGE or len(window) < 2:
         return Judgement("unjudged", reason="no history before the window" if len(window) >= 2
@@ -171,6 +172,9 @@ def judge_signal(
                                    z=round((after - med) / sigma, 2), seasonal=use_season,
                                    novelty=round(novelty, 2), history=len(base), short_history=short))
     if not found:
+        if short and len(base) - k_lent < MIN_JUDGE:
+            # no change inside the window, and too little before it to say its level is the usual one
+            return Judgement("unjudged", reason="no history before the window", history=len(base) - k_lent)
         return Judgement("normal", history=len(base))
     return Judgement("anomalous", anomaly=min(found, key=lambda a: a.onset), history=len(base))
 

@@ -7,6 +7,7 @@ The engine names cause kinds of its own; they map onto the truth's vocabulary as
     bad_deploy            bad_deploy
     resource_saturation   resource_exhaustion
     traffic_spike         traffic_spike
+    network               infrastructure   (time lost between caller and callee: the network at a service)
 
 The model writes its cause as a sentence; `model_cause_kind` reads its kind from words (config before deploy, so
 "a config change rolled out" is a config change). That reading is approximate, and said so in the report.
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 __all__ = ["ENGINE_KINDS", "engine_cause_kind", "model_cause_kind", "Answer"]
 
 ENGINE_KINDS = {"bad_deploy": "bad_deploy", "resource_saturation": "resource_exhaustion",
-                "traffic_spike": "traffic_spike"}
+                "traffic_spike": "traffic_spike", "network": "infrastructure"}
 _MODEL_WORDS: tuple[tuple[str, str], ...] = (
     ("config_change", r"\bconfig|configuration|feature flag|\bflag\b|setting|configmap"),
     ("bad_deploy", r"deploy|rollout|roll-out|release|revision|regression|new version"),

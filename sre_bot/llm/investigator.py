@@ -27,7 +27,7 @@ import anthropic
 from pydantic import ValidationError
 
 from ..actions.catalog import catalog_summary
-from ..analysis.ranking import DEPLOY_LOOKBACK_S
+from ..analysis.engine import DEPLOY_LOOKBACK_S
 from ..deps import Deps
 from ..errors import validation_problems
 from ..investigation import Investigation

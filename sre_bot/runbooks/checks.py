@@ -20,7 +20,7 @@ from typing import Any, get_args
 from pydantic import ValidationError
 
 from ..actions.catalog import CATALOG
-from ..analysis.ranking import CauseKind
+from ..analysis.engine import CauseKind
 from ..backends.http_check import url_allowed
 from ..config import Config
 from ..errors import validation_problems

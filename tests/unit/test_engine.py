@@ -1,12 +1,12 @@
-"""The investigation engine's pure parts on small hand-made series, deploys and log samples."""
+"""The investigation engine's pure parts on small hand-made series and log samples (the ranking itself:
+test_engine_analyse.py)."""
 
 from __future__ import annotations
 
 import math
 
-from sre_bot.analysis.anomaly import SignalAnomaly, detect_onset
+from sre_bot.analysis.anomaly import detect_onset
 from sre_bot.analysis.log_shift import template_shifts
-from sre_bot.analysis.ranking import DeployHit, LogHit, SignalHit, rank_services
 
 T0 = 1_700_000_000.0
 STEP = 60.0
@@ -62,62 +62,6 @@ def test_seasonal_baseline_explains_a_daily_peak():
     yesterday = [(WSTART + i * STEP, v) for i, v in enumerate(noisy(300.0, 30))]
     assert detect_onset(series(vals), WSTART, bad="both") is not None
     assert detect_onset(series(vals), WSTART, bad="both", seasonal=yesterday) is None
-
-
-def _hit(service: str, onset_min: float, z: float = 20.0, unit: str = "seconds", title: str = "latency p95",
-         ) -> SignalHit:
-    a = SignalAnomaly(onset=T0 + onset_min * 60, direction="up", before=1, after=5, peak=6, z=z, seasonal=False)
-    return SignalHit(signal=title.replace(" ", "_"), title=title, unit=unit, anomaly=a, evidence_id=f"{service}-{title}")
-
-
-GRAPH = {"frontend": ["checkout"], "checkout": ["payments-api"], "payments-api": ["payments-db"], "payments-db": [],
-         "catalog": []}
-
-
-def test_deepest_anomalous_dependency_is_the_root():
-    """With the whole chain anomalous and no deploy, the deepest dependency ranks first."""
-    signals = {"frontend": [_hit("frontend", 3)], "checkout": [_hit("checkout", 2)],
-               "payments-api": [_hit("payments-api", 1)],
-               "payments-db": [_hit("payments-db", 1, unit="cores", title="CPU")]}
-    ranked = rank_services(graph=GRAPH, focus="frontend", signals=signals, deploys={}, logs={})
-    assert ranked[0].service == "payments-db" and ranked[0].cause_kind == "resource_saturation"
-
-
-def test_deploy_before_onset_is_blamed_and_after_is_not():
-    """A deploy 2 min before the first anomaly makes its service the trigger; one after the onset is never blamed."""
-    signals = {"checkout": [_hit("checkout", 10)], "payments-db": [_hit("payments-db", 10, unit="cores")]}
-    before = {"checkout": [DeployHit(at=T0 + 8 * 60, text="#3 rev abc", evidence_id="d1")]}
-    ranked = rank_services(graph=GRAPH, focus="checkout", signals=signals, deploys=before, logs={})
-    assert ranked[0].service == "checkout" and ranked[0].cause_kind == "bad_deploy"
-    after = {"checkout": [DeployHit(at=T0 + 14 * 60, text="#4 rev def", evidence_id="d2")]}
-    ranked = rank_services(graph=GRAPH, focus="checkout", signals=signals, deploys=after, logs={})
-    assert ranked[0].service == "payments-db"
-    checkout = next(c for c in ranked if c.service == "checkout")
-    assert checkout.parts["deploy"] == 0 and any("not blamed" in r for r in checkout.reasons)
-
-
-def test_two_simultaneous_unrelated_anomalies_are_both_candidates():
-    """Two anomalies in unrelated services both appear, each with its own evidence."""
-    signals = {"payments-db": [_hit("payments-db", 5, unit="cores")], "catalog": [_hit("catalog", 5)]}
-    ranked = rank_services(graph=GRAPH, focus=None, signals=signals, deploys={}, logs={})
-    assert {c.service for c in ranked} == {"payments-db", "catalog"}
-    assert all(c.evidence_ids for c in ranked)
-
-
-def test_service_with_no_data_is_not_a_candidate_and_none_means_no_answer():
-    """A service without data is never blamed; no anomalies at all gives no candidates."""
-    assert rank_services(graph=GRAPH, focus="frontend", signals={"frontend": [], "checkout": []},
-                         deploys={}, logs={}) == []
-
-
-def test_new_log_template_adds_weight_and_gaps_lower_confidence():
-    """A new error template raises a service's score; failing backends lower every confidence."""
-    signals = {"payments-db": [_hit("payments-db", 5)], "catalog": [_hit("catalog", 5)]}
-    logs = {"catalog": [LogHit(kind="new", text="new template", evidence_id="l1")]}
-    ranked = rank_services(graph={}, focus=None, signals=signals, deploys={}, logs=logs)
-    assert ranked[0].service == "catalog"
-    degraded = rank_services(graph={}, focus=None, signals=signals, deploys={}, logs=logs, gaps=2)
-    assert degraded[0].confidence < ranked[0].confidence
 
 
 def test_template_shifts_find_new_and_jumped_templates():
