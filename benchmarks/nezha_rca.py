@@ -50,6 +50,7 @@ from sre_bot.windows import parse_duration
 from tests.realprom import prometheus_server
 
 from ._nezha_data import Day, Fault, load_day, openmetrics
+from ._nezha_replay import replay, save_engine_inputs
 from ._nezha_tables import NEZHA_PAPER, VARIANTS, by_fault_type, render, render_sweep, summarize
 from ._nezha_traces import edge_latency_openmetrics, trace_openmetrics
 from ._report import (
@@ -247,6 +248,38 @@ def _engine_part(inv: Any, truth: str, services: list[str], rng: random.Random) 
     return out
 
 
+class _Recorder:
+    """Keeps the engine's inputs of the investigation running now: `services.investigate` calls
+    `analyse(deps, engine.analyse, evidence, graph=, focus=, window=, gaps=)`; this wraps that name (in this process,
+    before the call is offloaded) so `--replay` can run the pure engine on exactly what was gathered."""
+
+    def __init__(self) -> None:
+        self.last: dict[str, Any] | None = None
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[None]:
+        import sre_bot.services.investigate as inv_mod
+
+        original = getattr(inv_mod, "analyse", None)
+        if original is None:  # the engine changed shape: nothing to record, the run goes on
+            yield
+            return
+
+        async def recording(deps: Any, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+            if getattr(fn, "__name__", "") == "analyse" and args:
+                self.last = {"evidence": list(args[0]), **kwargs}
+            return await original(deps, fn, *args, **kwargs)
+
+        inv_mod.analyse = recording  # type: ignore[attr-defined]
+        try:
+            yield
+        finally:
+            inv_mod.analyse = original  # type: ignore[attr-defined]
+
+
+RECORDER = _Recorder()
+
+
 async def _investigate(day: Day, fault: Fault, cfg: Config, settings: Settings, at: Any, window: timedelta,
                        question: str, truth_rng: random.Random, specs: dict[str, Spec] | None,
                        ) -> tuple[dict[str, Any], Any, dict[str, dict[str, Any]] | None]:
@@ -262,7 +295,9 @@ async def _investigate(day: Day, fault: Fault, cfg: Config, settings: Settings, 
         try:
             q0, l0, t0 = _calls(metrics, "prometheus"), _calls(metrics, "loki"), time.perf_counter()
             try:
-                inv = await investigate(deps, question, at=at, window=window)
+                RECORDER.last = None
+                with RECORDER.installed():
+                    inv = await investigate(deps, question, at=at, window=window)
             except Exception as e:  # an engine bug is a miss with a traceback, not the end of the run
                 part.update(error=f"{type(e).__name__}: {e}", wall_s=round(time.perf_counter() - t0, 4))
                 progress(traceback.format_exc())
@@ -291,7 +326,7 @@ async def _investigate(day: Day, fault: Fault, cfg: Config, settings: Settings, 
 
 async def run_fault(day: Day, fault: Fault, url: str, loki: str | None, configs: dict[str, Config],
                     variants: list[str], specs: dict[str, Spec], offset: timedelta, window: timedelta,
-                    seed: int) -> dict[str, Any]:
+                    seed: int, evidence_dir: Path | None = None) -> dict[str, Any]:
     at = fault.at + offset
     question = f"why is {day.entry} slow?"
     row: dict[str, Any] = {
@@ -309,6 +344,9 @@ async def run_fault(day: Day, fault: Fault, url: str, loki: str | None, configs:
         if got is not None:
             z = got
             row.update(window=part.pop("window"), baseline=part.pop("baseline"))
+        if evidence_dir is not None and RECORDER.last is not None:
+            path = evidence_dir / day.name / f"{fault.index:02d}-{name}.json.gz"
+            part["evidence_file"] = save_engine_inputs(path, RECORDER.last)
         row["variants"][name] = part
     z = z or {}
     rng = random.Random(f"{seed}/{day.name}/{fault.index}/baselines")
@@ -437,7 +475,8 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
                 rows = per_setting[i].setdefault(name, [])
                 for f in faults:
                     row = await run_fault(day, f, url, loki, configs, variants, specs, parse_duration(offset),
-                                          parse_duration(window), args.seed)
+                                          parse_duration(window), args.seed,
+                                          args.evidence_dir if i == 0 else None)
                     rows.append(row)
                     parts = [(v, row["variants"][v]) for v in variants]
                     shown = " | ".join(f"{v}: {p['shown_rank'] or '—'}{' (abstain)' if p.get('insufficient') else ''}"
@@ -488,6 +527,31 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def _replay_main(path: Path) -> int:
+    if not path.exists():
+        print(f"no recorded run at {path}: run the benchmark first", file=sys.stderr)
+        return 2
+    import json
+
+    t0 = time.perf_counter()
+    results = replay(json.loads(path.read_text(encoding="utf-8")), results_dir=path.parent)
+    rows = results["faults"]
+    days = results["settings"]["days"]
+    results["by_day"] = {d: summarize([r for r in rows if r["day"] == d]) for d in days}
+    results["overall"], results["by_fault_type"] = summarize(rows), by_fault_type(rows)
+    results["elapsed_s"] = round(time.perf_counter() - t0, 1)
+    label = f"REPLAY of {path.name} ({results['started_at']}), engine {_engine_info()['source_sha256']}"
+    print(render(results, label))
+    changed = [(r["app"], r["index"], v, p.get("recorded_shown_rank"), p.get("shown_rank"))
+               for r in rows for v, p in r["variants"].items() if p.get("replayed")
+               and p.get("recorded_shown_rank") != p.get("shown_rank")]
+    print(f"\n{len(changed)} answers changed against the recording (app, #, row, recorded rank -> now): "
+          + ", ".join(f"{a} #{i} {v} {b or '—'}->{c or '—'}" for a, i, v, b, c in changed[:40]))
+    results["engine_replayed"] = _engine_info()
+    save_and_say(path.with_name(path.stem + "-replay.json"), results)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.nezha_rca", description=__doc__.split("\n\n")[0])
     p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the nezha folder (default: %(default)s)")
@@ -506,7 +570,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=7, help="seed for tie-breaking orders (default %(default)s)")
     p.add_argument("--json", type=Path, default=RESULTS_DIR / "nezha_rca.json",
                    help="result file (default %(default)s)")
+    p.add_argument("--evidence-dir", type=Path, default=RESULTS_DIR / "nezha_evidence",
+                   help="where the engine's inputs per fault and row are saved for --replay (default %(default)s)")
+    p.add_argument("--replay", type=Path, nargs="?", const=RESULTS_DIR / "nezha_rca.json", default=None,
+                   metavar="RESULTS_JSON",
+                   help="no Prometheus: re-run the pure engine over a recorded run's evidence (default file: "
+                        "%(const)s) and print the same tables (result: <name>-replay.json)")
     args = p.parse_args(argv)
+    if args.replay is not None:
+        return _replay_main(args.replay)
     try:
         parse_duration(args.at_offset), parse_duration(args.window)
         args.sweep = [_parse_setting(s) for s in args.sweep.split(",") if s.strip()]

@@ -49,3 +49,21 @@ def test_the_headline_counts_only_what_the_bot_shows() -> None:
                "by_fault_type": {"cpu_contention": summarize(rows)}, "days": {"d": {"app": "OB"}}}
     text = render(results, "test")
     assert "bot: metrics only" in text and "BARO-style RobustScorer" in text
+
+
+def test_recorded_engine_inputs_load_back_as_the_same_evidence(tmp_path) -> None:
+    """Saved typed evidence (gzip JSON) loads back equal, tuples and all, and the pure engine answers on it."""
+    from benchmarks._nezha_replay import _answer, load_engine_inputs, save_engine_inputs
+    from sre_bot.analysis.evidence import EdgeSeries, SignalSeries
+
+    pts = tuple((1000.0 + 60 * i, 0.1 if i < 50 else 2.0) for i in range(60))
+    evidence = [SignalSeries(evidence_id="s1", service="b", signal="latency_p95", title="latency p95", unit="seconds",
+                             points=pts, min_abs=0.01, expected=(10.0, 50.0)),
+                EdgeSeries(evidence_id="e1", client="a", server="b", metric="latency_client", points=pts)]
+    inputs = {"evidence": evidence, "graph": {"a": ["b"], "b": []}, "focus": "a", "window": (4000.0, 4600.0),
+              "gaps": 0}
+    save_engine_inputs(tmp_path / "x.json.gz", inputs)
+    back = load_engine_inputs(tmp_path / "x.json.gz")
+    assert back["evidence"] == evidence and back["window"] == (4000.0, 4600.0)
+    shown, ranked, insufficient = _answer(back)
+    assert insufficient or shown[0] == "b"
