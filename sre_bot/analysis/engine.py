@@ -303,6 +303,10 @@ def analyse(evidence: Sequence[EngineEvidence], *, graph: Mapping[str, Sequence[
     if not candidates_set:
         return Analysis([], judgements, dict(found), [], dict(unjudged), frozenset(idle), None, [])
 
+    # with no edge known around the focus, nothing can be said about up or downstream: every service counts
+    placed = bool(focus) and (bool(graph.get(focus or "")) or any(focus in ds for ds in graph.values()))
+    if not placed:
+        focus = None
     downstream_of_focus = depends_on_closure(graph, focus) if focus else set()
     upstream_of_focus = {s for s in graph if focus and focus in depends_on_closure(graph, s)} if focus else set()
     closures = {s: depends_on_closure(graph, s) for s in candidates_set}

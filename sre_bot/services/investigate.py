@@ -57,8 +57,12 @@ def scope_services(graph: Mapping[str, list[str]], focus: str | None, names: Map
     """The connected component around the focus, nearest first (upstream and downstream alike; at one distance,
     what it depends on before what calls it); or every known service. Not capped here: the caller keeps the first
     MAX_SERVICES and says when it cut — by distance, never by name."""
+    everyone = sorted(set(graph) | set(names.values()))
     if focus is None:
-        return sorted(set(graph) | set(names.values()))
+        return everyone
+    if not graph.get(focus) and not any(focus in ds for ds in graph.values()):
+        # nothing known about what it calls or what calls it: every known service may be the cause
+        return [focus, *(s for s in everyone if s != focus)]
     callers: dict[str, list[str]] = {}
     for s, ds in graph.items():
         for d in ds:
@@ -298,6 +302,9 @@ async def _investigate(deps: Deps, question: str, *, at: datetime | None, window
     argo_read = {e.service for e in evidence if e.source == "argocd" and e.kind == "app" and e.status == "ok"}
     shift_ev = [e for e in evidence if e.kind == "log_shift"]
     gaps = gaps_of([*evidence, *edge_ev])
+    if focus and len(full_scope) > 1 and not graph.get(focus) and not any(focus in d for d in graph.values()):
+        gaps.append(f"no call graph around {focus} (no depends_on, no service-graph metrics): every known service "
+                    f"was checked, none placed up or downstream")
     if len(full_scope) > MAX_SERVICES:
         gaps.append(f"only {MAX_SERVICES} of {len(full_scope)} services in scope were checked (nearest first)")
     not_judged = sum(len(v) for v in result.unjudged.values())
