@@ -9,7 +9,9 @@ records in `Day.quirks` so the report can say so:
   names). `inject_timestamp` is 8 h early for most TrainTicket faults (before the metrics even start), off by a
   minute for a few, and duplicated once; the skew is kept per fault.
 - `dependency.csv` rows whose target is an IP address or whose source has no metrics (loadgenerator) are dropped.
-  A day without `dependency.csv` (TrainTicket) gets a star: the entry service depends on every other service.
+  A day without `dependency.csv` (TrainTicket) gets a star here (the entry service depends on every other
+  service), kept only as `Day.depends_on` for reference: the benchmark's configs are `benchmarks/nezha/*.yml`, and
+  TrainTicket's call graph comes from the trace-derived service-graph metrics (`_nezha_traces.py`).
 - The entry service is the pod whose server latency p95 equals `front_service.csv`'s latency p95 most often.
 - Missing values (`nan`: a pod that served no request that minute) are written as NaN samples, so Prometheus
   shows a gap rather than carrying the previous value forward for five minutes.
