@@ -11,9 +11,11 @@ Real data adds three rules (measured on the Nezha fault-injection days):
 - **Short history is judged, and says so.** When fewer than 5 points precede the window (data that starts minutes
   before the incident), the window's own leading points up to its strongest level change join the baseline, and the
   sigma floor doubles. A series that cannot be judged at all is `unjudged` with the reason, never "normal".
-- **Seen before is not news.** `novelty` is how far the new level is beyond the highest level the series held for
-  three points in its own baseline, in sigmas; a change the baseline already shows (a recurring spike) is kept but
-  flagged, so it does not open the timeline or outweigh a new one.
+- **Seen before is not news.** A level the baseline already held (three points running) on two separate occasions
+  is a recurring pattern (`novelty` 0): kept but flagged, so it does not open the timeline or outweigh a new change.
+  One earlier episode is not a pattern: it may be the previous incident.
+- **The recent baseline says what normal was.** Level and spread come from the baseline's most recent third (at
+  least 10 points), so an earlier incident in the hour before does not become "normal".
 - **Idle services are not judged on latency.** That is the ranking's traffic floor (the engine knows the service's
   request rate), not this module's.
 """
@@ -41,11 +43,11 @@ class SignalAnomaly:
     onset: float  # unix seconds of the first out-of-band point of the sustained run
     direction: Literal["up", "down"]
     before: float  # baseline median
-    after: float  # median from the onset to the end of the window
+    after: float  # median of the anomalous episode (from the onset while it stays out of band)
     peak: float  # the most extreme value after the onset
     z: float  # robust z-score of `after`
     seasonal: bool  # the baseline was the same window a day earlier
-    novelty: float = math.inf  # sigmas beyond the highest level held in the baseline (<= 0: seen before)
+    novelty: float = math.inf  # 0 when the baseline held this level twice before (a recurring pattern), else |z|
     history: int = 0  # baseline points it was judged against
     short_history: bool = False  # the baseline borrowed the window's leading points
 
@@ -77,12 +79,20 @@ def _band(base: list[float], floor: float = _SIGMA_FLOOR) -> tuple[float, float]
     return med, max(_MAD_TO_SIGMA * median(abs(v - med) for v in base), floor * abs(med), 1e-9)
 
 
-def _held_levels(base: list[float]) -> tuple[float, float]:
-    """The lowest and highest level the baseline held for three consecutive points (rolling median of 3)."""
+def _episodes_reaching(base: list[float], level: float, direction: str) -> int:
+    """How many separate times the baseline held `level` (or beyond) for three consecutive points."""
     if len(base) < 3:
-        return min(base), max(base)
+        return 0
     rolled = [median(base[i:i + 3]) for i in range(len(base) - 2)]
-    return min(rolled), max(rolled)
+    hits = [(r >= level) if direction == "up" else (r <= level) for r in rolled]
+    return sum(1 for i, h in enumerate(hits) if h and (i == 0 or not hits[i - 1]))
+
+
+def _recent(base: list[float]) -> list[float]:
+    """The part of the baseline the level and spread are read from: its most recent third (at least 10 points).
+    An hour before the window may hold an earlier incident; the minutes just before it say what "normal" was
+    when this one began."""
+    return base[-max(2 * MIN_HISTORY, len(base) // 3):]
 
 
 def _split(base: list[float], window: list[tuple[float, float]]) -> int:
@@ -153,21 +163,23 @@ def judge_signal(
     if len(base) < MIN_JUDGE or len(window) < 2:
         return Judgement("unjudged", reason="no history before the window" if len(window) >= 2
                          else "too few points in the window", history=len(base))
-    med, sigma = _band(base, floor)
-    lo, hi = _held_levels(base)
+    med, sigma = _band(base if use_season else _recent(base), floor)
     found: list[SignalAnomaly] = []
     for direction in ("up", "down"):
         if bad not in (direction, "both"):
             continue
-        idx = _onset_index([_out(v, med, sigma, direction, min_abs) for _, v in window])
+        flags = [_out(v, med, sigma, direction, min_abs) for _, v in window]
+        idx = _onset_index(flags)
         if idx is None:
             continue
-        tail = [v for _, v in window[idx:]]
+        tail = [v for _, v in window[idx:_episode_end(flags, idx)]]
         after = median(tail)
         if not _out(after, med, sigma, direction, min_abs):
             continue
         peak = max(tail) if direction == "up" else min(tail)
-        novelty = (after - hi) / sigma if direction == "up" else (lo - after) / sigma
+        # seen before: the baseline held this level at least twice (a recurring pattern, not one earlier incident)
+        again = _episodes_reaching(base, after, direction) >= 2
+        novelty = 0.0 if again else (after - med) / sigma * (1 if direction == "up" else -1)
         found.append(SignalAnomaly(onset=window[idx][0], direction=direction, before=med, after=after, peak=peak,
                                    z=round((after - med) / sigma, 2), seasonal=use_season,
                                    novelty=round(novelty, 2), history=len(base), short_history=short))
@@ -177,6 +189,21 @@ def judge_signal(
             return Judgement("unjudged", reason="no history before the window", history=len(base) - k_lent)
         return Judgement("normal", history=len(base))
     return Judgement("anomalous", anomaly=min(found, key=lambda a: a.onset), history=len(base))
+
+
+def _episode_end(flags: list[bool], start: int) -> int:
+    """One past the last point of the anomalous episode that begins at `start`: it goes on while at least 2 of
+    every 3 points stay out of band (a fault that is over before the window ends is judged on its episode, not
+    diluted by the recovery after it)."""
+    end = start + 1
+    i = start + 1
+    while i < len(flags):
+        if flags[i]:
+            end = i + 1
+        elif sum(flags[i:i + 3]) < 2:
+            break
+        i += 1
+    return end
 
 
 def detect_onset(

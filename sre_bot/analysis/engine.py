@@ -54,7 +54,7 @@ WEIGHTS: dict[str, float] = {"availability": 1.3, "resource": 1.0, "errors": 0.9
                              "deploy": 1.0, "latency": 0.7, "traffic": 0.35, "other": 0.5}
 INTRINSIC = frozenset({"availability", "resource", "network", "deploy"})
 AVAILABILITY_FLOOR = 2.5  # a target that went down weighs at least like a z of ~45: it is categorical
-SEEN_BEFORE = 0.25  # weight of a change the series already showed in its baseline
+SEEN_BEFORE = 0.4  # weight of a change the series already showed in its baseline, twice
 EXPLAINED = 0.15  # a propagating finding (latency, errors, traffic, logs) below an anomalous dependency
 SHARED = 0.7  # an intrinsic finding of a service whose dependency is anomalous too
 SIBLING = 0.6  # neither upstream nor downstream of the asked-about service
@@ -295,7 +295,10 @@ def analyse(evidence: Sequence[EngineEvidence], *, graph: Mapping[str, Sequence[
     anomalous = {s for s in set(found) | set(by_svc_edges) | set(log_by) if found.get(s) or by_svc_edges.get(s)
                  or log_by.get(s)}
     onsets = {s: o for s in anomalous if (o := onset_of(s)) is not None}
-    t0 = min(onsets.values()) if onsets else None
+    # the timeline opens at the first new change: a recurring pattern seen in the baseline does not open it
+    fresh = [o for s, o in onsets.items() if any(not f.anomaly.seen_before for f in found.get(s, []))
+             or any(not f.anomaly.seen_before for f in by_svc_edges.get(s, [])) or log_by.get(s)]
+    t0 = min(fresh or onsets.values()) if onsets else None
     recent_deploys = [d for d in deploys if t0 is not None and -DEPLOY_GRACE_S <= t0 - d.at <= DEPLOY_LOOKBACK_S
                       or t0 is None and w_start - DEPLOY_LOOKBACK_S <= d.at <= _w_end]
     # a service with a deploy just before the first anomaly anywhere is a candidate even if it looks normal
@@ -308,6 +311,8 @@ def analyse(evidence: Sequence[EngineEvidence], *, graph: Mapping[str, Sequence[
     if not placed:
         focus = None
     downstream_of_focus = depends_on_closure(graph, focus) if focus else set()
+    edged = {s for s, ds in graph.items() if ds} | {d for ds in graph.values() for d in ds}
+    unplaced = {s for s in candidates_set if s not in edged}  # no edge says where it sits: could be below
     upstream_of_focus = {s for s in graph if focus and focus in depends_on_closure(graph, s)} if focus else set()
     closures = {s: depends_on_closure(graph, s) for s in candidates_set}
 
@@ -351,7 +356,7 @@ def analyse(evidence: Sequence[EngineEvidence], *, graph: Mapping[str, Sequence[
         weights += [WEIGHTS["deploy"] * 1.5 * dep_w] if dep_w else []
         strength = _combine(weights)
         root = SHARED if explained and intrinsic else (EXPLAINED if explained else 1.0)
-        if focus and svc != focus and svc not in downstream_of_focus and not trigger:
+        if focus and svc != focus and svc not in downstream_of_focus | unplaced and not trigger:
             sending = svc in upstream_of_focus and any(f.role == "traffic" and f.anomaly.direction == "up"
                                                        for f in sig)
             if not sending:
@@ -391,7 +396,7 @@ def analyse(evidence: Sequence[EngineEvidence], *, graph: Mapping[str, Sequence[
     # order: score, then the stronger single finding, then the earlier onset; never the name alone
     out.sort(key=lambda c: (-c.score, -max([f.weight for f in c.signals] + [0.0]), c.onset, c.service))
     elsewhere: list[str] = []
-    if focus is not None and not anomalous & ({focus} | downstream_of_focus):
+    if focus is not None and not anomalous & ({focus} | downstream_of_focus | unplaced):
         # the asked-about service and everything it depends on look normal: others' trouble is not its cause
         elsewhere, out = [c.service for c in out], []
     completeness = max(0.5, 1 - 0.1 * gaps)

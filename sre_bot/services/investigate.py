@@ -55,7 +55,8 @@ def investigation_window(now: datetime, length: timedelta, at: datetime | None) 
 
 def scope_services(graph: Mapping[str, list[str]], focus: str | None, names: Mapping[str, str]) -> list[str]:
     """The connected component around the focus, nearest first (upstream and downstream alike; at one distance,
-    what it depends on before what calls it); or every known service. Not capped here: the caller keeps the first
+    what it depends on before what calls it), then every known service no edge places anywhere; or every known
+    service. Not capped here: the caller keeps the first
     MAX_SERVICES and says when it cut — by distance, never by name."""
     everyone = sorted(set(graph) | set(names.values()))
     if focus is None:
@@ -79,7 +80,9 @@ def scope_services(graph: Mapping[str, list[str]], focus: str | None, names: Map
                 out.append(s)
                 nxt.append(s)
         frontier = nxt
-    return out
+    # services no edge places anywhere may be anything: checked after the component, never left out
+    placed = {s for s, ds in graph.items() if ds} | {d for ds in graph.values() for d in ds}
+    return out + [s for s in everyone if s not in placed and s not in seen]
 
 
 def _hhmm(t: float | datetime) -> str:
