@@ -151,9 +151,54 @@ class ScopePlan:
             out = out.replace(_SLOT.format(label), quote_value("|".join(regex_escape(v) for v in vals)))
         return out
 
+    def values_in(self, query: str) -> dict[str, list[str]] | None:
+        """The inverse of `render`: the values each label's regex selects in `query`, or None when `query` is not
+        this plan rendered (for a simulator that answers scope queries)."""
+        parts = re.split(r"(@@slot:[A-Za-z_][A-Za-z0-9_]*@@)", self.text)
+        pattern, order = "", []
+        for part in parts:
+            m = re.fullmatch(r"@@slot:(.+)@@", part)
+            if m:
+                pattern += r'"((?:[^"\\]|\\.)*)"'
+                order.append(m.group(1))
+            else:
+                pattern += re.escape(part)
+        found = re.fullmatch(pattern, query, re.DOTALL)
+        if not found:
+            return None
+        out: dict[str, list[str]] = {}
+        for label, literal in zip(order, found.groups(), strict=True):
+            try:
+                values = _split_regex(_unquote(f'"{literal}"'))
+            except _Unsafe:
+                return None
+            if label in out and out[label] != values:
+                return None
+            out[label] = values
+        return out
+
     def regex_chars(self, values: Mapping[str, Sequence[str]]) -> int:
         """How long the longest label regex would be (the caller splits a scope whose regex gets too long)."""
         return max((sum(len(regex_escape(v)) + 1 for v in set(values[label])) for label in self.labels), default=0)
+
+
+def _split_regex(regex: str) -> list[str]:
+    """`a\\.b|c` -> ["a.b", "c"]: the alternatives of a regex made by `regex_escape` + `|`."""
+    values, current, i = [], [], 0
+    while i < len(regex):
+        c = regex[i]
+        if c == "\\" and i + 1 < len(regex):
+            current.append(regex[i + 1])
+            i += 2
+            continue
+        if c == "|":
+            values.append("".join(current))
+            current = []
+        else:
+            current.append(c)
+        i += 1
+    values.append("".join(current))
+    return values
 
 
 def plan_scope(text: str) -> ScopePlan | None:

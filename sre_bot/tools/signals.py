@@ -30,7 +30,8 @@ from ..promql_scope import ScopePlan, plan_scope, sentinel
 from ..querylang import matchers, render_template
 from ._common import failure, fmt_value, not_configured
 
-__all__ = ["golden_signals", "scope_signals", "scope_queries", "baseline_for", "MIN_BASELINE", "MAX_REGEX_CHARS"]
+__all__ = ["golden_signals", "scope_signals", "scope_queries", "resolve_scope_query", "baseline_for", "MIN_BASELINE",
+           "MAX_REGEX_CHARS"]
 
 log = get_logger(__name__)
 
@@ -128,6 +129,26 @@ def scope_queries(config: Config, services: list[ServiceConfig]) -> dict[str, li
         [r] = [r for r in config.signal_queries(svc) if r.name == name]
         out[name].append((r.query, [svc.name]))
     return dict(out)
+
+
+def resolve_scope_query(config: Config, query: str) -> tuple[str, list[tuple[ServiceConfig, dict[str, str]]]] | None:
+    """For a simulator: which signal a scope query `scope_signals` sent is, and for each configured service it
+    answers for, the labels its result series must carry (`{"service": "checkout"}`); None for any other query."""
+    for name, signal in config.all_signals.items():
+        members = [svc for svc in config.services if signal.only is None or svc.name in signal.only]
+        for plan in dict.fromkeys(_plan(signal, tuple(_labels(config, svc))) for svc in members):
+            values = plan.values_in(query) if plan is not None else None
+            if plan is None or values is None:
+                continue
+            out = []
+            for svc in members:
+                if _plan(signal, tuple(_labels(config, svc))) != plan:
+                    continue
+                key = plan.key_of(_values(config, svc))
+                if key is not None and all(v in values[label] for label, v in zip(plan.labels, key, strict=True)):
+                    out.append((svc, dict(zip(plan.labels, key, strict=True))))
+            return name, out
+    return None
 
 
 def _labels(config: Config, svc: ServiceConfig) -> dict[str, str]:

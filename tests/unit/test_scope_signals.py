@@ -24,7 +24,13 @@ from sre_bot.models import Evidence, TimeRange
 from sre_bot.promql_scope import plan_scope, sentinel
 from sre_bot.querylang import matchers, regex_escape, regex_matcher, render_template
 from sre_bot.settings import load_settings
-from sre_bot.tools.signals import golden_signals, scope_batches, scope_queries, scope_signals
+from sre_bot.tools.signals import (
+    golden_signals,
+    resolve_scope_query,
+    scope_batches,
+    scope_queries,
+    scope_signals,
+)
 from tests.fakes import free_port
 
 STEP = 30
@@ -362,3 +368,21 @@ def test_conflicting_variables_fall_back_for_that_service() -> None:
     batches, alone = scope_batches(config, config.services)
     assert [[svc.name for svc, _ in b.members] for b in batches] == [["a"]]
     assert [(n, svc.name) for n, svc in alone] == [("s", "b")]
+
+
+def test_a_scope_query_resolves_back_to_its_signal_and_services() -> None:
+    """A simulator can answer scope queries: each batch query names its signal and its services' series labels."""
+    config = _config()
+    batches, _ = scope_batches(config, config.services, max_regex_chars=30)
+    assert batches
+    for b in batches:
+        resolved = resolve_scope_query(config, b.query)
+        assert resolved is not None, b.query
+        name, members = resolved
+        assert name == b.signal
+        assert {svc.name for svc, _ in members} >= {svc.name for svc, _ in b.members}
+        assert all(labels == dict(zip(b.plan.labels, key, strict=True))
+                   for svc, key in b.members for s2, labels in members if s2.name == svc.name)
+    assert resolve_scope_query(config, "sum(rate(http_requests_total[5m]))") is None
+    per_service = config.signal_queries(config.service("checkout"))[0].query
+    assert resolve_scope_query(config, per_service) is None
