@@ -212,7 +212,7 @@ async def _batch(deps: Deps, batch: ScopeBatch, rendered: dict[str, list[Rendere
             _yesterday_scope(deps, query, window) if seasonal else asyncio.sleep(0, result=None),
         )
     except QueryRejected as e:  # our rewrite (or the server) disagrees: each service's own query, as before
-        log.warning("scope query rejected; querying per service", signal=batch.signal, error=str(e),
+        log.info("scope query rejected; querying per service", signal=batch.signal, error=str(e),
                     services=len(batch.members))
         parts = await asyncio.gather(*(_alone(deps, svc, own[svc.name], window, baseline, seasonal)
                                        for svc, _ in batch.members))
