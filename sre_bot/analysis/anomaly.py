@@ -50,6 +50,7 @@ class SignalAnomaly:
     novelty: float = math.inf  # 0 when the baseline held this level twice before (a recurring pattern), else |z|
     history: int = 0  # baseline points it was judged against
     short_history: bool = False  # the baseline borrowed the window's leading points
+    ended: float | None = None  # when the series came back in band (it stayed there to the window's end)
 
     @property
     def seen_before(self) -> bool:
@@ -172,7 +173,10 @@ def judge_signal(
         idx = _onset_index(flags)
         if idx is None:
             continue
-        tail = [v for _, v in window[idx:_episode_end(flags, idx)]]
+        end = _episode_end(flags, idx)
+        tail = [v for _, v in window[idx:end]]
+        # over: the last points of the window (at least 3) are back in band
+        ended = window[end][0] if len(window) - end >= 3 and not any(flags[end:]) else None
         after = median(tail)
         if not _out(after, med, sigma, direction, min_abs):
             continue
@@ -182,7 +186,8 @@ def judge_signal(
         novelty = 0.0 if again else (after - med) / sigma * (1 if direction == "up" else -1)
         found.append(SignalAnomaly(onset=window[idx][0], direction=direction, before=med, after=after, peak=peak,
                                    z=round((after - med) / sigma, 2), seasonal=use_season,
-                                   novelty=round(novelty, 2), history=len(base), short_history=short))
+                                   novelty=round(novelty, 2), history=len(base), short_history=short,
+                                   ended=ended))
     if not found:
         if short and len(base) - k_lent < MIN_JUDGE:
             # no change inside the window, and too little before it to say its level is the usual one

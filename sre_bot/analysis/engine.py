@@ -58,6 +58,8 @@ SEEN_BEFORE = 0.4  # weight of a change the series already showed in its baselin
 EXPLAINED = 0.15  # a propagating finding (latency, errors, traffic, logs) below an anomalous dependency
 SHARED = 0.7  # an intrinsic finding of a service whose dependency is anomalous too
 SIBLING = 0.6  # neither upstream nor downstream of the asked-about service
+RECOVERED_S = 5 * 60  # a candidate whose every change ended this long before the window's end is a past episode
+RECOVERED = 0.5  # and its confidence is halved
 
 CauseKind = Literal["bad_deploy", "resource_saturation", "error_spike", "latency", "traffic_spike", "network",
                     "log_errors", "anomaly"]
@@ -403,5 +405,11 @@ def analyse(evidence: Sequence[EngineEvidence], *, graph: Mapping[str, Sequence[
     for i, c in enumerate(out):
         nxt = out[i + 1].score if i + 1 < len(out) else 0.0
         margin = (c.score - nxt) / c.score if c.score else 0.0
-        c.confidence = round(min(0.95, max(0.05, c.score01 * (0.6 + 0.4 * margin) * completeness)), 2)
+        # everything it shows was over minutes before the window's end: a past episode, less sure it is the answer
+        over = bool(c.signals) and all(f.anomaly.ended is not None and _w_end - f.anomaly.ended >= RECOVERED_S
+                                       for f in c.signals) and not c.edges and not c.logs and not c.deploys
+        if over:
+            c.reasons.append("every change it shows was over before the question: a past episode")
+        c.confidence = round(min(0.95, max(0.05, c.score01 * (0.6 + 0.4 * margin) * completeness
+                                           * (RECOVERED if over else 1.0))), 2)
     return Analysis(out, judgements, dict(found), edge_found, dict(unjudged), frozenset(idle), t0, elsewhere)

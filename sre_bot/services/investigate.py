@@ -25,7 +25,7 @@ from ..analysis.anomaly import SignalAnomaly
 from ..analysis.engine import DEPLOY_LOOKBACK_S, MIN_CONFIDENCE, Analysis, Candidate, EdgeFinding, SignalFinding
 from ..analysis.evidence import AlertEvent, DeployEvent, EdgeSeries, EngineEvidence, LogShift, SignalSeries
 from ..analysis.question import parse_question
-from ..config import Config, ServiceConfig
+from ..config import Config
 from ..deadline import answer_deadline, postpone
 from ..deps import Deps
 from ..investigation import Hypothesis, Investigation, RankedService, TimelineEntry
@@ -34,8 +34,8 @@ from ..tools._common import analyse, fmt_value
 from ..tools.alerts import firing_alerts
 from ..tools.deploys import app_status
 from ..tools.edges import METRIC_TITLES, edge_series, edges_of
-from ..tools.logs import error_shift
-from ..tools.signals import baseline_for, golden_signals
+from ..tools.logs import scope_log_shifts
+from ..tools.signals import baseline_for, scope_signals
 from ..tools.topology import merge_graph
 from .names import find_service, known_services
 from .reply import gaps_of
@@ -130,9 +130,11 @@ def engine_evidence(evidence: list[Evidence], config: Config, scope: set[str]) -
 
 
 def _history_note(a: SignalAnomaly, step: float | None) -> str:
-    if a.seasonal:
-        return ""
     notes = []
+    if a.ended is not None:
+        notes.append(f"back to baseline at {_hhmm(a.ended)}")
+    if a.seasonal:
+        return f"; {', '.join(notes)}" if notes else ""
     if a.short_history:
         span = f"{a.history * step / 60:.0f} min" if step else f"{a.history} points"
         notes.append(f"judged against only {span} of history")
@@ -238,13 +240,20 @@ def _cause(c: Candidate) -> str:
     return f"{c.service} {label} ({change})"
 
 
-async def _gather(deps: Deps, svc: ServiceConfig, window: TimeRange, baseline: TimeRange, with_alerts: bool,
+async def _gather(deps: Deps, scope: list[str], window: TimeRange, baseline: TimeRange, with_alerts: bool,
                   ) -> list[Evidence]:
-    jobs = [golden_signals(deps, svc, window, seasonal=True), error_shift(deps, svc, window, baseline),
-            app_status(deps, deps.config.argocd_app(svc), service=svc.name, history=10)]
+    """Everything about the scope, concurrently: one range query per signal for all of it (`scope_signals`), its
+    error-log templates in O(1) Loki queries (`scope_log_shifts`), and per service its Argo CD history (and firing
+    alerts, when the window is now)."""
+    svcs = [deps.config.service(s) for s in scope]
+    per_service = [app_status(deps, deps.config.argocd_app(svc), service=svc.name, history=10) for svc in svcs]
     if with_alerts:
-        jobs.append(firing_alerts(deps, svc))
-    return [e for group in await asyncio.gather(*jobs) for e in group]
+        per_service += [firing_alerts(deps, svc) for svc in svcs]
+    signals, logs, *rest = await asyncio.gather(
+        scope_signals(deps, svcs, window, seasonal=True), scope_log_shifts(deps, svcs, window, baseline),
+        *per_service)
+    by_service = [e for s in scope for e in signals.get(s, [])] + [e for s in scope for e in logs.get(s, [])]
+    return by_service + [e for group in rest for e in group]
 
 
 async def investigate(deps: Deps, question: str, *, at: datetime | None = None, window: timedelta | None = None,
@@ -278,8 +287,7 @@ async def _investigate(deps: Deps, question: str, *, at: datetime | None, window
     scope = full_scope[:MAX_SERVICES]
     in_scope = set(scope)
     live = now - win.end < timedelta(minutes=5)  # Alertmanager only knows the present
-    gathered = await asyncio.gather(*(_gather(deps, deps.config.service(s), win, base, live) for s in scope))
-    evidence = _dedupe_not_configured([e for group in gathered for e in group])
+    evidence = _dedupe_not_configured(await _gather(deps, scope, win, base, live))
     edge_ev = [e for e in edge_ev if e.kind != "edge" or e.data["client"] in in_scope or e.data["server"] in in_scope]
     failing = {e.source for e in [*evidence, *edge_ev]
                if e.status == "error" and e.data.get("error_kind") != "not_configured"}
@@ -303,7 +311,7 @@ async def _investigate(deps: Deps, question: str, *, at: datetime | None, window
     deploy_ev = [e for e in evidence if e.kind == "deploy"]
     # services whose Argo CD history was actually read: only for those may the answer say "no deploy"
     argo_read = {e.service for e in evidence if e.source == "argocd" and e.kind == "app" and e.status == "ok"}
-    shift_ev = [e for e in evidence if e.kind == "log_shift"]
+    shift_ev = [e for e in evidence if e.kind == "log_shift" and e.status == "ok" and e.data.get("first_seen")]
     gaps = gaps_of([*evidence, *edge_ev])
     if focus and len(full_scope) > 1 and not graph.get(focus) and not any(focus in d for d in graph.values()):
         gaps.append(f"no call graph around {focus} (no depends_on, no service-graph metrics): every known service "
