@@ -149,37 +149,48 @@ def _ns(raw: str | None, default: int) -> int:
         raise _Refused(f"cannot parse {raw!r} to a valid timestamp") from None
 
 
-def _keys(s: LogStream, k: int, i: int, j: int, newest_first: bool) -> Iterator[tuple[int, int, int]]:
-    """(sort key, stream index, entry index) of entries i..j-1, in merge order (newest first: negated times)."""
-    if newest_first:
-        return ((-s.ts[n], k, n) for n in range(j - 1, i - 1, -1))
-    return ((s.ts[n], k, n) for n in range(i, j))
-
-
 class _Engine:
     def __init__(self, logs: DayLogs) -> None:
         self.logs = logs
         self.last_ns = max((s.ts[-1] for s in logs.streams if s.ts), default=0)
+        self._memo: dict[tuple[Any, int], bytearray] = {}
+
+    def _kept(self, q: LogQuery, k: int, i: int, j: int) -> list[int]:
+        """Indexes in [i, j) of stream k whose line passes q's line filters; each line is tested once per
+        distinct filter chain (a case-insensitive regex over every line of an hour costs seconds in Python)."""
+        if not q.filters:
+            return list(range(i, j))
+        s = self.logs.streams[k]
+        key = (tuple((op, text) for op, text, _ in q.filters), k)
+        memo = self._memo.setdefault(key, bytearray(b"\x02") * len(s.ts))
+        out = []
+        for n in range(i, j):
+            if memo[n] == 2:
+                memo[n] = q.keep(s.lines[n])
+            if memo[n]:
+                out.append(n)
+        return out
 
     def selected(self, q: LogQuery) -> list[LogStream]:
         return [s for s in self.logs.streams if matches_all(q.matchers, s.labels)]
 
     def entries(self, q: LogQuery, start: int, end: int, *, newest_first: bool, limit: int | None,
                 counter: list[int]) -> Iterator[tuple[int, int, str]]:
-        """(ts, stream index, line) of matching lines in [start, end), merged across streams in time order."""
-        iters = []
+        """(ts, stream index, line) of matching lines in [start, end), merged across streams in time order.
+        Each stream's span is filtered first (a list comprehension), then only the matches are merged."""
+        matched = []
         for k, s in enumerate(self.logs.streams):
             if not matches_all(q.matchers, s.labels):
                 continue
-            iters.append(_keys(s, k, *s.span(start, end), newest_first))
-        for key, k, n in heapq.merge(*iters):
-            s = self.logs.streams[k]
-            line = s.lines[n]
-            counter[0] += 1
-            counter[1] += len(line)
-            if not q.keep(line):
-                continue
-            yield (-key if newest_first else key), k, line
+            i, j = s.span(start, end)
+            counter[0] += j - i
+            counter[1] += sum(len(x) for x in s.lines[i:j])
+            hits = self._kept(q, k, i, j)
+            if newest_first:
+                hits.reverse()
+            matched.append([(-s.ts[n] if newest_first else s.ts[n], k, n) for n in hits])
+        for key, k, n in heapq.merge(*matched):
+            yield (-key if newest_first else key), k, self.logs.streams[k].lines[n]
             if limit is not None:
                 limit -= 1
                 if limit <= 0:
@@ -215,14 +226,13 @@ class _Engine:
         rng = int(expr.range_s * 1e9)
         steps = list(range(start, end + 1, step))
         out: dict[tuple[tuple[str, str], ...], list[tuple[float, float]]] = {}
-        for s in self.selected(expr.inner):
+        for k, s in enumerate(self.logs.streams):
+            if not matches_all(expr.inner.matchers, s.labels):
+                continue
             i, j = s.span(start - rng + 1, end + 1)
-            kept = []
-            for n in range(i, j):
-                counter[0] += 1
-                counter[1] += len(s.lines[n])
-                if expr.inner.keep(s.lines[n]):
-                    kept.append(s.ts[n])
+            counter[0] += j - i
+            counter[1] += sum(len(x) for x in s.lines[i:j])
+            kept = [s.ts[n] for n in self._kept(expr.inner, k, i, j)]
             if not kept:
                 continue
             points = []
