@@ -249,9 +249,9 @@ async def _gather(deps: Deps, scope: list[str], window: TimeRange, baseline: Tim
     per_service = [app_status(deps, deps.config.argocd_app(svc), service=svc.name, history=10) for svc in svcs]
     if with_alerts:
         per_service += [firing_alerts(deps, svc) for svc in svcs]
-    signals, logs, *rest = await asyncio.gather(
+    signals, logs, rest = await asyncio.gather(
         scope_signals(deps, svcs, window, seasonal=True), scope_log_shifts(deps, svcs, window, baseline),
-        *per_service)
+        asyncio.gather(*per_service))
     by_service = [e for s in scope for e in signals.get(s, [])] + [e for s in scope for e in logs.get(s, [])]
     return by_service + [e for group in rest for e in group]
 
