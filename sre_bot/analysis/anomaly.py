@@ -165,6 +165,9 @@ def judge_signal(
         return Judgement("unjudged", reason="no history before the window" if len(window) >= 2
                          else "too few points in the window", history=len(base))
     med, sigma = _band(base if use_season else _recent(base), floor)
+    # the smallest change that matters (`min_abs`) sits at the threshold: a flat series does not make any wiggle
+    # astronomically significant
+    sigma = max(sigma, min_abs / Z_THRESHOLD)
     found: list[SignalAnomaly] = []
     for direction in ("up", "down"):
         if bad not in (direction, "both"):

@@ -57,6 +57,14 @@ AVAILABILITY_FLOOR = 2.5  # a target that went down weighs at least like a z of 
 SEEN_BEFORE = 0.4  # weight of a change the series already showed in its baseline, twice
 EXPLAINED = 0.15  # a propagating finding (latency, errors, traffic, logs) below an anomalous dependency
 SHARED = 0.7  # an intrinsic finding of a service whose dependency is anomalous too
+# which kinds of a dependency's findings can cause which kinds of its callers' findings
+CAUSED_BY: dict[str, frozenset[str]] = {
+    "latency": frozenset({"latency", "resource", "network", "availability", "errors", "logs"}),
+    "errors": frozenset({"errors", "logs", "availability"}),
+    "logs": frozenset({"errors", "logs", "availability"}),
+    "traffic": frozenset({"latency", "resource", "network", "availability", "errors", "logs", "traffic"}),
+    "other": frozenset({"latency", "resource", "network", "availability", "errors", "logs", "traffic"}),
+}
 SIBLING = 0.6  # neither upstream nor downstream of the asked-about service
 RECOVERED_S = 5 * 60  # a candidate whose every change ended this long before the window's end is a past episode
 RECOVERED = 0.5  # and its confidence is halved
@@ -143,7 +151,7 @@ def _idle(signals: Sequence[SignalSeries]) -> set[str]:
         if s.role == "traffic":
             by_service[s.service].extend(v for _, v in s.points if not (math.isnan(v) or math.isinf(v)))
     for svc, vals in by_service.items():
-        if not vals or median(vals) < MIN_RPS and max(vals) < 4 * MIN_RPS:
+        if not vals or median(vals) < MIN_RPS:
             out.add(svc)
     return out
 
@@ -168,7 +176,7 @@ def _edge_findings(edges: Sequence[EdgeSeries], window_start: float, idle_edges:
             continue
         cl, sv, er = metrics.get("latency_client"), metrics.get("latency_server"), metrics.get("errors")
         if er is not None:
-            j = _judge(None, er.points, window_start, min_abs=0.01)
+            j = _judge(None, er.points, window_start, min_abs=MIN_RPS)
             if j.anomaly is not None:
                 out.append(EdgeFinding(service=s, client=c, server=s, kind="errors", anomaly=j.anomaly,
                                        evidence_ids=(er.evidence_id,), share=1.0, weight=0.0))
@@ -224,10 +232,11 @@ def _combine(weights: list[float]) -> float:
     return ws[0] + sum(ws[1:]) / 3
 
 
-def _explained(kind: str, explained: bool) -> float:
-    if not explained:
-        return 1.0
-    return SHARED if kind in INTRINSIC else EXPLAINED
+def _factor(kind: str, explained: bool, covered: set[str]) -> float:
+    """How much of a finding of `kind` is left once anomalous dependencies explain what they can."""
+    if kind in INTRINSIC:
+        return SHARED if explained else 1.0
+    return EXPLAINED if kind in covered else 1.0
 
 
 def _kind(c: Candidate) -> CauseKind:
@@ -276,7 +285,7 @@ def analyse(evidence: Sequence[EngineEvidence], *, graph: Mapping[str, Sequence[
 
     idle_edges = {(e.client, e.server) for e in edges if e.metric == "requests"
                   and (vals := [v for _, v in e.points if not math.isnan(v)])
-                  and median(vals) < MIN_RPS and max(vals) < 4 * MIN_RPS}
+                  and median(vals) < MIN_RPS}
     edge_found = [_weighted(f) for f in _edge_findings(edges, w_start, idle_edges)]
     by_svc_edges: dict[str, list[EdgeFinding]] = defaultdict(list)
     for f in edge_found:
@@ -318,6 +327,13 @@ def analyse(evidence: Sequence[EngineEvidence], *, graph: Mapping[str, Sequence[
     upstream_of_focus = {s for s in graph if focus and focus in depends_on_closure(graph, s)} if focus else set()
     closures = {s: depends_on_closure(graph, s) for s in candidates_set}
 
+    kinds_of: dict[str, set[str]] = {}
+    for svc in candidates_set:
+        ks = {f.role for f in found.get(svc, []) if not f.anomaly.seen_before}
+        ks |= {f.kind for f in by_svc_edges.get(svc, []) if not f.anomaly.seen_before}
+        if log_by.get(svc):
+            ks.add("logs")
+        kinds_of[svc] = ks
     out: list[Candidate] = []
     for svc in candidates_set:
         sig = sorted(found.get(svc, []), key=lambda f: -f.weight)
@@ -346,25 +362,29 @@ def analyse(evidence: Sequence[EngineEvidence], *, graph: Mapping[str, Sequence[
         if dep_w:
             kinds.add("deploy")
         intrinsic = bool(kinds & INTRINSIC)
-        # explained away: anomalous dependencies that began no later than this service carry its propagating
-        # findings (a slow or failing dependency makes its callers slow, failing and noisy in their logs)
+        # explained away: an anomalous dependency that began no later carries the findings of this service it can
+        # cause — a slow dependency its callers' latency, a failing one their errors and error logs
         bad_deps = sorted(d for d in closures[svc] & anomalous
                           if d != svc and onsets.get(d, math.inf) <= own_onset + 60)
+        dep_kinds: set[str] = set()
+        for d in bad_deps:
+            dep_kinds |= kinds_of[d]
         explained = bool(bad_deps) and not trigger
+        covered = {k for k, causes in CAUSED_BY.items() if dep_kinds & causes} if explained else set()
 
-        weights = [f.weight * _explained(f.role, explained) for f in sig] + [
-            f.weight * _explained("network" if f.kind == "network" else f.kind, explained) for f in edg]
-        weights += [log_w * _explained("logs", explained)] if log_w else []
+        weights = [f.weight * _factor(f.role, explained, covered) for f in sig] + [
+            f.weight * _factor("network" if f.kind == "network" else f.kind, explained, covered) for f in edg]
+        weights += [log_w * _factor("logs", explained, covered)] if log_w else []
         weights += [WEIGHTS["deploy"] * 1.5 * dep_w] if dep_w else []
         strength = _combine(weights)
-        root = SHARED if explained and intrinsic else (EXPLAINED if explained else 1.0)
+        root = SHARED if explained and intrinsic else (EXPLAINED if covered else 1.0)
         if focus and svc != focus and svc not in downstream_of_focus | unplaced and not trigger:
             sending = svc in upstream_of_focus and any(f.role == "traffic" and f.anomaly.direction == "up"
                                                        for f in sig)
             if not sending:
                 strength *= SIBLING
                 root *= SIBLING
-        onset_f = math.exp(-(own_onset - t0) / 300) if t0 is not None else 1.0
+        onset_f = math.exp(-max(own_onset - t0, 0) / 300) if t0 is not None else 1.0
         score = strength * (0.6 + 0.4 * onset_f)
         parts = {"strength": round(strength, 3), "root": root, "onset": round(onset_f, 3),
                  "deploy": round(dep_w, 3), "logs": round(log_w, 3)}
