@@ -51,6 +51,13 @@ class SignalAnomaly:
     history: int = 0  # baseline points it was judged against
     short_history: bool = False  # the baseline borrowed the window's leading points
     ended: float | None = None  # when the series came back in band (it stayed there to the window's end)
+    noise: float = 0.0  # the 90th percentile of the baseline's own |z|: how far it strays when nothing is wrong
+
+    @property
+    def z_eff(self) -> float:
+        """|z| discounted by the series' own noise: a series that routinely strays by z 40 showing z 80 is a
+        weaker finding than a quiet one showing z 20."""
+        return abs(self.z) / max(1.0, self.noise / 2)
 
     @property
     def seen_before(self) -> bool:
@@ -186,11 +193,14 @@ def judge_signal(
         peak = max(tail) if direction == "up" else min(tail)
         # seen before: the baseline held this level at least twice (a recurring pattern, not one earlier incident)
         again = _episodes_reaching(base, after, direction) >= 2
+        # how far this series strays in its own baseline, in the same sigmas: a noisy series' big z is less news
+        excursions = sorted(abs(v - med) / sigma for v in base)
+        noise = excursions[int(0.9 * (len(excursions) - 1))] if excursions else 0.0
         novelty = 0.0 if again else (after - med) / sigma * (1 if direction == "up" else -1)
         found.append(SignalAnomaly(onset=window[idx][0], direction=direction, before=med, after=after, peak=peak,
                                    z=round((after - med) / sigma, 2), seasonal=use_season,
                                    novelty=round(novelty, 2), history=len(base), short_history=short,
-                                   ended=ended))
+                                   ended=ended, noise=round(noise, 2)))
     if not found:
         if short and len(base) - k_lent < MIN_JUDGE:
             # no change inside the window, and too little before it to say its level is the usual one

@@ -219,7 +219,7 @@ def _edge_findings(edges: Sequence[EdgeSeries], window_start: float, idle_edges:
 
 def _weighted(f: EdgeFinding) -> EdgeFinding:
     kind_w = WEIGHTS["network" if f.kind == "network" else "errors" if f.kind == "errors" else "latency"]
-    w = kind_w * _g(f.anomaly.z) * f.share * (SEEN_BEFORE if f.anomaly.seen_before else 1.0)
+    w = kind_w * _g(f.anomaly.z_eff) * f.share * (SEEN_BEFORE if f.anomaly.seen_before else 1.0)
     return EdgeFinding(**{**f.__dict__, "weight": round(w, 4)})
 
 
@@ -279,7 +279,7 @@ def analyse(evidence: Sequence[EngineEvidence], *, graph: Mapping[str, Sequence[
             unjudged[s.service].append((s.title, j.reason))
         elif j.anomaly is not None:
             a = j.anomaly
-            g = max(_g(a.z), AVAILABILITY_FLOOR) if s.role == "availability" and a.direction == "down" else _g(a.z)
+            g = max(_g(a.z), AVAILABILITY_FLOOR) if s.role == "availability" and a.direction == "down" else _g(a.z_eff)
             w = WEIGHTS.get(s.role, 0.5) * g * (SEEN_BEFORE if a.seen_before else 1.0)
             found[s.service].append(SignalFinding(series=s, anomaly=a, weight=round(w, 4)))
 
