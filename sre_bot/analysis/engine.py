@@ -367,8 +367,8 @@ def analyse(evidence: Sequence[EngineEvidence], *, graph: Mapping[str, Sequence[
         bad_deps = sorted(d for d in closures[svc] & anomalous
                           if d != svc and onsets.get(d, math.inf) <= own_onset + 60)
         dep_kinds: set[str] = set()
-        for d in bad_deps:
-            dep_kinds |= kinds_of[d]
+        for dep in bad_deps:
+            dep_kinds |= kinds_of[dep]
         explained = bool(bad_deps) and not trigger
         covered = {k for k, causes in CAUSED_BY.items() if dep_kinds & causes} if explained else set()
 

@@ -33,7 +33,7 @@ from ..models import Evidence, TimeRange, evidence_id
 from ..tools._common import analyse, fmt_value
 from ..tools.alerts import firing_alerts
 from ..tools.deploys import app_status
-from ..tools.edges import METRIC_TITLES, edge_series, edges_of
+from ..tools.edges import METRIC_TITLES, edge_series, edges_of, probe_edges
 from ..tools.logs import scope_log_shifts
 from ..tools.signals import baseline_for, scope_signals
 from ..tools.topology import merge_graph
@@ -279,15 +279,19 @@ async def _investigate(deps: Deps, question: str, *, at: datetime | None, window
     q = parse_question(question, now=now)
     win = investigation_window(now, window or q.window or deps.default_window, at or q.at)
     base = baseline_for(win)
-    known, edge_ev = await asyncio.gather(_no_names(names) if names is not None else known_services(deps),
-                                          edge_series(deps, win, base))
+    known, (probe_ev, live_sources) = await asyncio.gather(
+        _no_names(names) if names is not None else known_services(deps), probe_edges(deps, win, base))
     focus = focus or find_service(question, known)
-    graph = merge_graph(deps.config.dependencies(), edges_of(edge_ev))
+    graph = merge_graph(deps.config.dependencies(), edges_of(probe_ev))
     full_scope = scope_services(graph, focus, known)
     scope = full_scope[:MAX_SERVICES]
     in_scope = set(scope)
     live = now - win.end < timedelta(minutes=5)  # Alertmanager only knows the present
-    evidence = _dedupe_not_configured(await _gather(deps, scope, win, base, live))
+    gathered, more_edges = await asyncio.gather(
+        _gather(deps, scope, win, base, live),
+        edge_series(deps, win, base, live_sources) if live_sources else asyncio.sleep(0, result=[]))
+    evidence = _dedupe_not_configured(gathered)
+    edge_ev = [*probe_ev, *more_edges]
     edge_ev = [e for e in edge_ev if e.kind != "edge" or e.data["client"] in in_scope or e.data["server"] in in_scope]
     failing = {e.source for e in [*evidence, *edge_ev]
                if e.status == "error" and e.data.get("error_kind") != "not_configured"}

@@ -2,7 +2,8 @@
 
 Sources are the config's `call_graph` (`config.CallGraphConfig`): Tempo's metrics-generator service graphs and
 Istio's standard metrics built in, plus the file's own queries. Each query is one range query for every edge at
-once, so the cost does not grow with the number of services. Best effort: a source the cluster does not have
+once, so the cost does not grow with the number of services; the request rate is read first (`probe_edges`), and
+a source's latencies and errors only when it had requests. Best effort: a source the cluster does not have
 returns nothing and adds nothing; a failing query is an `error` item the answer names. The same series give the
 graph (an edge with requests or latency data is "client depends on server").
 """
@@ -18,24 +19,46 @@ from ..errors import BackendError
 from ..models import Evidence, TimeRange, evidence_id
 from ._common import failure, fmt_value
 
-__all__ = ["edge_series", "edges_of", "METRIC_TITLES"]
+__all__ = ["probe_edges", "edge_series", "edges_of", "METRIC_TITLES"]
 
 METRIC_TITLES = {"requests": ("request rate", "rps"), "errors": ("failed requests", "rps"),
                  "latency_client": ("latency as the caller sees it", "seconds"),
                  "latency_server": ("latency as the callee sees it", "seconds")}
 
 
-async def edge_series(deps: Deps, window: TimeRange, baseline: TimeRange) -> list[Evidence]:
-    """Every edge's metrics over the baseline and the window, from every configured source (kind "edge"; data:
-    client, server, metric, points, source, unit). Sources that return nothing add nothing."""
-    if deps.prometheus is None:
+def _queries(src: EdgeMetrics) -> list[tuple[str, str]]:
+    return [(m, q) for m, q in (("requests", src.requests), ("errors", src.errors),
+                                ("latency_client", src.latency_client), ("latency_server", src.latency_server)) if q]
+
+
+async def probe_edges(deps: Deps, window: TimeRange, baseline: TimeRange,
+                      ) -> tuple[list[Evidence], list[EdgeMetrics]]:
+    """The first look: each source's request rate (all of a source's queries when it has none). Returns the
+    evidence and the sources that had data, whose other metrics `edge_series` then fetches — so a cluster
+    without Tempo or Istio pays one query per preset, not four."""
+    sources = deps.config.call_graph.sources
+    jobs = [(src, m, q) for src in sources for m, q in _queries(src) if m == "requests" or not src.requests]
+    found = await _fetch(deps, window, baseline, jobs)
+    live = [src for src in sources if src.requests and any(e.data.get("source") == src.name for e in found)]
+    return found, live
+
+
+async def edge_series(deps: Deps, window: TimeRange, baseline: TimeRange, sources: list[EdgeMetrics] | None = None,
+                      ) -> list[Evidence]:
+    """Every edge's errors and latencies (not the request rate `probe_edges` read) from `sources` (default: all
+    configured), over the baseline and the window (kind "edge"; data: client, server, metric, points, source,
+    unit). Sources that return nothing add nothing."""
+    srcs = deps.config.call_graph.sources if sources is None else sources
+    jobs = [(src, m, q) for src in srcs for m, q in _queries(src) if m != "requests"]
+    return await _fetch(deps, window, baseline, jobs)
+
+
+async def _fetch(deps: Deps, window: TimeRange, baseline: TimeRange, jobs: list[tuple[EdgeMetrics, str, str]],
+                 ) -> list[Evidence]:
+    if deps.prometheus is None or not jobs:
         return []
     whole = TimeRange(start=baseline.start, end=window.end)
     step = deps.prometheus.step_for(whole)
-    jobs = [(src, metric, query) for src in deps.config.call_graph.sources
-            for metric, query in (("requests", src.requests), ("errors", src.errors),
-                                  ("latency_client", src.latency_client), ("latency_server", src.latency_server))
-            if query]
 
     async def one(src: EdgeMetrics, metric: str, query: str) -> list[Evidence]:
         assert deps.prometheus is not None
@@ -67,7 +90,7 @@ async def edge_series(deps: Deps, window: TimeRange, baseline: TimeRange) -> lis
                       "unit": unit, "step": step}))
         return out
 
-    with best_effort(0.4):  # also discovery: never all of the answer's time
+    with best_effort():  # discovery too: a share of the answer's time, never all of it
         found = await asyncio.gather(*(one(*j) for j in jobs))
     return [e for group in found for e in group]
 
