@@ -51,6 +51,7 @@ NETWORK_MIN_S = 0.005  # a caller-minus-callee gap must grow by at least 5 ms to
 
 # How much one finding of each kind weighs. Intrinsic kinds start where they are seen; propagating ones travel.
 WEIGHTS: dict[str, float] = {"availability": 1.3, "resource": 1.0, "errors": 0.9, "network": 1.2, "logs": 1.0,
+                             "calls": 0.9,
                              "deploy": 1.0, "latency": 0.7, "traffic": 0.35, "other": 0.5}
 INTRINSIC = frozenset({"availability", "resource", "network", "deploy"})
 AVAILABILITY_FLOOR = 2.5  # a target that went down weighs at least like a z of ~45: it is categorical
@@ -62,6 +63,7 @@ CAUSED_BY: dict[str, frozenset[str]] = {
     "latency": frozenset({"latency", "resource", "network", "availability", "errors", "logs"}),
     "errors": frozenset({"errors", "logs", "availability"}),
     "logs": frozenset({"errors", "logs", "availability"}),
+    "calls": frozenset({"errors", "logs", "availability"}),  # a caller stops calling what fails
     "traffic": frozenset({"latency", "resource", "network", "availability", "errors", "logs", "traffic"}),
     "other": frozenset({"latency", "resource", "network", "availability", "errors", "logs", "traffic"}),
 }
@@ -70,7 +72,7 @@ RECOVERED_S = 5 * 60  # a candidate whose every change ended this long before th
 RECOVERED = 0.5  # and its confidence is halved
 
 CauseKind = Literal["bad_deploy", "resource_saturation", "error_spike", "latency", "traffic_spike", "network",
-                    "log_errors", "anomaly"]
+                    "log_errors", "call_pattern", "anomaly"]
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,7 @@ class EdgeFinding:
     service: str  # the service this finding is counted for
     client: str
     server: str
-    kind: Literal["network", "latency", "errors"]
+    kind: Literal["network", "latency", "errors", "calls"]
     anomaly: SignalAnomaly
     evidence_ids: tuple[str, ...]
     share: float  # of the edge's blame, for `service` (network findings are shared between the two ends)
@@ -217,8 +219,35 @@ def _edge_findings(edges: Sequence[EdgeSeries], window_start: float, idle_edges:
     return out
 
 
+def _call_pattern(edges: Sequence[EdgeSeries], window_start: float, idle_edges: set[tuple[str, str]],
+                  ) -> list[EdgeFinding]:
+    """A service that changed what it calls: the calls it makes to a dependency per request it receives (its
+    fan-out) moved while its own traffic did not explain it — a code path taken or skipped (an early return, an
+    exception before the call). Needs the request rate of every edge into the service."""
+    reqs = [e for e in edges if e.metric == "requests" and e.client != e.server]
+    incoming: dict[str, dict[float, float]] = defaultdict(lambda: defaultdict(float))
+    for e in reqs:
+        for t, v in e.points:
+            if not math.isnan(v):
+                incoming[e.server][t] += v
+    out = []
+    for e in reqs:
+        inc = incoming.get(e.client)
+        if not inc or (e.client, e.server) in idle_edges:
+            continue
+        ratio = [(t, v / inc[t]) for t, v in e.points if not math.isnan(v) and inc.get(t, 0.0) >= MIN_RPS]
+        base = [v for t, v in ratio if t < window_start]
+        if len(base) < 3:
+            continue
+        j = judge_signal(ratio, window_start, bad="both", min_abs=0.25 * median(base))
+        if j.anomaly is not None:
+            out.append(EdgeFinding(service=e.client, client=e.client, server=e.server, kind="calls",
+                                   anomaly=j.anomaly, evidence_ids=(e.evidence_id,), share=1.0, weight=0.0))
+    return out
+
+
 def _weighted(f: EdgeFinding) -> EdgeFinding:
-    kind_w = WEIGHTS["network" if f.kind == "network" else "errors" if f.kind == "errors" else "latency"]
+    kind_w = WEIGHTS[f.kind]
     w = kind_w * _g(f.anomaly.z_eff) * f.share * (SEEN_BEFORE if f.anomaly.seen_before else 1.0)
     return EdgeFinding(**{**f.__dict__, "weight": round(w, 4)})
 
@@ -248,7 +277,8 @@ def _kind(c: Candidate) -> CauseKind:
                                      "traffic": "traffic_spike" if f.anomaly.direction == "up" else "anomaly",
                                      }.get(f.role, "anomaly")))
     for e in c.edges:
-        best = max(best, (e.weight, {"network": "network", "errors": "error_spike", "latency": "latency"}[e.kind]))
+        best = max(best, (e.weight, {"network": "network", "errors": "error_spike", "latency": "latency",
+                                     "calls": "call_pattern"}[e.kind]))
     if c.logs:
         best = max(best, (c.parts.get("logs", 0.0), "log_errors"))
     return best[1]  # type: ignore[return-value]
@@ -286,7 +316,8 @@ def analyse(evidence: Sequence[EngineEvidence], *, graph: Mapping[str, Sequence[
     idle_edges = {(e.client, e.server) for e in edges if e.metric == "requests"
                   and (vals := [v for _, v in e.points if not math.isnan(v)])
                   and median(vals) < MIN_RPS}
-    edge_found = [_weighted(f) for f in _edge_findings(edges, w_start, idle_edges)]
+    edge_found = [_weighted(f) for f in [*_edge_findings(edges, w_start, idle_edges),
+                                         *_call_pattern(edges, w_start, idle_edges)]]
     by_svc_edges: dict[str, list[EdgeFinding]] = defaultdict(list)
     for f in edge_found:
         by_svc_edges[f.service].append(f)

@@ -170,6 +170,11 @@ def _edge_evidence(f: EdgeFinding, by_id: dict[str, Evidence], window: TimeRange
         if f.server_after is not None:
             quote += f", while {f.server}'s own handling took {fmt_value(f.server_after, 'seconds')}"
         label = f"{f.client} → {f.server} network time"
+    elif f.kind == "calls":
+        verb = "rose" if a.direction == "up" else "fell"
+        quote = (f"{f.client} → {f.server}: calls per request {f.client} receives {verb} from {a.before:.2f} to "
+                 f"{a.after:.2f} at {_hhmm(a.onset)} (robust z {a.z:+.1f}): {f.client} changed what it calls")
+        label = f"{f.client} → {f.server} calls per request"
     else:
         title = METRIC_TITLES[first.data["metric"]][0]
         unit = first.data.get("unit", "seconds")
@@ -212,6 +217,8 @@ def _change(c: Candidate) -> str:
     best_edge = max(c.edges, key=lambda f: f.weight, default=None)
     if best_edge is not None and (best_sig is None or best_edge.weight > best_sig.weight):
         a = best_edge.anomaly
+        if best_edge.kind == "calls":
+            return f"calls to {best_edge.server} per request {a.before:.2f} → {a.after:.2f}"
         what = "network time" if best_edge.kind == "network" else (
             "failed calls" if best_edge.kind == "errors" else "latency")
         unit = "rps" if best_edge.kind == "errors" else "seconds"
@@ -235,6 +242,8 @@ def _cause(c: Candidate) -> str:
         return f"network delay at {c.service} ({change})"
     if c.cause_kind == "log_errors":
         return f"{c.service} errors in its logs ({change})"
+    if c.cause_kind == "call_pattern":
+        return f"{c.service} changed what it calls, a code path taken or skipped ({change})"
     label = {"resource_saturation": "saturation", "error_spike": "errors", "latency": "slowness",
              "traffic_spike": "traffic spike", "anomaly": "anomaly"}[c.cause_kind]
     return f"{c.service} {label} ({change})"
@@ -392,7 +401,8 @@ def _summary(focus: str | None, symptom: str | None, scope: list[str], ranking: 
     for ef in top_c.edges[:1]:
         parts.append(f"calls {ef.client} → {ef.server} "
                      + ("slowed between the two ends" if ef.kind == "network" else
-                        "failing" if ef.kind == "errors" else f"slowed inside {ef.server}")
+                        "failing" if ef.kind == "errors" else
+                        "changed in number per request" if ef.kind == "calls" else f"slowed inside {ef.server}")
                      + f" from {_hhmm(ef.anomaly.onset)}")
     for e in shift_ev:
         if e.service == top.service and e.data["kind"] == "new":

@@ -165,3 +165,18 @@ def test_scope_walks_the_graph_both_ways_nearest_first():
     scope = scope_services(graph, "payments-db", {})
     assert scope == ["payments-db", "payments-api", "checkout", "frontend"]
     assert scope_services(graph, None, {"x": "x"})[0] == "catalog"
+
+
+def test_a_service_that_stops_calling_a_dependency_is_blamed_for_its_call_pattern():
+    """frontend's own traffic holds at 9 req/s, but its calls to catalog per request fall from 4.7 to 1.8 (an early
+    return skips them): frontend changed what it does, whatever catalog's own numbers say."""
+    def req(client: str, server: str, values: list[float]) -> EdgeSeries:
+        return EdgeSeries(evidence_id=f"{client}>{server}/r", client=client, server=server, metric="requests",
+                          points=pts(values))
+    graph = {"frontend": ["catalog", "cart"], "catalog": [], "cart": []}
+    ev = [req("user", "frontend", noisy(9.0, 90)), req("frontend", "catalog", step(42.0, 16.0, 8)),
+          req("frontend", "cart", noisy(8.0, 90))]
+    r = analyse(ev, graph=graph, focus="frontend", window=WINDOW)
+    top = r.candidates[0]
+    assert top.service == "frontend" and top.cause_kind == "call_pattern"
+    assert top.edges[0].kind == "calls" and top.edges[0].anomaly.direction == "down"
