@@ -24,7 +24,8 @@ async def test_a_misstated_number_a_made_up_line_and_a_wrong_revision_are_caught
     async with bot_on("checkout-bad-deploy") as (sb, deps):
         done = await explain(deps, "why is frontend returning errors?")
     ev = {e.kind: e for e in reversed(done.reply.evidence)}
-    anomaly, deploy, logs = ev["anomaly"], ev["deploy"], ev["log_shift"]
+    deploy, logs = ev["deploy"], ev["log_shift"]
+    anomaly = next(e for e in done.reply.evidence if e.kind == "anomaly" and e.data.get("unit") == "ratio")
     after = anomaly.data["after"]
     wrong_number = anomaly.model_copy(update={"quote": anomaly.quote.replace(
         f"to {after * 100:.1f}%", "to 97.0%")})
