@@ -61,9 +61,10 @@ SHARED = 0.7  # an intrinsic finding of a service whose dependency is anomalous 
 # which kinds of a dependency's findings can cause which kinds of its callers' findings
 CAUSED_BY: dict[str, frozenset[str]] = {
     "latency": frozenset({"latency", "resource", "network", "availability", "errors", "logs"}),
-    "errors": frozenset({"errors", "logs", "availability"}),
-    "logs": frozenset({"errors", "logs", "availability"}),
-    "calls": frozenset({"errors", "logs", "availability"}),  # a caller stops calling what fails
+    # a dependency that fails, is down or has used up a resource (connections, disk, memory) makes its callers fail
+    "errors": frozenset({"errors", "logs", "availability", "resource"}),
+    "logs": frozenset({"errors", "logs", "availability", "resource"}),
+    "calls": frozenset({"errors", "logs", "availability", "resource"}),  # a caller stops calling what fails
     "traffic": frozenset({"latency", "resource", "network", "availability", "errors", "logs", "traffic"}),
     "other": frozenset({"latency", "resource", "network", "availability", "errors", "logs", "traffic"}),
 }
@@ -261,6 +262,13 @@ def _combine(weights: list[float]) -> float:
     return ws[0] + sum(ws[1:]) / 3
 
 
+def _log_strength(lg: LogShift) -> float:
+    """A template never seen before weighs like a strong signal change, more with more lines (a handful of new
+    lines is weaker than hundreds); a surge of a known one less."""
+    base = 1.5 if lg.kind == "new" else 0.6
+    return base + 0.25 * math.log1p(max(lg.during, 0) / 5)
+
+
 def _factor(kind: str, explained: bool, covered: set[str]) -> float:
     """How much of a finding of `kind` is left once anomalous dependencies explain what they can."""
     if kind in INTRINSIC:
@@ -370,7 +378,7 @@ def analyse(evidence: Sequence[EngineEvidence], *, graph: Mapping[str, Sequence[
         sig = sorted(found.get(svc, []), key=lambda f: -f.weight)
         edg = sorted(by_svc_edges.get(svc, []), key=lambda f: -f.weight)
         lgs = log_by.get(svc, [])
-        log_w = WEIGHTS["logs"] * max((1.0 if lg.kind == "new" else 0.6 for lg in lgs), default=0.0)
+        log_w = WEIGHTS["logs"] * max((_log_strength(lg) for lg in lgs), default=0.0)
         dep_w, dep_ids, reasons = 0.0, [], []
         own_onset = onsets.get(svc, t0 if t0 is not None else w_start)
         trigger = False
