@@ -2,7 +2,10 @@
 
 A row holds the fault, the baselines' ranks (`maxz_*`, `maxz_floor_*`, `baro_*`, `random_*`) and, under
 `variants`, one entry per bot row (`metrics`, `callgraph`, `logs`) with what it showed (`shown_*`) and its ranking
-with the seeded random fill (`hit1`/`hit3`), wall time and queries.
+with the seeded random fill (`hit1`/`hit3`), wall time and queries. Under `cli`, when the real CLI ran, one entry
+per bot row with what `sre-bot ask --json --no-llm` showed (`shown_*`, `insufficient`, `wall_s`, `window_ok`, and
+`same`: the in-process answer was identical). When it ran, the CLI's answers are the headline ("bot: …" top-1/top-3,
+abstentions); the in-process figures stay beside them as `inprocess_*`.
 """
 
 from __future__ import annotations
@@ -12,8 +15,8 @@ from typing import Any
 
 from ._report import format_table, pct
 
-__all__ = ["summarize", "by_fault_type", "render", "render_sweep", "NEZHA_PAPER", "VARIANTS", "VARIANT_TITLES",
-           "BASELINES"]
+__all__ = ["summarize", "by_fault_type", "render", "render_sweep", "cli_differences", "NEZHA_PAPER", "VARIANTS",
+           "VARIANT_TITLES", "BASELINES"]
 
 NEZHA_PAPER = {"top1": 0.929, "top3": 0.964}  # service level, OnlineBoutique, metrics+traces+logs
 VARIANTS = ("metrics", "callgraph", "logs")
@@ -29,6 +32,33 @@ def _rate(rows: list[dict[str, Any]], get: Any) -> float:
 def _avg(vals: list[Any]) -> float | None:
     nums = [v for v in vals if isinstance(v, (int, float)) and not isinstance(v, bool)]
     return mean(nums) if nums else None
+
+
+def _quantile(vals: list[float], q: float) -> float:
+    s = sorted(vals)
+    return s[min(len(s) - 1, int(q * len(s)))]
+
+
+def _cli(rows: list[dict[str, Any]], name: str) -> dict[str, Any] | None:
+    """The CLI's figures for one bot row, when it ran (a fault it did not answer counts as a miss)."""
+    ran = [r for r in rows if name in r.get("variants", {})]
+    clis = [r.get("cli", {}).get(name) for r in ran]
+    if not any(c is not None for c in clis):
+        return None
+    parts = [c or {"error": "not run"} for c in clis]
+    n = len(parts)
+    walls = [float(p["wall_s"]) for p in parts if isinstance(p.get("wall_s"), (int, float))]
+    return {
+        "faults": n, "top1": sum(1 for p in parts if p.get("shown_hit1")) / n,
+        "top3": sum(1 for p in parts if p.get("shown_hit3")) / n,
+        "abstentions": sum(1 for p in parts if p.get("insufficient")),
+        "errors": sum(1 for p in parts if p.get("error")),
+        "same_as_inprocess": sum(1 for p in parts if p.get("same")),
+        "window_ok": sum(1 for p in parts if p.get("window_ok")),
+        "extra_gaps": sum(1 for p in parts if p.get("extra_gaps")),
+        "mean_wall_s": mean(walls) if walls else None, "median_wall_s": _quantile(walls, 0.5) if walls else None,
+        "p90_wall_s": _quantile(walls, 0.9) if walls else None, "max_wall_s": max(walls) if walls else None,
+    }
 
 
 def _variant(rows: list[dict[str, Any]], name: str) -> dict[str, Any] | None:
@@ -64,6 +94,11 @@ def _variant(rows: list[dict[str, Any]], name: str) -> dict[str, Any] | None:
     }
     if out["mean_evidence_chars"] and out["mean_raw_chars"]:
         out["raw_to_evidence_ratio"] = out["mean_raw_chars"] / out["mean_evidence_chars"]
+    out.update(inprocess_top1=out["top1"], inprocess_top3=out["top3"], inprocess_abstentions=out["abstentions"],
+               source="in-process")
+    cli = _cli(rows, name)
+    if cli is not None:  # the headline is what the real CLI showed
+        out.update(top1=cli["top1"], top3=cli["top3"], abstentions=cli["abstentions"], source="cli", cli=cli)
     return out
 
 
@@ -106,8 +141,19 @@ def _variants_run(results: dict[str, Any]) -> list[str]:
     return [v for v in VARIANTS if v in seen]
 
 
+def _shown(p: dict[str, Any]) -> str:
+    if p.get("error") and not p.get("shown"):
+        return "error"
+    return " ".join(_short(s) for s in p.get("shown", [])[:3]) or ("abstain" if p.get("insufficient") else "—")
+
+
+def _has_cli(results: dict[str, Any]) -> bool:
+    return any(r.get("cli") for r in results["faults"])
+
+
 def _per_fault(results: dict[str, Any], label: str) -> str:
     variants = _variants_run(results)
+    cli = _has_cli(results)
     head = ["app", "#", "inject", "fault", "truth"]
     for v in variants:
         head += [f"{v}: shown", "rank"]
@@ -116,18 +162,71 @@ def _per_fault(results: dict[str, Any], label: str) -> str:
     for r in results["faults"]:
         line = [_abbrev(r["app"]), r["index"], r["inject_time"][11:16], r["fault"], _short(r["truth"])]
         for v in variants:
-            p = r["variants"].get(v)
+            p = r.get("cli", {}).get(v) if cli else r["variants"].get(v)
             if p is None:
                 line += ["", ""]
                 continue
-            shown = " ".join(_short(s) for s in p.get("shown", [])[:3]) or ("abstain" if p.get("insufficient")
-                                                                           else "—")
-            line += [shown, p.get("shown_rank") or "—"]
+            mark = " ≠" if cli and not p.get("same") else ""
+            line += [_shown(p) + mark, p.get("shown_rank") or "—"]
         line += [r["maxz_rank"] or "—", r["baro_rank"] or "—"]
         rows.append(line)
     align = "lrlll" + "lr" * len(variants) + "rr"
-    return format_table(head, rows, title=f"Per fault ({label}; rank = where the truth is among the shown "
+    what = ("what `sre-bot ask --json --no-llm` showed; ≠: the in-process answer differs, listed below" if cli
+            else "the in-process answer (--no-cli)")
+    return format_table(head, rows, title=f"Per fault ({label}; {what}; rank = where the truth is among the shown "
                                           f"hypotheses)", align=align)
+
+
+def cli_differences(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every fault and row where the CLI's shown answer is not the in-process one (or the CLI failed)."""
+    out = []
+    for r in results["faults"]:
+        for v, c in r.get("cli", {}).items():
+            if c.get("same"):
+                continue
+            p = r["variants"].get(v, {})
+            out.append({"app": r["app"], "day": r["day"], "index": r["index"], "row": v, "truth": r["truth"],
+                        "cli": _shown(c), "cli_rank": c.get("shown_rank"), "inprocess": _shown(p),
+                        "inprocess_rank": p.get("shown_rank"), "cli_extra_gaps": c.get("extra_gaps", []),
+                        "cli_error": c.get("error"), "window_ok": c.get("window_ok")})
+    return out
+
+
+def _cli_section(results: dict[str, Any]) -> str:
+    rows = []
+    for name, s in [*results["by_day"].items(), ("all", results["overall"])]:
+        if not s.get("faults"):
+            continue
+        app = results["days"].get(name, {}).get("app", name) if name != "all" else "all"
+        for v, vs in s["variants"].items():
+            c = vs.get("cli")
+            if not c:
+                continue
+            rows.append([app, v, c["faults"], f"{c['same_as_inprocess']}/{c['faults']}",
+                         f"{c['window_ok']}/{c['faults']}", c["errors"], c["extra_gaps"],
+                         f"{pct(c['top1'])} / {pct(c['top3'])}",
+                         f"{pct(vs['inprocess_top1'])} / {pct(vs['inprocess_top3'])}",
+                         *(f"{c[k]:.2f}s" if c[k] is not None else "—"
+                           for k in ("mean_wall_s", "median_wall_s", "p90_wall_s", "max_wall_s")),
+                         f"{vs['mean_wall_s'] or 0:.2f}s"])
+    concurrent = (results.get("settings", {}).get("cli") or {}).get("concurrent", "?")
+    out = [format_table(["app", "row", "faults", "same answer", "window =", "errors", "more gaps", "CLI @1/@3",
+                         "in-process @1/@3", "CLI s mean", "p50", "p90", "max", "in-process s/inv"], rows,
+                        title=f"The real CLI (`sre-bot ask --json --no-llm`, a process per question, {concurrent} "
+                              f"at a time) against the in-process investigate()", align="llrrrrrrrrrrrr")]
+    diffs = cli_differences(results)
+    if diffs:
+        out.append("Where they differ (app #fault row truth: CLI shown [rank] | in-process shown [rank]):")
+        for d in diffs:
+            extra = f"; CLI error: {d['cli_error']}" if d["cli_error"] else ""
+            extra += "" if d["window_ok"] else "; CLI window differs"
+            gaps = "; ".join(d["cli_extra_gaps"])[:300]
+            out.append(f"  {_abbrev(d['app'])} #{d['index']} {d['row']} {_short(d['truth'])}: {d['cli']} "
+                       f"[{d['cli_rank'] or '—'}] | {d['inprocess']} [{d['inprocess_rank'] or '—'}]"
+                       f"{'; CLI gaps not in-process: ' + gaps if gaps else ''}{extra}")
+    else:
+        out.append("Every CLI answer shows the same hypotheses, in the same order, as the in-process one.")
+    return "\n".join(out)
 
 
 def render(results: dict[str, Any], label: str) -> str:
@@ -141,24 +240,33 @@ def render(results: dict[str, Any], label: str) -> str:
         rnd = s["random"]
         first = True
         for v, vs in s["variants"].items():
+            c = vs.get("cli")
             acc.append([app if first else "", VARIANT_TITLES[v], vs["faults"], pct(vs["top1"]), pct(vs["top3"]),
-                        _ratio(vs["top1"], rnd["top1"]), pct(vs["ranking_top1"]), pct(vs["ranking_top3"]),
-                        vs["abstentions"], f"{vs['mean_wall_s'] or 0:.2f}s",
+                        _ratio(vs["top1"], rnd["top1"]),
+                        f"{pct(vs['inprocess_top1'])} / {pct(vs['inprocess_top3'])}" if c else "",
+                        f"{c['same_as_inprocess']}/{c['faults']}" if c else "",
+                        pct(vs["ranking_top1"]), pct(vs["ranking_top3"]),
+                        vs["abstentions"], f"{c['mean_wall_s'] or 0:.2f}s" if c else "—",
+                        f"{vs['mean_wall_s'] or 0:.2f}s",
                         f"{vs['mean_prometheus_queries'] or 0:.0f}",
                         f"{vs['mean_loki_queries']:.0f}" if vs.get("mean_loki_queries") else "—"])
             first = False
         for key, title in BASELINES.items():
             acc.append(["", title, s["faults"], pct(s[key]["top1"]), pct(s[key]["top3"]),
-                        _ratio(s[key]["top1"], rnd["top1"]), "", "", "", "", "", ""])
-        acc.append(["", "random (expected)", s["faults"], pct(rnd["top1"]), pct(rnd["top3"]), "1.0×", "", "", "",
-                    "", "", ""])
+                        _ratio(s[key]["top1"], rnd["top1"]), *[""] * 9])
+        acc.append(["", "random (expected)", s["faults"], pct(rnd["top1"]), pct(rnd["top3"]), "1.0×", *[""] * 9])
     acc.append(["OnlineBoutique", "Nezha paper (metrics+traces+logs; not measured here)", "—",
-                pct(NEZHA_PAPER["top1"]), pct(NEZHA_PAPER["top3"]), "", "", "", "", "", "", ""])
-    out += [format_table(["app", "method", "faults", "top-1", "top-3", "top-1 ÷ random", "ranking@1", "ranking@3",
-                          "abstain", "s/inv", "prom q/inv", "loki q/inv"], acc,
-                         title=f"Root-cause service accuracy ({label}; top-1/top-3 = the bot's shown hypotheses, "
-                               f"no random fill; ranking@k = its ranking with a seeded random fill)",
-                         align="llrrrrrrrrrr"), ""]
+                pct(NEZHA_PAPER["top1"]), pct(NEZHA_PAPER["top3"]), *[""] * 10])
+    source = ("top-1/top-3/abstain = the hypotheses the real `sre-bot ask --json --no-llm` showed (a process per "
+              "question); in-process = investigate() in the benchmark, same = identical answers"
+              if _has_cli(results) else "top-1/top-3 = the in-process investigate()'s shown hypotheses (--no-cli)")
+    out += [format_table(["app", "method", "faults", "top-1", "top-3", "top-1 ÷ random", "in-process @1/@3", "same",
+                          "ranking@1", "ranking@3", "abstain", "CLI s/q", "s/inv", "prom q/inv", "loki q/inv"], acc,
+                         title=f"Root-cause service accuracy ({label}; {source}; no random fill; ranking@k = the "
+                               f"in-process ranking with a seeded random fill; s/inv and queries: in-process)",
+                         align="llrrrrrrrrrrrrr"), ""]
+    if _has_cli(results):
+        out += [_cli_section(results), ""]
     variants = _variants_run(results)
     kinds = []
     for kind, s in results["by_fault_type"].items():
@@ -201,9 +309,11 @@ def render_sweep(sweep: list[dict[str, Any]]) -> str:
             if not summ.get("faults"):
                 continue
             for v, vs in summ["variants"].items():
-                rows.append([s["label"], s.get("apps", {}).get(name, name), v, vs["faults"], pct(vs["top1"]),
+                rows.append([s["label"], s.get("apps", {}).get(name, name), v, vs.get("source", ""), vs["faults"],
+                             pct(vs["top1"]),
                              pct(vs["top3"]), pct(summ["maxz"]["top1"]), pct(summ["baro"]["top1"]),
                              vs["abstentions"]])
-    return format_table(["setting", "day", "row", "faults", "shown top-1", "shown top-3", "max|z| top-1",
-                         "BARO top-1", "abstain"], rows,
-                        title="Sweep (extra settings; the headline is the first)", align="lllrrrrrr")
+    return format_table(["setting", "day", "row", "answered by", "faults", "shown top-1", "shown top-3",
+                         "max|z| top-1", "BARO top-1", "abstain"], rows,
+                        title="Sweep (extra settings; the headline is the first; sweeps run in-process only)",
+                        align="llllrrrrrr")

@@ -17,6 +17,13 @@ window=W)`. The same Prometheus data, over the same window and baseline, feeds t
 expectation), largest single-metric robust z, and BARO-style RobustScorer. Ground truth is the injected pod's
 service. The headline is the answer the bot shows (its hypotheses, no random fill). See benchmarks/README.md.
 
+**The headline goes through the real CLI** (`_nezha_cli.py`; skip with `--no-cli`): for every fault and row the
+benchmark also runs `sre-bot ask --json --no-llm --at <inject + offset − W/4> --window W "why is <entry> slow?"` as
+a subprocess (a few at a time), with PROMETHEUS_URL, LOKI_URL (logs row) and SRE_BOT_CONFIG (the row's config
+file) set as a user would. Its shown hypotheses are the "bot: …" rows; the in-process answers stay as a
+cross-check (identical, or each differing fault listed with both answers); its window is checked to be the
+in-process one.
+
 The fullest row's answers are also written as an evaluation report (`nezha_rca-eval.md`, `.json`, reliability PNG)
 through the same code as `sre-bot eval`.
 """
@@ -28,7 +35,9 @@ import asyncio
 import contextlib
 import hashlib
 import random
+import shutil
 import sys
+import tempfile
 import time
 import traceback
 from collections.abc import Iterator
@@ -49,9 +58,18 @@ from sre_bot.settings import Settings, load_settings
 from sre_bot.windows import parse_duration
 from tests.realprom import prometheus_server
 
+from ._nezha_cli import ask_cli, cli_at, cli_env, cli_exe, cli_part, write_row_configs
 from ._nezha_data import Day, Fault, load_day, openmetrics
 from ._nezha_replay import replay, save_engine_inputs
-from ._nezha_tables import NEZHA_PAPER, VARIANTS, by_fault_type, render, render_sweep, summarize
+from ._nezha_tables import (
+    NEZHA_PAPER,
+    VARIANTS,
+    by_fault_type,
+    cli_differences,
+    render,
+    render_sweep,
+    summarize,
+)
 from ._nezha_traces import edge_latency_openmetrics, trace_openmetrics
 from ._report import (
     REPO_ROOT,
@@ -239,7 +257,7 @@ def _engine_part(inv: Any, truth: str, services: list[str], rng: random.Random) 
                      "cause_kind": r.cause_kind} for r in getattr(inv, "ranking", [])[:5]],
         "truth_in_ranking": truth_entry.model_dump(include={"score", "confidence", "cause", "reasons"})
         if truth_entry is not None else None,
-        "summary": getattr(inv, "summary", ""),
+        "summary": getattr(inv, "summary", ""), "gaps": list(getattr(inv, "gaps", [])),
         "evidence_items": len(ev), "evidence_kinds": kinds,
         "evidence_chars": sum(len(getattr(e, "quote", "") or "") for e in ev),
         "raw_points": raw_points, "raw_chars": raw_points * CHARS_PER_POINT,
@@ -448,6 +466,32 @@ def _history(data: Path, day: Day, with_traces: bool) -> tuple[str, dict[str, An
     return text + "# EOF\n", info
 
 
+async def _cli_day(day: Day, faults: list[Fault], rows: list[dict[str, Any]], url: str, loki: str | None,
+                   files: dict[str, Path], variants: list[str], offset: str, window: str, exe: str, jobs: int,
+                   cwd: Path) -> float:
+    """Every fault and row of the day through `sre-bot ask --json --no-llm` (at most `jobs` at once); each answer is
+    stored as `row["cli"][row name]`. Returns the seconds it took."""
+    sem = asyncio.Semaphore(jobs)
+    w = parse_duration(window)
+    question = f"why is {day.entry} slow?"
+
+    async def one(f: Fault, row: dict[str, Any], name: str) -> None:
+        at = f.at + parse_duration(offset)
+        env = cli_env(url, files[name], loki if name == "logs" else None)
+        res = await ask_cli(exe, question, cli_at(at, w), window, env, cwd, sem)
+        part = cli_part(res, f.service, (at - w, at), row["variants"].get(name, {}))
+        row.setdefault("cli", {})[name] = part
+        shown = " ".join(part["shown"]) or ("abstain" if part["insufficient"] else "—")
+        progress(f"  [cli] {f.index:2d}/{len(faults)} {name:<9} rank {part['shown_rank'] or '—'} {shown} "
+                 f"{'same' if part['same'] else 'DIFFERS from in-process'}"
+                 f"{'' if part['window_ok'] else ', WINDOW ' + str(part.get('window'))} {part['wall_s']:.1f}s"
+                 + (f" ERROR {part['error']}" if part.get("error") else ""))
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(one(f, r, v) for f, r in zip(faults, rows, strict=True) for v in variants))
+    return round(time.perf_counter() - t0, 1)
+
+
 async def _run(args: argparse.Namespace) -> dict[str, Any]:
     specs = {n: SIGNALS[n] for n in SIGNAL_SETS[args.signals]}
     settings = [(args.at_offset, args.window), *args.sweep]
@@ -455,12 +499,21 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
     per_setting: list[dict[str, list[dict[str, Any]]]] = [{} for _ in settings]
     days_info: dict[str, Any] = {}
     started, started_at = time.perf_counter(), utc_now()
+    engine_before = _engine_info()
+    cwd = Path(tempfile.mkdtemp(prefix="nezha-cli-"))  # the CLI's working directory: no .env, nothing left behind
+    row_configs = args.json.parent / "nezha_rca_configs"  # the rows' files the CLI reads (kept with the results)
+    row_configs.mkdir(parents=True, exist_ok=True)
+    exe = cli_exe() if args.cli else None
+    if args.cli and exe is None:
+        raise SystemExit("no sre-bot command (.venv/bin/sre-bot or on PATH): install the package or pass --no-cli")
     for name in args.days:
         t0 = time.perf_counter()
         day = load_day(args.data, name)
         faults = day.faults[: args.limit] if args.limit else day.faults
         variants = [v for v in args.rows if v != "logs" or day.app in LOG_APPS]
         configs = load_configs(day.app, specs, config_dir=args.configs)
+        files = write_row_configs(args.configs / CONFIG_FILES[day.app], {v: configs[v] for v in variants},
+                                  row_configs)
         text, info = _history(args.data, day, with_traces=variants != ["metrics"])
         progress(f"{day.app} ({name}): {len(day.services)} services, {len(faults)}/{len(day.faults)} faults, "
                  f"{info['openmetrics_mb']:.0f} MB OpenMetrics; entry {day.entry} ({day.entry_how}); "
@@ -485,6 +538,12 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
                     progress(f"  [{labels[i]}] {f.index:2d}/{len(faults)} {f.inject_time[11:]} {f.kind:<15} "
                              f"truth {f.service:<28} shown rank {shown} | max|z| {row['maxz_rank']} "
                              f"BARO {row['baro_rank']}")
+            cli_s = None
+            if exe is not None:
+                progress(f"  sre-bot ask --json --no-llm for {len(faults)} faults x {len(variants)} rows, "
+                         f"{args.cli_jobs} at a time ({exe})")
+                cli_s = await _cli_day(day, faults, per_setting[0][name], url, loki, files, variants,
+                                       args.at_offset, args.window, exe, args.cli_jobs, cwd)
         days_info[name] = {"app": day.app, "services": day.services, "entry": day.entry, "entry_how": day.entry_how,
                            "config": str((args.configs / CONFIG_FILES[day.app]).relative_to(REPO_ROOT))
                            if (args.configs / CONFIG_FILES[day.app]).resolve().is_relative_to(REPO_ROOT)
@@ -492,7 +551,10 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
                            "configured_depends_on": {k: v for k, v in configs["callgraph"].dependencies().items()
                                                      if v},
                            "rows": variants, "faults_total": len(day.faults), "faults_run": len(faults),
+                           "row_config_files": {v: str(p) for v, p in files.items()}, "cli_seconds": cli_s,
                            "ready_after_s": ready_s, **info, "quirks": day.quirks}
+
+    shutil.rmtree(cwd, ignore_errors=True)
 
     def pack(i: int) -> dict[str, Any]:
         rows = [r for name in args.days for r in per_setting[i].get(name, [])]
@@ -504,7 +566,8 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "benchmark": "nezha_rca", "started_at": started_at, "command": command_line(),
         "machine": machine_info(binaries=("prometheus", "promtool")),
-        "engine": _engine_info(),
+        "engine": engine_before,
+        "engine_changed_during_run": _engine_info()["source_sha256"] != engine_before["source_sha256"],
         "settings": {"data": str(args.data), "days": args.days, "rows": args.rows, "at_offset": args.at_offset,
                      "window": args.window, "question": "why is <entry service> slow?",
                      "clock": "frozen at inject_time + at_offset", "limit": args.limit, "seed": args.seed,
@@ -515,7 +578,14 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
                                            "list in a seeded random order",
                      "baro": "BARO-style RobustScorer: per signal, max |x - median| / IQR of the window against the "
                              "bot's baseline (IQR 0 -> 1, as sklearn's RobustScaler); services by their largest",
-                     "chars_per_point": CHARS_PER_POINT, "chars_per_token": CHARS_PER_TOKEN},
+                     "chars_per_point": CHARS_PER_POINT, "chars_per_token": CHARS_PER_TOKEN,
+                     "cli": {"command": f"{exe} ask --json --no-llm --at <inject + at_offset - window/4> "
+                                        f"--window <window> 'why is <entry> slow?'",
+                             "environment": "PROMETHEUS_URL, SRE_BOT_CONFIG (the row's file), LOKI_URL (logs row); "
+                                            "SRE_BOT_*, backend, Slack and Anthropic variables of the shell removed",
+                             "concurrent": args.cli_jobs, "setting": "headline only (not --sweep)",
+                             "wall": "seconds from starting the process to its exit, with up to `concurrent` "
+                                     "running at once"} if exe else None},
         "reference": {"nezha_paper_onlineboutique_service_level": NEZHA_PAPER,
                       "note": "reported by the Nezha paper with metrics+traces+logs; not measured here"},
         "days": days_info,
@@ -536,6 +606,8 @@ def _replay_main(path: Path) -> int:
     t0 = time.perf_counter()
     results = replay(json.loads(path.read_text(encoding="utf-8")), results_dir=path.parent)
     rows = results["faults"]
+    for r in rows:  # the recorded CLI answers are not the replayed engine's: the replay's headline is in-process
+        r.pop("cli", None)
     days = results["settings"]["days"]
     results["by_day"] = {d: summarize([r for r in rows if r["day"] == d]) for d in days}
     results["overall"], results["by_fault_type"] = summarize(rows), by_fault_type(rows)
@@ -576,6 +648,10 @@ def main(argv: list[str] | None = None) -> int:
                    metavar="RESULTS_JSON",
                    help="no Prometheus: re-run the pure engine over a recorded run's evidence (default file: "
                         "%(const)s) and print the same tables (result: <name>-replay.json)")
+    p.add_argument("--no-cli", dest="cli", action="store_false",
+                   help="skip the real `sre-bot ask` subprocesses: the headline is then the in-process answer (quick)")
+    p.add_argument("--cli-jobs", type=int, default=2,
+                   help="`sre-bot ask` processes running at once (default %(default)s)")
     args = p.parse_args(argv)
     if args.replay is not None:
         return _replay_main(args.replay)
@@ -591,11 +667,14 @@ def main(argv: list[str] | None = None) -> int:
     if not args.data.is_dir():
         p.error(f"{args.data} is not a folder (the Nezha data, read in place; see benchmarks/README.md)")
     results = asyncio.run(_run(args))
+    results["cli_differences"] = cli_differences(results)  # every fault and row where the CLI and in-process differ
     label = results["headline"]["label"]
     print(f"Nezha RCA benchmark — {label}; question \"why is <entry> slow?\"; machine: "
           f"{results['machine']['cpu']} ×{results['machine']['cpu_count']}, Python {results['machine']['python']}")
     print()
     print(render(results, label))
+    if results["engine_changed_during_run"]:
+        print("\nWARNING: the engine's source changed during the run (others editing it): rerun for clean figures.")
     if results["sweep"]:
         print()
         apps = {name: d["app"] for name, d in results["days"].items()}
