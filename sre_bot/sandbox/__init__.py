@@ -7,6 +7,7 @@ Alertmanager, so the bot runs end to end with no credentials and no servers inst
     matchers.py, logql.py label matchers and the LogQL subset the simulated Loki reads
     generate.py          `World`: a scenario anchored at `now`, with an advancing clock
     *_api.py             one aiohttp app per simulated server
+    query_table.py       the PromQL the simulated Prometheus answers: the bot's signal, scope and call-graph queries
     server.py            `Sandbox`: all four on loopback; `run_forever` for `sre-bot sandbox`
     bot_config.py        `sandbox_config`: the bot's Config that matches a scenario
     openmetrics.py       `to_openmetrics`: raw metrics for a real Prometheus (promtool backfill)

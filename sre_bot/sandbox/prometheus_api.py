@@ -1,9 +1,11 @@
 """A Prometheus HTTP API (v1) that answers exactly the PromQL sre-bot renders for its configured signals.
 
-The table `rendered query -> (service, signal)` comes from `Config.signal_queries(svc)` for every configured
-service (whitespace outside string literals ignored), plus `up` / `up{...}`. Any other query gets Prometheus's
-own `bad_data` envelope (HTTP 400) saying this is the simulator and what it answers. Values are the generated
-signals sampled at the asked times; bodies, numbers and errors are shaped like Prometheus 2.42's.
+`query_table.QueryTable` says which queries those are and which series each gives: every service's signal
+queries, the scope queries that fetch one signal for many services (one series per service, labelled by the
+grouping labels), the call-graph queries (no series: the shop has no service graph), and `up` / `up{...}`. Any
+other query gets Prometheus's own `bad_data` envelope (HTTP 400) saying this is the simulator and what it answers.
+Values are the generated signals sampled at the asked times; bodies, numbers and errors are shaped like
+Prometheus 2.42's.
 """
 
 from __future__ import annotations
@@ -15,86 +17,13 @@ from aiohttp import web
 
 from ..config import Config
 from .generate import World
-from .matchers import Matcher, MatcherError, matches_all, parse_selector
 from .openmetrics import BUCKETS
+from .query_table import QueryTable, normalize_query
 from .wire import SIMULATOR, json_response, params, parse_duration, parse_time, prom_time, prom_value
 
 __all__ = ["create_app", "QueryTable", "normalize_query", "MAX_POINTS"]
 
 MAX_POINTS = 11_000
-
-
-def normalize_query(q: str) -> str:
-    """The query without whitespace outside string literals, so formatting differences do not matter."""
-    out, quote, i = [], "", 0
-    while i < len(q):
-        c = q[i]
-        if quote:
-            out.append(c)
-            if c == "\\" and quote != "`" and i + 1 < len(q):
-                out.append(q[i + 1])
-                i += 1
-            elif c == quote:
-                quote = ""
-        elif c in "\"'`":
-            quote = c
-            out.append(c)
-        elif not c.isspace():
-            out.append(c)
-        i += 1
-    return "".join(out)
-
-
-class QueryTable:
-    """What the simulator answers: each configured service's rendered signal queries, and `up`."""
-
-    def __init__(self, config: Config, world: World) -> None:
-        self.world = world
-        self.signals: dict[str, tuple[str, str]] = {}
-        self.examples: list[str] = []
-        for svc in config.services:
-            for rs in config.signal_queries(svc):
-                self.signals[normalize_query(rs.query)] = (svc.name, rs.name)
-                if len(self.examples) < 2:
-                    self.examples.append(rs.query)
-        self.signal_names = list(config.all_signals)
-        self.service_names = config.service_names
-
-    def up_series(self) -> list[tuple[dict[str, str], str]]:
-        out = []
-        for svc in self.world.services:
-            ns = self.world.namespace(svc.name)
-            labels = {"__name__": "up", "instance": f"{svc.name}.{ns}.svc:8080", "job": svc.name,
-                      "namespace": ns, "service": svc.name}
-            out.append((labels, svc.name))
-        return out
-
-    def resolve(self, query: str) -> list[tuple[dict[str, str], str, str]]:
-        """[(result labels, service, signal)]; ValueError with the simulator's message for anything else."""
-        q = query.strip()
-        if not q:
-            raise ValueError("1:1: parse error: no expression found in input")
-        key = normalize_query(q)
-        if key in self.signals:
-            svc, sig = self.signals[key]
-            return [({}, svc, sig)]
-        if key == "up" or key.startswith("up{"):
-            matchers: list[Matcher] = []
-            if key != "up":
-                try:
-                    matchers, end = parse_selector(q, q.index("{"))
-                except MatcherError as e:
-                    raise ValueError(f"1:3: parse error: {e}") from None
-                if q[end:].strip():
-                    raise ValueError(self.refusal())
-            return [(labels, svc, "up") for labels, svc in self.up_series() if matches_all(matchers, labels)]
-        raise ValueError(self.refusal())
-
-    def refusal(self) -> str:
-        return (f"{SIMULATOR}: this query is not one the simulated shop answers (this is not a real Prometheus). "
-                f"It answers exactly the signal queries sre-bot renders from its config (signals "
-                f"{', '.join(self.signal_names)} for services {', '.join(self.service_names)}, e.g. "
-                f"{' or '.join(self.examples)}) and up / up{{...}}")
 
 
 def _error(message: str, *, status: int = 400, kind: str = "bad_data") -> web.Response:
