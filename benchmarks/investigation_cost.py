@@ -333,9 +333,11 @@ async def _measure(suite: str, case: str, latency: float, recorder: Recorder, ru
     checked to be the same in number)."""
     result, calls, wall, t0 = await _once(recorder, run)
     cost = cost_of(suite, case, latency, calls, wall, t0, _answer_of(result))
+    cost.answer["tops"] = [cost.answer.get("top")]
     for _ in range(repeat - 1):
-        _, more, w, _ = await _once(recorder, run)
+        again, more, w, _ = await _once(recorder, run)
         cost.walls_s.append(round(w, 4))
+        cost.answer["tops"].append(_answer_of(again).get("top"))
         if len(more) != len(calls):
             cost.answer.setdefault("calls_per_run_differ", []).append(len(more))
     cost.wall_s = round(statistics.median(cost.walls_s), 4)
@@ -343,7 +345,7 @@ async def _measure(suite: str, case: str, latency: float, recorder: Recorder, ru
     cost.wall_over_latency = round(cost.wall_s / latency, 2) if latency else None
     cost.wall_over_slowest = round(cost.wall_s / slowest, 2) if slowest and latency else None
     progress(f"  {suite} {case!r} @ {latency:g}s: {cost.total} calls {cost.requests}, {cost.waves} waves, "
-             f"chain {cost.chain}, walls {cost.walls_s}")
+             f"chain {cost.chain}, walls {cost.walls_s}, top {cost.answer['tops']}")
     return cost
 
 
