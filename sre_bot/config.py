@@ -136,6 +136,7 @@ class EdgeMetrics(_Strict):
     errors: str | None = None  # failed requests/s on the edge
     latency_client: str | None = None  # seconds, as the caller sees it (includes the network)
     latency_server: str | None = None  # seconds, as the callee sees it (its own work)
+    virtual_nodes: list[str] = Field(default_factory=list)  # names that are not services (Tempo's "user")
 
     @field_validator("client_label", "server_label")
     @classmethod
@@ -158,6 +159,7 @@ def _tempo() -> EdgeMetrics:
     mean = "(" + rate.format(m=f"{graph}_{{side}}_seconds_sum") + " / " + rate.format(
         m=f"{graph}_{{side}}_seconds_count") + ")"
     return EdgeMetrics(name="tempo service graphs", client_label="client", server_label="server",
+                       virtual_nodes=["user"],  # the metrics-generator's name for a caller it cannot see
                        requests=rate.format(m=f"{graph}_total"), errors=rate.format(m=f"{graph}_failed_total"),
                        latency_client=mean.format(side="client"), latency_server=mean.format(side="server"))
 

@@ -265,8 +265,8 @@ def _combine(weights: list[float]) -> float:
 def _log_strength(lg: LogShift) -> float:
     """A template never seen before weighs like a strong signal change, more with more lines (a handful of new
     lines is weaker than hundreds); a surge of a known one less."""
-    base = 1.5 if lg.kind == "new" else 0.6
-    return base + 0.25 * math.log1p(max(lg.during, 0) / 5)
+    base = 1.2 if lg.kind == "new" else 0.6
+    return base + 0.15 * math.log1p(max(lg.during, 0) / 5)
 
 
 def _factor(kind: str, explained: bool, covered: set[str]) -> float:

@@ -87,7 +87,8 @@ async def _fetch(deps: Deps, window: TimeRange, baseline: TimeRange, jobs: list[
                 kind="edge", label=label, query=query, window=window, quote=quote,
                 url=deps.prometheus.graph_url(query, whole), service=server,
                 data={"client": client, "server": server, "metric": metric, "points": pts, "source": src.name,
-                      "unit": unit, "step": step}))
+                      "unit": unit, "step": step,
+                      "virtual": client in src.virtual_nodes or server in src.virtual_nodes}))
         return out
 
     with best_effort():  # discovery too: a share of the answer's time, never all of it
@@ -96,5 +97,7 @@ async def _fetch(deps: Deps, window: TimeRange, baseline: TimeRange, jobs: list[
 
 
 def edges_of(items: list[Evidence]) -> set[tuple[str, str]]:
-    """(client, server) pairs with data among `edge` evidence items."""
-    return {(e.data["client"], e.data["server"]) for e in items if e.kind == "edge" and e.data.get("points")}
+    """(client, server) pairs with data among `edge` evidence items, between services (not a virtual node such as
+    Tempo's `user`: its edges still count as traffic into a service, but it is not a service to check)."""
+    return {(e.data["client"], e.data["server"]) for e in items
+            if e.kind == "edge" and e.data.get("points") and not e.data.get("virtual")}

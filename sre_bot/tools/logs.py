@@ -229,18 +229,21 @@ async def _group_shifts(deps: Deps, shared: dict[str, str], members: dict[str, S
     logql = f"{selector} |~ {quote_value(deps.config.defaults.log_error_filter)}"
     limit = min(_SCOPE_MAX_LIMIT, deps.settings.log_line_limit * len(members))
     whole = TimeRange(start=baseline.start, end=window.end)
-    try:
-        before, during = await asyncio.gather(
-            deps.loki.query_range(logql, baseline, limit=limit, direction="backward"),
-            deps.loki.query_range(logql, window, limit=limit, direction="forward"))
-    except BackendError as e:
-        return {s.name: [failure("loki", "logs", f"{s.name} error logs", logql, window, e, service=s.name)]
-                for s in members.values()}
     step = _STEP_S * max(1, math.ceil(whole.duration.total_seconds() / _STEP_S / 10_000))  # Loki: ≤ 11,000 points
-    totals, errors = await asyncio.gather(
+    # all four at once: the counts need nothing from the lines (one wave, not two)
+    before, during, totals, errors = await asyncio.gather(
+        deps.loki.query_range(logql, baseline, limit=limit, direction="backward"),
+        deps.loki.query_range(logql, window, limit=limit, direction="forward"),
         deps.loki.query_range_matrix(f"sum by ({label}) (count_over_time({selector} [{step}s]))", whole, step),
         deps.loki.query_range_matrix(f"sum by ({label}) (count_over_time({logql} [{step}s]))", whole, step),
         return_exceptions=True)
+    for lines in (before, during):
+        if isinstance(lines, BackendError):
+            return {s.name: [failure("loki", "logs", f"{s.name} error logs", logql, window, lines, service=s.name)]
+                    for s in members.values()}
+        if isinstance(lines, BaseException):
+            raise lines
+    assert not isinstance(before, BaseException) and not isinstance(during, BaseException)
     if isinstance(totals, BaseException) and not isinstance(totals, BackendError):
         raise totals
     if isinstance(errors, BaseException) and not isinstance(errors, BackendError):
