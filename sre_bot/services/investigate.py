@@ -31,8 +31,8 @@ from ..deps import Deps
 from ..investigation import Hypothesis, Investigation, RankedService, TimelineEntry
 from ..models import Evidence, TimeRange, evidence_id
 from ..tools._common import analyse, fmt_value
-from ..tools.alerts import firing_alerts
-from ..tools.deploys import app_status
+from ..tools.alerts import scope_firing_alerts
+from ..tools.deploys import scope_app_status
 from ..tools.edges import METRIC_TITLES, edge_series, edges_of, probe_edges
 from ..tools.logs import scope_log_shifts
 from ..tools.signals import baseline_for, scope_signals
@@ -251,18 +251,16 @@ def _cause(c: Candidate) -> str:
 
 async def _gather(deps: Deps, scope: list[str], window: TimeRange, baseline: TimeRange, with_alerts: bool,
                   ) -> list[Evidence]:
-    """Everything about the scope, concurrently: one range query per signal for all of it (`scope_signals`), its
-    error-log templates in O(1) Loki queries (`scope_log_shifts`), and per service its Argo CD history (and firing
-    alerts, when the window is now)."""
+    """Everything about the scope, concurrently and in O(1) calls per system: one range query per signal for all
+    of it (`scope_signals`), its error-log templates (`scope_log_shifts`), the Argo CD applications listed once
+    (`scope_app_status`) and the firing alerts read once (`scope_firing_alerts`, when the window is now)."""
     svcs = [deps.config.service(s) for s in scope]
-    per_service = [app_status(deps, deps.config.argocd_app(svc), service=svc.name, history=10) for svc in svcs]
-    if with_alerts:
-        per_service += [firing_alerts(deps, svc) for svc in svcs]
-    signals, logs, rest = await asyncio.gather(
+    apps = {svc.name: deps.config.argocd_app(svc) for svc in svcs}
+    signals, logs, deploys, alerts = await asyncio.gather(
         scope_signals(deps, svcs, window, seasonal=True), scope_log_shifts(deps, svcs, window, baseline),
-        asyncio.gather(*per_service))
-    by_service = [e for s in scope for e in signals.get(s, [])] + [e for s in scope for e in logs.get(s, [])]
-    return by_service + [e for group in rest for e in group]
+        scope_app_status(deps, apps, history=10),
+        scope_firing_alerts(deps, svcs) if with_alerts else asyncio.sleep(0, result={}))
+    return [e for part in (signals, logs, deploys, alerts) for s in scope for e in part.get(s, [])]
 
 
 async def investigate(deps: Deps, question: str, *, at: datetime | None = None, window: timedelta | None = None,

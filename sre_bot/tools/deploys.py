@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 
 from ..deps import Deps
@@ -30,6 +31,43 @@ async def _get(deps: Deps, name: str) -> Application:
     return await deps.argocd.get_app(name)
 
 
+def _status_items(deps: Deps, app: Application, *, query: str, service: str | None, history: int) -> list[Evidence]:
+    assert deps.argocd is not None
+    url = deps.argocd.app_url(app.name)
+    out = [Evidence(id=evidence_id("argocd", query, None, "status"), source="argocd", kind="app",
+                    label=f"Argo CD app {app.name}", query=query, quote=_app_quote(app), url=url, service=service,
+                    data={"sync": app.sync_status, "health": app.health_status, "revision": app.revision})]
+    return out + deploy_history(app, query=query, url=url, service=service)[:history]
+
+
+PER_APP_UP_TO = 3  # a scope this small asks app by app; a larger one lists the applications once
+
+
+async def scope_app_status(deps: Deps, apps: dict[str, str], *, history: int = 3) -> dict[str, list[Evidence]]:
+    """`app_status` for every service of a scope ({service: Argo CD app name}), from one
+    `GET /api/v1/applications` when the scope has more than PER_APP_UP_TO services (a token that may not list
+    falls back to one call per app)."""
+    if deps.argocd is None or len(apps) <= PER_APP_UP_TO:
+        groups = await asyncio.gather(*(app_status(deps, a, service=s, history=history) for s, a in apps.items()))
+        return dict(zip(apps, groups, strict=True))
+    try:
+        listed = {a.name: a for a in await deps.argocd.list_apps()}
+    except BackendError:
+        groups = await asyncio.gather(*(app_status(deps, a, service=s, history=history) for s, a in apps.items()))
+        return dict(zip(apps, groups, strict=True))
+    out: dict[str, list[Evidence]] = {}
+    for svc, name in apps.items():
+        query = f"GET /api/v1/applications ({name})"
+        app = listed.get(name)
+        if app is None:
+            out[svc] = [Evidence(id=evidence_id("argocd", query, None, "missing"), source="argocd", kind="app",
+                                 label=f"Argo CD app {name}", query=query, status="no_data", service=svc,
+                                 quote=f"no Argo CD application named {name!r}")]
+        else:
+            out[svc] = _status_items(deps, app, query=query, service=svc, history=history)
+    return out
+
+
 async def app_status(deps: Deps, name: str, *, service: str | None = None, history: int = 3) -> list[Evidence]:
     """The app's sync/health now, then its last `history` deploys (newest first), each its own evidence item."""
     label = f"Argo CD app {name}"
@@ -44,12 +82,7 @@ async def app_status(deps: Deps, name: str, *, service: str | None = None, histo
                          service=service)]
     except BackendError as e:
         return [failure("argocd", "app", label, query, None, e, service=service)]
-    url = deps.argocd.app_url(name)
-    out = [Evidence(id=evidence_id("argocd", query, None, "status"), source="argocd", kind="app", label=label,
-                    query=query, quote=_app_quote(app), url=url, service=service,
-                    data={"sync": app.sync_status, "health": app.health_status, "revision": app.revision})]
-    out += deploy_history(app, query=query, url=url, service=service)[:history]
-    return out
+    return _status_items(deps, app, query=query, service=service, history=history)
 
 
 def deploy_history(app: Application, *, query: str, url: str | None, service: str | None) -> list[Evidence]:
