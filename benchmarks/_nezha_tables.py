@@ -281,7 +281,8 @@ def render(results: dict[str, Any], label: str) -> str:
     for v in variants:
         head += [f"{v}@1", f"{v}@3"]
     head += ["max|z|@1", "max|z|@3", "floored@1", "floored@3", "BARO@1", "BARO@3"]
-    out += [format_table(head, kinds, title="By fault type (all days; bot rows = shown hypotheses)",
+    out += [format_table(head, kinds, title="By fault type (all days; bot rows = the shown hypotheses"
+                               + (" of `sre-bot ask`)" if _has_cli(results) else ", in-process)"),
                          align="lr" + "r" * (len(head) - 2)), ""]
     cost = []
     for name, s in groups:
