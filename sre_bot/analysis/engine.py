@@ -117,6 +117,7 @@ class Candidate:
     logs: list[LogShift] = field(default_factory=list)
     deploys: list[DeployEvent] = field(default_factory=list)
     confidence: float = 0.0
+    over_at: float | None = None  # every change it shows had ended (by this time) minutes before the window's end
 
     @property
     def score01(self) -> float:
@@ -468,6 +469,7 @@ def analyse(evidence: Sequence[EngineEvidence], *, graph: Mapping[str, Sequence[
         over = bool(c.signals) and all(f.anomaly.ended is not None and _w_end - f.anomaly.ended >= RECOVERED_S
                                        for f in c.signals) and not c.edges and not c.logs and not c.deploys
         if over:
+            c.over_at = max(f.anomaly.ended or 0.0 for f in c.signals)
             c.reasons.append("every change it shows was over before the question: a past episode")
         c.confidence = round(min(0.95, max(0.05, c.score01 * (0.6 + 0.4 * margin) * completeness
                                            * (RECOVERED if over else 1.0))), 2)

@@ -337,6 +337,9 @@ async def _investigate(deps: Deps, question: str, *, at: datetime | None, window
     ranking = [RankedService(service=c.service, score=c.score01, confidence=c.confidence, cause=_cause(c),
                              cause_kind=c.cause_kind, reasons=c.reasons, parts=c.parts) for c in candidates]
     insufficient = not ranking or ranking[0].confidence < MIN_CONFIDENCE
+    # asked about now, and the strongest candidate's every change is over: nothing to blame for the present
+    past = live and bool(candidates) and candidates[0].over_at is not None
+    insufficient = insufficient or past
     all_by_id = {**by_id, **{e.id: e for e in shown}}
 
     def cited(c: Candidate) -> list[Evidence]:
@@ -353,13 +356,19 @@ async def _investigate(deps: Deps, question: str, *, at: datetime | None, window
     alerts = [e for e in evidence if e.kind == "alert"]
     return Investigation(
         question=question, focus=focus, symptom=q.symptom, window=win, baseline=base, insufficient=insufficient,
-        summary=_summary(focus, q.symptom, scope, ranking, candidates, result, argo_read, shift_ev, deploy_ev,
-                         insufficient, win),
+        summary=_past_summary(ranking[0], candidates[0]) if past else _summary(
+            focus, q.symptom, scope, ranking, candidates, result, argo_read, shift_ev, deploy_ev, insufficient, win),
         hypotheses=hypotheses, ranking=ranking, gaps=gaps, services=scope, graph=graph,
         timeline=_timeline(shown, deploy_ev, alerts, shift_ev, win),
         checked=_checked(scope, evidence, result, loki=deps.loki is not None),
         evidence=[*shown, *evidence, *[e for e in edge_ev if e.status != "ok"]],
     )
+
+
+def _past_summary(top: RankedService, c: Candidate) -> str:
+    assert c.over_at is not None
+    return (f"Insufficient evidence for now: nothing is off at the moment. The strongest change, {top.cause}, was over "
+            f"by {_hhmm(c.over_at)} (back to its baseline since); see the timeline for that episode.")
 
 
 _SYMPTOM_UNITS = {"latency": ("seconds",), "errors": ("ratio",), "saturation": ("cores", "bytes"), "traffic": ("rps",)}
