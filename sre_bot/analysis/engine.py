@@ -47,6 +47,7 @@ MIN_CONFIDENCE = 0.2
 DEPLOY_LOOKBACK_S = 30 * 60
 DEPLOY_GRACE_S = 60  # a deploy this close after the onset still counts (clock skew, scrape interval)
 MIN_RPS = 0.05  # below one request per 20 s, latency and error ratios are not judged
+RELIABLE_RPS = 1.0  # from this request rate a latency percentile weighs in full
 NETWORK_MIN_S = 0.005  # a caller-minus-callee gap must grow by at least 5 ms to be a network finding
 
 # How much one finding of each kind weighs. Intrinsic kinds start where they are seen; propagating ones travel.
@@ -145,6 +146,23 @@ def _judge(s: SignalSeries | None, points: Sequence[tuple[float, float]], window
     return judge_signal(list(points), window_start, bad=bad, min_abs=min_abs,
                         seasonal=list(s.seasonal) if s is not None else None,
                         expected=s.expected if s is not None else None)
+
+
+def _traffic(signals: Sequence[SignalSeries]) -> dict[str, float]:
+    """Each service's median request rate over the baseline and the window (services with a traffic signal)."""
+    by_service: dict[str, list[float]] = defaultdict(list)
+    for s in signals:
+        if s.role == "traffic":
+            by_service[s.service].extend(v for _, v in s.points if not (math.isnan(v) or math.isinf(v)))
+    return {svc: median(vals) for svc, vals in by_service.items() if vals}
+
+
+def _reliability(rps: float | None) -> float:
+    """How far a latency percentile can be trusted at this request rate: a p95 of a minute is read from
+    rps × 60 requests, and its noise shrinks as the square root of that count (full weight from 1 req/s)."""
+    if rps is None:
+        return 1.0
+    return math.sqrt(min(1.0, max(rps, 0.0) / RELIABLE_RPS))
 
 
 def _idle(signals: Sequence[SignalSeries]) -> set[str]:
@@ -305,6 +323,7 @@ def analyse(evidence: Sequence[EngineEvidence], *, graph: Mapping[str, Sequence[
     _alerts = [e for e in evidence if isinstance(e, AlertEvent)]
 
     idle = _idle(signals)
+    rates = _traffic(signals)
     judgements: dict[str, Judgement] = {}
     unjudged: dict[str, list[tuple[str, str]]] = defaultdict(list)
     found: dict[str, list[SignalFinding]] = defaultdict(list)
@@ -320,6 +339,8 @@ def analyse(evidence: Sequence[EngineEvidence], *, graph: Mapping[str, Sequence[
             a = j.anomaly
             g = max(_g(a.z), AVAILABILITY_FLOOR) if s.role == "availability" and a.direction == "down" else _g(a.z_eff)
             w = WEIGHTS.get(s.role, 0.5) * g * (SEEN_BEFORE if a.seen_before else 1.0)
+            if s.role == "latency":
+                w *= _reliability(rates.get(s.service))
             found[s.service].append(SignalFinding(series=s, anomaly=a, weight=round(w, 4)))
 
     idle_edges = {(e.client, e.server) for e in edges if e.metric == "requests"

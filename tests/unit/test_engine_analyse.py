@@ -180,3 +180,13 @@ def test_a_service_that_stops_calling_a_dependency_is_blamed_for_its_call_patter
     top = r.candidates[0]
     assert top.service == "frontend" and top.cause_kind == "call_pattern"
     assert top.edges[0].kind == "calls" and top.edges[0].anomaly.direction == "down"
+
+
+def test_latency_read_from_few_requests_weighs_less():
+    """The same latency jump at a service serving 0.2 req/s and at one serving 5 req/s: the busy one's percentile
+    is read from 25× more requests and ranks first."""
+    ev = [sig("quietish", step(0.05, 0.9, 5)), sig("quietish", noisy(0.2, 90), title="request rate", unit="rps",
+                                                      bad="both"),
+          sig("busy", step(0.05, 0.9, 5)), sig("busy", noisy(5.0, 90), title="request rate", unit="rps", bad="both")]
+    r = analyse(ev, graph={}, focus=None, window=WINDOW)
+    assert [c.service for c in r.candidates] == ["busy", "quietish"]
