@@ -539,11 +539,16 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
                              f"truth {f.service:<28} shown rank {shown} | max|z| {row['maxz_rank']} "
                              f"BARO {row['baro_rank']}")
             cli_s = None
+            engine_after = None
             if exe is not None:
                 progress(f"  sre-bot ask --json --no-llm for {len(faults)} faults x {len(variants)} rows, "
                          f"{args.cli_jobs} at a time ({exe})")
                 cli_s = await _cli_day(day, faults, per_setting[0][name], url, loki, files, variants,
                                        args.at_offset, args.window, exe, args.cli_jobs, cwd)
+                engine_after = _engine_info()["source_sha256"]
+                if engine_after != engine_before["source_sha256"]:
+                    progress(f"  WARNING: the engine's source changed since the start ({engine_before['source_sha256']}"
+                             f" -> {engine_after}): CLI answers may differ from in-process ones because of it")
         days_info[name] = {"app": day.app, "services": day.services, "entry": day.entry, "entry_how": day.entry_how,
                            "config": str((args.configs / CONFIG_FILES[day.app]).relative_to(REPO_ROOT))
                            if (args.configs / CONFIG_FILES[day.app]).resolve().is_relative_to(REPO_ROOT)
@@ -552,6 +557,9 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
                                                      if v},
                            "rows": variants, "faults_total": len(day.faults), "faults_run": len(faults),
                            "row_config_files": {v: str(p) for v, p in files.items()}, "cli_seconds": cli_s,
+                           # the in-process engine is the one imported at the start; each CLI process imports anew
+                           "engine_after_cli": engine_after,
+                           "engine_changed": engine_after not in (None, engine_before["source_sha256"]),
                            "ready_after_s": ready_s, **info, "quirks": day.quirks}
 
     shutil.rmtree(cwd, ignore_errors=True)
@@ -674,7 +682,11 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(render(results, label))
     if results["engine_changed_during_run"]:
-        print("\nWARNING: the engine's source changed during the run (others editing it): rerun for clean figures.")
+        changed = [results["days"][d]["app"] for d in results["days"] if results["days"][d].get("engine_changed")]
+        print("\nWARNING: the engine's source changed during the run (others editing it): rerun for clean figures."
+              + (f" The CLI processes of {', '.join(changed)} ran a newer engine than the in-process investigations "
+                 f"(loaded at the start): differences there may be the engine's, not the CLI's; `--replay "
+                 f"{args.json}` re-runs the current engine on the in-process evidence." if changed else ""))
     if results["sweep"]:
         print()
         apps = {name: d["app"] for name, d in results["days"].items()}
