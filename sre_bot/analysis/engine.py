@@ -59,6 +59,7 @@ AVAILABILITY_FLOOR = 2.5  # a target that went down weighs at least like a z of 
 SEEN_BEFORE = 0.4  # weight of a change the series already showed in its baseline, twice
 EXPLAINED = 0.15  # a propagating finding (latency, errors, traffic, logs) below an anomalous dependency
 SHARED = 0.7  # an intrinsic finding of a service whose dependency is anomalous too
+PROPAGATING = frozenset({"latency", "errors", "logs", "traffic", "calls", "other"})
 # which kinds of a dependency's findings can cause which kinds of its callers' findings
 CAUSED_BY: dict[str, frozenset[str]] = {
     "latency": frozenset({"latency", "resource", "network", "availability", "errors", "logs"}),
@@ -388,6 +389,11 @@ def analyse(evidence: Sequence[EngineEvidence], *, graph: Mapping[str, Sequence[
     upstream_of_focus = {s for s in graph if focus and focus in depends_on_closure(graph, s)} if focus else set()
     closures = {s: depends_on_closure(graph, s) for s in candidates_set}
 
+    more_traffic = {svc for svc in candidates_set
+                    if any(f.role == "traffic" and f.anomaly.direction == "up" and not f.anomaly.seen_before
+                           for f in found.get(svc, []))}
+    triggers = {d.service for d in deploys if t0 is not None and -DEPLOY_GRACE_S <= t0 - d.at <= DEPLOY_LOOKBACK_S}
+    load_sources = more_traffic | triggers
     kinds_of: dict[str, set[str]] = {}
     for svc in candidates_set:
         ks = {f.role for f in found.get(svc, []) if not f.anomaly.seen_before}
@@ -432,6 +438,13 @@ def analyse(evidence: Sequence[EngineEvidence], *, graph: Mapping[str, Sequence[
             dep_kinds |= kinds_of[dep]
         explained = bool(bad_deps) and not trigger
         covered = {k for k, causes in CAUSED_BY.items() if dep_kinds & causes} if explained else set()
+        # load flows down: a service whose request rate rose while a caller above it sent more (or deployed just
+        # before the first anomaly) is receiving that load; its slowness and errors are the load's, not its own
+        senders = sorted(c for c in candidates_set if c != svc and svc in closures[c] and c in load_sources) \
+            if svc in more_traffic and not trigger else []
+        if senders:
+            explained = True
+            covered |= PROPAGATING
 
         weights = [f.weight * _factor(f.role, explained, covered) for f in sig] + [
             f.weight * _factor("network" if f.kind == "network" else f.kind, explained, covered) for f in edg]
@@ -463,6 +476,8 @@ def analyse(evidence: Sequence[EngineEvidence], *, graph: Mapping[str, Sequence[
                 reasons.append(f"calls {f.client} → {f.server} failing (robust z {f.anomaly.z:.1f})")
         if trigger:
             reasons.append("its deploy comes before the first anomaly anywhere: the change that opens the timeline")
+        elif senders:
+            reasons.append(f"its callers sent more ({', '.join(senders[:4])}): receiving their load")
         elif bad_deps:
             reasons.append(f"its dependencies are anomalous too ({', '.join(bad_deps[:5])}): "
                            + ("its own evidence still points here" if intrinsic else "maybe a victim"))

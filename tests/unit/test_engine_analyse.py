@@ -190,3 +190,17 @@ def test_latency_read_from_few_requests_weighs_less():
           sig("busy", step(0.05, 0.9, 5)), sig("busy", noisy(5.0, 90), title="request rate", unit="rps", bad="both")]
     r = analyse(ev, graph={}, focus=None, window=WINDOW)
     assert [c.service for c in r.candidates] == ["busy", "quietish"]
+
+
+def test_a_service_receiving_its_callers_extra_load_is_not_the_root():
+    """frontend's request rate triples (a flash sale); catalog below it gets the traffic, burns CPU and slows.
+    The load comes from above: frontend is first, catalog 'receiving their load'."""
+    graph = {"frontend": ["catalog"], "catalog": []}
+    ev = [sig("frontend", step(100, 300, 5), title="request rate", unit="rps", bad="both"),
+          sig("frontend", step(0.2, 0.5, 5), title="CPU", unit="cores"),
+          sig("catalog", step(100, 300, 6), title="request rate", unit="rps", bad="both"),
+          sig("catalog", step(0.3, 0.9, 6), title="CPU", unit="cores"), sig("catalog", step(0.05, 0.4, 6))]
+    r = analyse(ev, graph=graph, focus="frontend", window=WINDOW)
+    assert r.candidates[0].service == "frontend"
+    catalog = next(c for c in r.candidates if c.service == "catalog")
+    assert any("receiving their load" in x for x in catalog.reasons)
