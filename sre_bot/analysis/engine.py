@@ -291,9 +291,11 @@ def _log_strength(lg: LogShift) -> float:
 
 def _factor(kind: str, explained: bool, covered: set[str]) -> float:
     """How much of a finding of `kind` is left once anomalous dependencies explain what they can."""
+    if kind in covered:
+        return EXPLAINED
     if kind in INTRINSIC:
         return SHARED if explained else 1.0
-    return EXPLAINED if kind in covered else 1.0
+    return 1.0
 
 
 def _kind(c: Candidate) -> CauseKind:
@@ -442,9 +444,9 @@ def analyse(evidence: Sequence[EngineEvidence], *, graph: Mapping[str, Sequence[
         # before the first anomaly) is receiving that load; its slowness and errors are the load's, not its own
         senders = sorted(c for c in candidates_set if c != svc and svc in closures[c] and c in load_sources) \
             if svc in more_traffic and not trigger else []
-        if senders:
+        if senders:  # the extra work also uses up its resources: the load's too
             explained = True
-            covered |= PROPAGATING
+            covered |= PROPAGATING | {"resource"}
 
         weights = [f.weight * _factor(f.role, explained, covered) for f in sig] + [
             f.weight * _factor("network" if f.kind == "network" else f.kind, explained, covered) for f in edg]
