@@ -11,7 +11,7 @@ from .models import Evidence, TimeRange
 
 __all__ = ["Hypothesis", "RankedService", "TimelineEntry", "Investigation", "ENGINE_VERSION"]
 
-ENGINE_VERSION = "stats-v1"
+ENGINE_VERSION = "stats-v2"
 
 
 class RankedService(BaseModel):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 from sre_bot.actions.config import ActionsConfig
+from sre_bot.investigation import ENGINE_VERSION
 from tests.actions._support import APPROVE, click, message_with, request_message
 from tests.fakes.slack_api import BOT_USER_ID, FakeSlack
 from tests.harness import running_bot
@@ -29,7 +30,7 @@ async def test_engine_suggests_a_rollback_and_the_approval_reaches_argo_cd(fake_
         assert msg.get("thread_ts")  # in the investigation's thread
         assert not [o for o in shop.world.operations if o["op"] == "rollback"]
         [suggested] = [r for r in await bot.deps.store.latest(20) if r.kind == "suggested"]
-        assert suggested.data["source"] == {"kind": "engine", "version": "stats-v1"}
+        assert suggested.data["source"] == {"kind": "engine", "version": ENGINE_VERSION}
         assert suggested.data["trigger"]["question"].startswith("why is payments-api slow")
         assert suggested.data["evidence"] and suggested.data["evidence"][0]["id"] in suggested.data["evidence_ids"]
         await bot.post(click(APPROVE, msg, user="W222"))

@@ -9,6 +9,7 @@ from typing import Any
 from sre_bot.config import Config, parse_config
 from sre_bot.deps import Deps
 from sre_bot.feedback.model import AnswerDraft, AnswerHypothesis
+from sre_bot.investigation import ENGINE_VERSION
 from sre_bot.settings import load_settings
 from sre_bot.store import Store, new_request_id
 from sre_bot.store.feedback import StoredAnswer
@@ -31,7 +32,7 @@ class MutableClock:
 
 def draft(confidence: float = 0.7, *, answered_by: str = "engine", calibrated: float | None = None,
           service: str = "checkout") -> AnswerDraft:
-    return AnswerDraft(question=f"why is {service} slow?", answered_by=answered_by, engine="stats-v1",
+    return AnswerDraft(question=f"why is {service} slow?", answered_by=answered_by, engine=ENGINE_VERSION,
                        model="claude-x (investigator-v1)" if answered_by == "llm" else None,
                        hypotheses=[AnswerHypothesis(service=service, cause=f"bad deploy of {service}",
                                                     cause_kind="bad_deploy", confidence=confidence,

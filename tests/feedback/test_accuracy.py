@@ -12,7 +12,7 @@ from sre_bot.errors import UsageError
 from sre_bot.feedback.accuracy import calibration_scores, tally
 from sre_bot.feedback.answers import TEAM_SOURCE, for_feedback
 from sre_bot.feedback.report import accuracy_report, parse_days, report_lines
-from sre_bot.investigation import Hypothesis, Investigation
+from sre_bot.investigation import ENGINE_VERSION, Hypothesis, Investigation
 from sre_bot.models import TimeRange
 from sre_bot.services.answer import investigation_reply
 from sre_bot.services.explain import Explained
@@ -23,7 +23,7 @@ from tests.feedback._support import T0, MutableClock, add_answers, deps_on
 
 def _point(verdict: str, confidence: float | None, calibrated: float | None = None, answer: str = "a1",
            voter: str = "W1", answered_by: str = "engine") -> FeedbackPoint:
-    return FeedbackPoint(answer_id=answer, answer_at=T0, answered_by=answered_by, engine="stats-v1", model=None,
+    return FeedbackPoint(answer_id=answer, answer_at=T0, answered_by=answered_by, engine=ENGINE_VERSION, model=None,
                          top_confidence=confidence, top_calibrated=calibrated, voter=voter, verdict=verdict,
                          real_cause=None)
 

@@ -9,6 +9,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from sre_bot.feedback.model import AnswerDraft
 from sre_bot.feedback.votes import record_vote
+from sre_bot.investigation import ENGINE_VERSION
 from sre_bot.services.reply import Reply, Section
 from sre_bot.slack.feedback import post_answer, render_answer
 from sre_bot.slack.feedback_blocks import answer_id_of
@@ -38,7 +39,7 @@ async def test_a_long_answer_keeps_its_footer_and_the_buttons_within_50_blocks(s
 async def test_no_buttons_without_a_named_cause(store: Store) -> None:
     """A reply that is not an answer, or an answer with insufficient evidence, is rendered as before."""
     deps = deps_on(store, MutableClock(T0))
-    abstained = AnswerDraft(question="why?", answered_by="engine", engine="stats-v1", insufficient=True)
+    abstained = AnswerDraft(question="why?", answered_by="engine", engine=ENGINE_VERSION, insufficient=True)
     for reply in (_reply(None), _reply(abstained)):
         _, blocks = await render_answer(deps, reply, channel="C1", ts="1.2", thread_ts=None)
         assert answer_id_of(blocks) is None and all(b["type"] != "actions" for b in blocks)

@@ -9,6 +9,7 @@ import json
 from typing import Any
 
 from sre_bot.actions.config import ActionsConfig
+from sre_bot.investigation import ENGINE_VERSION
 from sre_bot.services.answer import library_calibration
 from sre_bot.slack.action_blocks import APPROVE
 from sre_bot.slack.feedback_blocks import FEEDBACK_NO, FEEDBACK_PARTLY, FEEDBACK_YES, REAL_CAUSE_MODAL
@@ -71,7 +72,7 @@ async def test_an_answer_carries_the_buttons_and_is_stored_with_its_claims(fake_
         stored = await bot.deps.store.feedback.get_answer(answer_id)
         assert stored is not None and (stored.channel, stored.message_ts) == ("C111", update["ts"])
         top = stored.draft.top
-        assert stored.draft.answered_by == "engine" and stored.draft.engine == "stats-v1"
+        assert stored.draft.answered_by == "engine" and stored.draft.engine == ENGINE_VERSION
         assert top is not None and top.service == "checkout" and top.cause_kind and 0 < top.confidence <= 1
         cal = library_calibration()
         if cal is not None and cal.method != "identity":  # what the person read is what was stored
