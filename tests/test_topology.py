@@ -11,7 +11,8 @@ from sre_bot.compose import open_deps
 from sre_bot.config import parse_config
 from sre_bot.models import TimeRange
 from sre_bot.settings import load_settings
-from sre_bot.tools.topology import discover_edges, merge_graph
+from sre_bot.tools.edges import edges_of, probe_edges
+from sre_bot.tools.topology import merge_graph
 
 pytestmark = pytest.mark.prometheus
 
@@ -25,7 +26,7 @@ def _history(end: int) -> str:
     for t in range(start, end + 1, 15):
         for c, s in edges:
             rows.append((f'traces_service_graph_request_total{{client="{c}",server="{s}"}}', (t - start) * 2.0, t))
-        rows.append(('istio_requests_total{source_workload="payments-api",destination_workload="payments-db"}',
+        rows.append(('istio_requests_total{destination_workload="payments-db",reporter="source",source_workload="payments-api"}',
                      (t - start) * 1.0, t))
         rows.append(('traces_service_graph_request_total{client="cart",server="catalog"}', 5.0, t))  # idle edge
     # OpenMetrics wants each series' samples together
@@ -41,7 +42,9 @@ async def test_edges_with_traffic_are_discovered_and_merged(real_prometheus):
     window = TimeRange.ending(datetime.fromtimestamp(end, tz=timezone.utc), timedelta(minutes=30))
     cfg = parse_config({"services": {"frontend": {}, "cart": {"depends_on": ["frontend"]}}})
     async with open_deps(load_settings(None, PROMETHEUS_URL=url), config=cfg) as deps:
-        edges = await discover_edges(deps, window)
+        found, live = await probe_edges(deps, window, window.before(timedelta(hours=1)))
+        edges = edges_of(found)
+    assert {src.name for src in live} == {"tempo service graphs", "istio"}
     assert edges == {("frontend", "checkout"), ("checkout", "payments-api"), ("payments-api", "payments-db")}
     graph = merge_graph(cfg.dependencies(), edges)
     assert graph["frontend"] == ["checkout"] and graph["cart"] == ["frontend"]
@@ -55,4 +58,5 @@ async def test_no_service_graph_metrics_adds_nothing(real_prometheus):
                           + "\n# EOF\n")
     window = TimeRange.ending(datetime.fromtimestamp(end, tz=timezone.utc), timedelta(minutes=5))
     async with open_deps(load_settings(None, PROMETHEUS_URL=url), config=parse_config({})) as deps:
-        assert await discover_edges(deps, window) == set()
+        found, live = await probe_edges(deps, window, window.before(timedelta(hours=1)))
+        assert edges_of(found) == set() and live == []

@@ -11,8 +11,8 @@ Answered, each derived from the bot's own code for the configured services and s
   `{container="a", namespace="shop"}` for container signals) as the `by (...)` aggregation gives, sorted by
   labels as Prometheus sorts a matrix. A configured service the regexes select beyond the bot's batch (its
   namespace and container both listed) is answered too, as a real Prometheus would;
-- the call-graph queries (`Config.call_graph.sources`: Tempo service graphs, Istio, the file's own; and
-  `tools.topology.SERVICE_GRAPH_QUERIES` at any range): no series, HTTP 200. The simulated shop produces no
+- the call-graph queries (`Config.call_graph.sources`: Tempo service graphs, Istio, the file's own): no series,
+  HTTP 200. The simulated shop produces no
   traces and no mesh metrics, so the honest answer is the one a Prometheus without them gives;
 - `up` and `up{...}`.
 Whitespace outside string literals is ignored for the per-service and call-graph queries; a scope query must be
@@ -21,12 +21,10 @@ formatted as the bot renders it. Anything else is refused with a message naming 
 
 from __future__ import annotations
 
-import re
 from collections import OrderedDict
 
 from ..config import Config
 from ..tools.signals import resolve_scope_query, scope_queries
-from ..tools.topology import SERVICE_GRAPH_QUERIES
 from .generate import World
 from .matchers import Matcher, MatcherError, matches_all, parse_selector
 from .wire import SIMULATOR
@@ -78,9 +76,6 @@ class QueryTable:
                                    for q, names in qs if len(names) > 1), None)
         self.edge_queries = {normalize_query(q) for src in config.call_graph.sources
                              for q in (src.requests, src.errors, src.latency_client, src.latency_server) if q}
-        self.edge_patterns = [re.compile("".join(re.escape(normalize_query(part)) if k % 2 == 0 else _DURATION
-                                                 for k, part in enumerate(re.split(r"(\{range\})", template))))
-                              for _, _, template in SERVICE_GRAPH_QUERIES]
         self._scope_cache: OrderedDict[str, Answer | None] = OrderedDict()
 
     def up_series(self) -> list[tuple[dict[str, str], str]]:
@@ -111,7 +106,7 @@ class QueryTable:
                 if q[end:].strip():
                     raise ValueError(self.refusal())
             return [(labels, svc, "up") for labels, svc in self.up_series() if matches_all(matchers, labels)]
-        if key in self.edge_queries or any(p.fullmatch(key) for p in self.edge_patterns):
+        if key in self.edge_queries:
             return []  # no service graph in the simulated shop: no series, as without Tempo or Istio
         scope = self.scope(q)
         if scope is not None:

@@ -97,7 +97,8 @@ async def _fetch(deps: Deps, window: TimeRange, baseline: TimeRange, jobs: list[
 
 
 def edges_of(items: list[Evidence]) -> set[tuple[str, str]]:
-    """(client, server) pairs with data among `edge` evidence items, between services (not a virtual node such as
-    Tempo's `user`: its edges still count as traffic into a service, but it is not a service to check)."""
+    """(client, server) pairs with data among `edge` evidence items (a request rate must show some traffic),
+    between services: a virtual node such as Tempo's `user` is traffic into a service, not a service to check."""
     return {(e.data["client"], e.data["server"]) for e in items
-            if e.kind == "edge" and e.data.get("points") and not e.data.get("virtual")}
+            if e.kind == "edge" and e.data.get("points") and not e.data.get("virtual")
+            and (e.data.get("metric") != "requests" or any(v > 0 for _, v in e.data["points"]))}
