@@ -1,16 +1,19 @@
-"""The investigation engine: "why is X slow?" answered with ranked, evidence-backed hypotheses, no LLM needed.
+"""Investigations: "why is X slow?" answered with ranked, evidence-backed hypotheses, no LLM needed.
 
-Gather (concurrently, per service in scope: the asked-about service, what it depends on, and its direct callers):
-golden signals over the window and a baseline before it (and the same window yesterday, for seasonality), error
-log templates before vs during, Argo CD deploy history, firing alerts. Then analyse (pure functions in
-`analysis/`): onset of each anomalous signal, template shifts, ranking. Every hypothesis carries the evidence
-items it rests on; when nothing supports a cause the answer is "insufficient evidence".
+Two waves. First the known service names and the call-graph probe (`tools/edges.py`), which give the graph; the
+scope is the connected component around the asked-about service (`scope_services`). Then, concurrently and in
+O(1) calls per system whatever the scope's size: one range query per golden signal for the whole scope (with the
+same window yesterday, for seasonality), its error-log templates before vs during, the Argo CD applications, the
+firing alerts, and the call graph's latencies and errors. The gathered items become the engine's typed evidence
+(`engine_evidence`), the pure engine (`analysis/engine.py`) ranks, and this module renders its findings as quoted
+evidence items. Every hypothesis carries the evidence it rests on; when nothing supports a cause the answer is
+"insufficient evidence".
 
 The whole investigation answers within one deadline (SRE_BOT_ANSWER_DEADLINE, `sre_bot.deadline`): a system that
-does not answer in time is named in the gaps and the others' evidence is still used. Service discovery (known
-names, service-graph edges) is best effort and gets only a share of that time, so a silent Prometheus cannot
-spend it all before the evidence is gathered. The anomaly scans run off the event loop, and at most
-SRE_BOT_MAX_INVESTIGATIONS investigations run at once (`deps.offload`, `services/offload.py`).
+does not answer in time is named in the gaps and the others' evidence is still used. Discovery (known names, the
+call-graph probe) is best effort and gets only a share of that time, so a silent Prometheus cannot spend it all
+before the evidence is gathered. The engine runs off the event loop, and at most SRE_BOT_MAX_INVESTIGATIONS
+investigations run at once (`deps.offload`, `services/offload.py`).
 """
 
 from __future__ import annotations
