@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from sre_bot.investigation import ENGINE_VERSION
 from sre_bot.sandbox import load_scenario
 from sre_bot.sandbox.bot_config import config_yaml
 from sre_bot.sandbox.server import Sandbox
@@ -121,5 +122,5 @@ async def test_ask_uses_the_model_when_a_key_is_set_and_no_llm_forces_the_engine
         assert "statistics engine" in out and "Anthropic API" in out  # the 500 fell back to the engine
         code, out, err = await _ask(env, "why is payments-api slow?", "--no-llm", cwd=tmp_path)
         assert code == 0, err
-        assert "Answered by the statistics engine (stats-v1); no LLM: --no-llm was given" in out
+        assert f"Answered by the statistics engine ({ENGINE_VERSION}); no LLM: --no-llm was given" in out
         assert model.unscripted == 1 and len(model.bodies) == 2

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from sre_bot.investigation import ENGINE_VERSION
 from tests.fakes.anthropic_api import FakeAnthropic, call, delay, error, raw, text, tool_use
 from tests.fakes.slack_api import BOT_USER_ID, FakeSlack
 from tests.harness import running_bot
@@ -197,7 +198,7 @@ async def test_without_a_key_the_engine_answers_and_says_so(fake, shop):
         await bot.post(app_mention(QUESTION, channel="C9"))
         update = await final_update(fake)
     shown = blocks_text(update["blocks"])
-    assert "Answered by the statistics engine (stats-v1); no LLM: ANTHROPIC_API_KEY is not set" in shown
+    assert f"Answered by the statistics engine ({ENGINE_VERSION}); no LLM: ANTHROPIC_API_KEY is not set" in shown
 
 
 async def test_tool_errors_go_back_to_the_model_not_the_user(fake, shop, model):
