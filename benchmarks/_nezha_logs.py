@@ -47,7 +47,8 @@ from typing import Any
 from aiohttp import web
 
 from sre_bot.sandbox.logql import LogQLError, LogQuery, RangeAggregation, VectorAggregation, parse_logql
-from sre_bot.sandbox.loki_api import MAX_LIMIT, stats
+from sre_bot.sandbox.loki_api import Refused as _Refused
+from sre_bot.sandbox.loki_api import limit_direction, stats
 from sre_bot.sandbox.matchers import matches_all
 from sre_bot.sandbox.wire import json_response, parse_duration, prom_time, prom_value
 
@@ -126,10 +127,6 @@ def load_logs(data_dir: Path, day: str, *, namespace: str = "trainticket") -> Da
     quirks = [f"{dups} of {rows} rows repeat an earlier row (overlapping minute files) and are served once"
               ] if dups else []
     return DayLogs(streams=streams, files=len(files), rows=rows, duplicates=dups, quirks=quirks)
-
-
-class _Refused(Exception):
-    """A request Loki would answer with a plain-text 400."""
 
 
 def _ns(raw: str | None, default: int) -> int:
@@ -288,19 +285,8 @@ def create_app(logs: DayLogs) -> web.Application:
             expr = parse_logql(p.get("query", ""))
             start, end = window(p, 3600)
             if isinstance(expr, LogQuery):
-                try:
-                    limit = int(p.get("limit") or 100)
-                except ValueError:
-                    raise _Refused(f"cannot parse limit {p.get('limit')!r}") from None
-                if limit <= 0:
-                    raise _Refused("limit must be a positive value")
-                if limit > MAX_LIMIT:
-                    raise _Refused(f"max entries limit per query exceeded, limit > max_entries_limit_per_query "
-                                   f"({limit} > {MAX_LIMIT})")
-                direction = (p.get("direction") or "backward").lower()
-                if direction not in ("backward", "forward"):
-                    raise _Refused(f"invalid direction {p.get('direction')!r}")
-                result = engine.streams(expr, start, end, limit, direction == "backward", counter)
+                limit, newest_first = limit_direction(p)
+                result = engine.streams(expr, start, end, limit, newest_first, counter)
                 return body("streams", result, counter, started)
             raw_step = p.get("step") or p.get("interval")
             step_s = parse_duration(raw_step) if raw_step else max(math.ceil((end - start) / 1e9 / 250), 1)

@@ -11,7 +11,7 @@ import bisect
 import math
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from aiohttp import web
@@ -22,7 +22,7 @@ from .logs import LogEntry
 from .matchers import matches_all
 from .wire import SIMULATOR, json_response, params, parse_duration, parse_time, prom_time, prom_value
 
-__all__ = ["create_app", "stats", "MAX_LIMIT", "MAX_SCAN"]
+__all__ = ["create_app", "stats", "limit_direction", "Refused", "MAX_LIMIT", "MAX_SCAN"]
 
 MAX_LIMIT = 5000
 MAX_SCAN = 400_000  # lines a single query may look at
@@ -43,8 +43,25 @@ _CACHE = ("entriesFound", "entriesRequested", "entriesStored", "bytesReceived", 
           "downloadTime", "queryLengthServed")
 
 
-class _Refused(Exception):
+class Refused(Exception):
     """A request Loki would answer with a plain-text 400."""
+
+
+def limit_direction(p: Mapping[str, str]) -> tuple[int, bool]:
+    """A query_range's `limit` and whether it reads newest first, checked as Loki checks them."""
+    try:
+        limit = int(p.get("limit") or 100)
+    except ValueError:
+        raise Refused(f"cannot parse limit {p.get('limit')!r}") from None
+    if limit <= 0:
+        raise Refused("limit must be a positive value")
+    if limit > MAX_LIMIT:
+        raise Refused(f"max entries limit per query exceeded, limit > max_entries_limit_per_query "
+                      f"({limit} > {MAX_LIMIT})")
+    direction = (p.get("direction") or "backward").lower()
+    if direction not in ("backward", "forward"):
+        raise Refused(f"invalid direction {p.get('direction')!r}")
+    return limit, direction == "backward"
 
 
 def stats(*, scanned: int = 0, scanned_bytes: int = 0, returned: int = 0, exec_s: float = 0.0) -> dict[str, Any]:
@@ -101,7 +118,7 @@ class _Engine:
             counter[0] += 1
             counter[1] += len(line)
             if counter[0] > MAX_SCAN:
-                raise _Refused(f"{SIMULATOR}: the query would scan more than {MAX_SCAN} lines; narrow the window")
+                raise Refused(f"{SIMULATOR}: the query would scan more than {MAX_SCAN} lines; narrow the window")
             if (pod_check and not matches_all(q.matchers, labels)) or not q.keep(line):
                 continue
             yield ns, labels, line
@@ -170,25 +187,10 @@ def create_app(world: World) -> web.Application:
             else:
                 start = end - (parse_duration(p["since"]) if p.get("since") else 3600.0)
         except ValueError as e:
-            raise _Refused(str(e)) from None
+            raise Refused(str(e)) from None
         if end <= start:
-            raise _Refused("end timestamp must not be before or equal to start time")
+            raise Refused("end timestamp must not be before or equal to start time")
         return start, end
-
-    def limit_direction(p: dict[str, str]) -> tuple[int, bool]:
-        try:
-            limit = int(p.get("limit") or 100)
-        except ValueError:
-            raise _Refused(f"cannot parse limit {p.get('limit')!r}") from None
-        if limit <= 0:
-            raise _Refused("limit must be a positive value")
-        if limit > MAX_LIMIT:
-            raise _Refused(f"max entries limit per query exceeded, limit > max_entries_limit_per_query "
-                           f"({limit} > {MAX_LIMIT})")
-        direction = (p.get("direction") or "backward").lower()
-        if direction not in ("backward", "forward"):
-            raise _Refused(f"invalid direction {p.get('direction')!r}")
-        return limit, direction == "backward"
 
     def body(result_type: str, result: list[Any], counter: list[int], started: float) -> web.Response:
         returned = sum(len(s.get("values", ())) for s in result) if result_type == "streams" else 0
@@ -217,13 +219,13 @@ def create_app(world: World) -> web.Application:
             raw_step = p.get("step") or p.get("interval")
             step = parse_duration(raw_step) if raw_step else max(math.ceil((end - start) / 250), 1)
             if step <= 0:
-                raise _Refused("zero or negative query resolution step widths are not accepted. Try a positive integer")
+                raise Refused("zero or negative query resolution step widths are not accepted. Try a positive integer")
             if (end - start) / step > 11_000:
-                raise _Refused("exceeded maximum resolution of 11,000 points per timeseries. Try increasing the "
+                raise Refused("exceeded maximum resolution of 11,000 points per timeseries. Try increasing the "
                                "value of the step parameter")
             return body("matrix", matrix_json(engine.matrix(expr, start, end, step, counter), instant=False),
                         counter, started)
-        except (LogQLError, _Refused, ValueError) as e:
+        except (LogQLError, Refused, ValueError) as e:
             return _text(str(e))
 
     async def query(request: web.Request) -> web.Response:
@@ -234,10 +236,10 @@ def create_app(world: World) -> web.Application:
             expr = parse_logql(p.get("query", ""))
             t = parse_time(p["time"], loki=True) if p.get("time") else world.now()
             if isinstance(expr, LogQuery):
-                raise _Refused("log queries are not supported as an instant query type, please change your query "
+                raise Refused("log queries are not supported as an instant query type, please change your query "
                                "to a range query type")
             return body("vector", matrix_json(engine.matrix(expr, t, t, 1.0, counter), instant=True), counter, started)
-        except (LogQLError, _Refused, ValueError) as e:
+        except (LogQLError, Refused, ValueError) as e:
             return _text(str(e))
 
     def pods_in(svc: str, start: float, end: float) -> set[str]:
@@ -251,7 +253,7 @@ def create_app(world: World) -> web.Application:
         p = await params(request)
         try:
             start, end = window({**p, "since": p.get("since") or "6h"})
-        except _Refused as e:
+        except Refused as e:
             return _text(str(e))
         name = request.match_info["name"]
         values: set[str] = set()
