@@ -48,9 +48,9 @@ from aiohttp import web
 
 from sre_bot.sandbox.logql import LogQLError, LogQuery, RangeAggregation, VectorAggregation, parse_logql
 from sre_bot.sandbox.loki_api import Refused as _Refused
-from sre_bot.sandbox.loki_api import limit_direction, stats
+from sre_bot.sandbox.loki_api import limit_direction, matrix_json, result_body
 from sre_bot.sandbox.matchers import matches_all
-from sre_bot.sandbox.wire import json_response, parse_duration, prom_time, prom_value
+from sre_bot.sandbox.wire import json_response, parse_duration
 
 __all__ = ["LogStream", "DayLogs", "load_logs", "serve_logs", "service_of_pod"]
 
@@ -262,21 +262,6 @@ def create_app(logs: DayLogs) -> web.Application:
             raise _Refused("end timestamp must not be before or equal to start time")
         return start, end
 
-    def body(result_type: str, result: list[Any], counter: list[int], started: float) -> web.Response:
-        returned = sum(len(s.get("values", ())) for s in result) if result_type == "streams" else 0
-        return json_response({"status": "success", "data": {
-            "resultType": result_type, "result": result,
-            "stats": stats(scanned=counter[0], scanned_bytes=counter[1], returned=returned,
-                           exec_s=round(time.perf_counter() - started, 6))}})
-
-    def matrix_json(m: dict[tuple[tuple[str, str], ...], list[tuple[float, float]]], *,
-                    instant: bool) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
-        for key in sorted(m):
-            pts = [[prom_time(t), prom_value(v)] for t, v in m[key]]
-            out.append({"metric": dict(key), "value": pts[-1]} if instant else {"metric": dict(key), "values": pts})
-        return out
-
     async def query_range(request: web.Request) -> web.Response:
         started = time.perf_counter()
         p = request.query
@@ -287,7 +272,7 @@ def create_app(logs: DayLogs) -> web.Application:
             if isinstance(expr, LogQuery):
                 limit, newest_first = limit_direction(p)
                 result = engine.streams(expr, start, end, limit, newest_first, counter)
-                return body("streams", result, counter, started)
+                return result_body("streams", result, counter, started)
             raw_step = p.get("step") or p.get("interval")
             step_s = parse_duration(raw_step) if raw_step else max(math.ceil((end - start) / 1e9 / 250), 1)
             if step_s <= 0:
@@ -296,7 +281,7 @@ def create_app(logs: DayLogs) -> web.Application:
                 raise _Refused("exceeded maximum resolution of 11,000 points per timeseries. Try increasing the "
                                "value of the step parameter")
             m = engine.matrix(expr, start, end, int(step_s * 1e9), counter)
-            return body("matrix", matrix_json(m, instant=False), counter, started)
+            return result_body("matrix", matrix_json(m, instant=False), counter, started)
         except (LogQLError, _Refused, ValueError) as e:
             return _text(str(e))
 
@@ -309,7 +294,7 @@ def create_app(logs: DayLogs) -> web.Application:
             if isinstance(expr, LogQuery):
                 raise _Refused("log queries are not supported as an instant query type, please change your query "
                                "to a range query type")
-            return body("vector", matrix_json(engine.matrix(expr, t, t, 10**9, counter), instant=True),
+            return result_body("vector", matrix_json(engine.matrix(expr, t, t, 10**9, counter), instant=True),
                         counter, started)
         except (LogQLError, _Refused, ValueError) as e:
             return _text(str(e))

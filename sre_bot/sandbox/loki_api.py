@@ -22,7 +22,7 @@ from .logs import LogEntry
 from .matchers import matches_all
 from .wire import SIMULATOR, json_response, params, parse_duration, parse_time, prom_time, prom_value
 
-__all__ = ["create_app", "stats", "limit_direction", "Refused", "MAX_LIMIT", "MAX_SCAN"]
+__all__ = ["create_app", "stats", "limit_direction", "result_body", "matrix_json", "Refused", "MAX_LIMIT", "MAX_SCAN"]
 
 MAX_LIMIT = 5000
 MAX_SCAN = 400_000  # lines a single query may look at
@@ -172,6 +172,24 @@ class _Engine:
         return out
 
 
+def result_body(result_type: str, result: list[Any], counter: list[int], started: float) -> web.Response:
+    """A successful query answer with Loki's `stats` (lines and bytes scanned, entries returned, time taken)."""
+    returned = sum(len(s.get("values", ())) for s in result) if result_type == "streams" else 0
+    return json_response({"status": "success", "data": {
+        "resultType": result_type, "result": result,
+        "stats": stats(scanned=counter[0], scanned_bytes=counter[1], returned=returned,
+                       exec_s=round(time.perf_counter() - started, 6))}})
+
+
+def matrix_json(m: dict[tuple, list[tuple[float, float]]], *, instant: bool) -> list[dict[str, Any]]:
+    """Metric-query series as Loki returns them: a vector (`instant`) or a matrix, sorted by labels."""
+    out = []
+    for key in sorted(m):
+        pts = [[prom_time(t), prom_value(v)] for t, v in m[key]]
+        out.append({"metric": dict(key), "value": pts[-1]} if instant else {"metric": dict(key), "values": pts})
+    return out
+
+
 def _text(message: str, status: int = 400) -> web.Response:
     return web.Response(text=message, status=status, content_type="text/plain")
 
@@ -192,20 +210,6 @@ def create_app(world: World) -> web.Application:
             raise Refused("end timestamp must not be before or equal to start time")
         return start, end
 
-    def body(result_type: str, result: list[Any], counter: list[int], started: float) -> web.Response:
-        returned = sum(len(s.get("values", ())) for s in result) if result_type == "streams" else 0
-        return json_response({"status": "success", "data": {
-            "resultType": result_type, "result": result,
-            "stats": stats(scanned=counter[0], scanned_bytes=counter[1], returned=returned,
-                           exec_s=round(time.perf_counter() - started, 6))}})
-
-    def matrix_json(m: dict[tuple, list[tuple[float, float]]], *, instant: bool) -> list[dict[str, Any]]:
-        out = []
-        for key in sorted(m):
-            pts = [[prom_time(t), prom_value(v)] for t, v in m[key]]
-            out.append({"metric": dict(key), "value": pts[-1]} if instant else {"metric": dict(key), "values": pts})
-        return out
-
     async def query_range(request: web.Request) -> web.Response:
         started = time.perf_counter()
         p = await params(request)
@@ -215,7 +219,8 @@ def create_app(world: World) -> web.Application:
             start, end = window(p)
             if isinstance(expr, LogQuery):
                 limit, newest_first = limit_direction(p)
-                return body("streams", engine.streams(expr, start, end, limit, newest_first, counter), counter, started)
+                lines = engine.streams(expr, start, end, limit, newest_first, counter)
+                return result_body("streams", lines, counter, started)
             raw_step = p.get("step") or p.get("interval")
             step = parse_duration(raw_step) if raw_step else max(math.ceil((end - start) / 250), 1)
             if step <= 0:
@@ -223,7 +228,7 @@ def create_app(world: World) -> web.Application:
             if (end - start) / step > 11_000:
                 raise Refused("exceeded maximum resolution of 11,000 points per timeseries. Try increasing the "
                                "value of the step parameter")
-            return body("matrix", matrix_json(engine.matrix(expr, start, end, step, counter), instant=False),
+            return result_body("matrix", matrix_json(engine.matrix(expr, start, end, step, counter), instant=False),
                         counter, started)
         except (LogQLError, Refused, ValueError) as e:
             return _text(str(e))
@@ -238,7 +243,8 @@ def create_app(world: World) -> web.Application:
             if isinstance(expr, LogQuery):
                 raise Refused("log queries are not supported as an instant query type, please change your query "
                                "to a range query type")
-            return body("vector", matrix_json(engine.matrix(expr, t, t, 1.0, counter), instant=True), counter, started)
+            vector = matrix_json(engine.matrix(expr, t, t, 1.0, counter), instant=True)
+            return result_body("vector", vector, counter, started)
         except (LogQLError, Refused, ValueError) as e:
             return _text(str(e))
 
