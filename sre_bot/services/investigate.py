@@ -97,7 +97,7 @@ def _iso(t: float) -> str:
     return datetime.fromtimestamp(t, tz=timezone.utc).isoformat()
 
 
-def engine_evidence(evidence: list[Evidence], config: Config, scope: set[str]) -> list[EngineEvidence]:
+def engine_evidence(evidence: list[Evidence], config: Config) -> list[EngineEvidence]:
     """The gathered evidence items as the engine's typed evidence (what it reasons over; see analysis/evidence)."""
     signals_cfg = config.all_signals
     out: list[EngineEvidence] = []
@@ -114,7 +114,7 @@ def engine_evidence(evidence: list[Evidence], config: Config, scope: set[str]) -
                 bad=sig.bad if sig else "up", min_abs=sig.min_abs if sig else 0.0,
                 seasonal=tuple((float(t), float(v)) for t, v in d.get("seasonal_points") or []),
                 expected=tuple(d["expected_points"]) if d.get("expected_points") else None))
-        elif e.kind == "edge" and d.get("points") and (d["client"] in scope or d["server"] in scope):
+        elif e.kind == "edge" and d.get("points"):
             out.append(EdgeSeries(evidence_id=e.id, client=d["client"], server=d["server"], metric=d["metric"],
                                   points=tuple((float(t), float(v)) for t, v in d["points"]), source=d["source"]))
         elif e.kind == "deploy" and e.service:
@@ -305,7 +305,7 @@ async def _investigate(deps: Deps, question: str, *, at: datetime | None, window
     edge_ev = [e for e in edge_ev if e.kind != "edge" or e.data["client"] in in_scope or e.data["server"] in in_scope]
     failing = {e.source for e in [*evidence, *edge_ev]
                if e.status == "error" and e.data.get("error_kind") != "not_configured"}
-    typed = engine_evidence([*evidence, *edge_ev], deps.config, in_scope)
+    typed = engine_evidence([*evidence, *edge_ev], deps.config)
     result: Analysis = await analyse(deps, engine.analyse, typed, graph=graph, focus=focus,
                                      window=(win.start.timestamp(), win.end.timestamp()), gaps=len(failing))
     by_id = {e.id: e for e in [*evidence, *edge_ev]}
