@@ -13,6 +13,11 @@
 - calibration: Brier score and ECE of the stated confidences (a point per answer that named a cause: right when
   its top service is the true root), of the calibrated ones as shown, and of a leave-one-out refit (each point
   mapped by a calibration fitted on all the others: an estimate of fitting on the library that is not in-sample).
+- selective: accuracy and coverage of the answers kept when only those with confidence ≥ a threshold are trusted
+  (`selective.py`), on the confidences as shown (calibrated when the cases carry one); the questions are the fault
+  cases plus the no-cause cases that named a cause anyway (each an answer, and a wrong one), so a fault case that
+  abstained is a question not covered and coverage never exceeds 1; with the AURC, its floor for the same answers
+  (perfect ranking), and the smallest threshold whose answers are right 90% of the time.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from typing import Any
 from ..analysis.calibration import Calibration, CalibrationPoint, brier, expected_calibration_error, reliability_bins
 from ..sandbox.truth import CAUSE_KINDS
 from .results import CaseResult, ScenarioResult
+from .selective import aurc, optimal_aurc, risk_coverage, trusted
 
 __all__ = ["pair_counts", "summarize", "calibration_points", "rate", "METRIC_LABELS"]
 
@@ -85,6 +91,20 @@ def _calibration(cases: Sequence[CaseResult], source: str) -> dict[str, Any]:
     }
 
 
+def _selective(cases: Sequence[CaseResult]) -> dict[str, Any]:
+    calibrated = any(c.calibrated is not None for c in cases)
+    points = calibration_points(cases, calibrated=calibrated)
+    faults = sum(1 for c in cases if c.fault)
+    accusations = sum(1 for c in cases if not c.fault and c.point is not None)
+    total = faults + accusations
+    rows = risk_coverage(points, total)
+    best = trusted(rows)
+    return {"confidence": "calibrated" if calibrated else "stated", "total": total, "fault_cases": faults,
+            "no_cause_answers": accusations, "answers": len(points), "rows": [r.to_dict() for r in rows],
+            "aurc": aurc(points, total), "aurc_optimal": optimal_aurc(points, total),
+            "trusted": best.to_dict() if best else None}
+
+
 def summarize(scenarios: Sequence[ScenarioResult], *, source: str = "scenario library") -> dict[str, Any]:
     cases = [c for s in scenarios for c in s.cases]
     faults = [c for c in cases if c.fault]
@@ -121,6 +141,7 @@ def summarize(scenarios: Sequence[ScenarioResult], *, source: str = "scenario li
         "action": rate(sum(bool(c.action_ok) for c in acted), len(acted)),
         "gaps": rate(sum(len(c.gaps_said) == len(c.gaps_expected) for c in gapped), len(gapped)),
         "calibration": _calibration(cases, source),
+        "selective": _selective(cases),
         "tokens": dict(tokens), "cost_usd": round(sum(c.cost_usd or 0.0 for c in cases), 6),
         "wall_s": {"total": round(sum(walls), 2), "mean_per_scenario": round(mean(walls), 3) if walls else None,
                    "max_per_scenario": round(max(walls), 3) if walls else None},

@@ -1,9 +1,11 @@
 """The evaluation report, the same for `sre-bot eval` and the benchmark runners: a table for the terminal, a JSON
-file, and a Markdown report with a reliability diagram (PNG) and a row per case.
+file, and a Markdown report with a reliability diagram (PNG), selective accuracy (a risk–coverage table and PNG)
+and a row per case.
 
     doc = run_document(tool="sre-bot eval", title=..., scenarios=results, summary=summarize(results), ...)
     print(render_terminal(doc))
     paths = write_report(doc, out_dir, stem="eval")     # eval.json, eval.md, eval-reliability.png
+                                                        # (and eval-risk-coverage.png next to them)
 
 The document is plain JSON (what `--json` prints); both renderers read only it.
 """
@@ -22,9 +24,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .diagram import reliability_png
+from .diagram import reliability_png, risk_coverage_png
 from .metrics import METRIC_LABELS
 from .results import ScenarioResult
+from .selective import SelectiveRow, describe_trusted, render_table
 from .thresholds import Check
 
 __all__ = ["format_table", "pct", "num", "machine_info", "command_line", "run_document", "render_terminal",
@@ -213,7 +216,39 @@ def _md_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return "\n".join(lines)
 
 
-def render_markdown(doc: dict[str, Any], *, png: str | None, png_note: str | None = None) -> str:
+def _selective_lines(sel: dict[str, Any], png: str | None, png_note: str | None) -> list[str]:
+    if not sel:
+        return []
+    lines = ["## Selective accuracy", "",
+             "If only the answers with a confidence at or above a threshold are trusted: how many questions that "
+             "leaves answered (coverage) and how often those answers were right (accuracy).", ""]
+    if png:
+        lines += [f"![risk–coverage plot]({png})", ""]
+    elif png_note:
+        lines += [f"(No risk–coverage plot: {png_note}.)", ""]
+    if not sel.get("total"):
+        return lines + ["No question had a true root cause or an answer naming one: nothing to select.", ""]
+    no_cause = sel.get("no_cause_answers") or 0
+    total, answers = sel.get("total", 0), sel.get("answers", 0)
+    lines.append(f"{total} questions ({sel.get('fault_cases', 0)} with a true root cause"
+                 + (f", {no_cause} without one that named a cause anyway, a wrong answer" if no_cause else "")
+                 + f"); {answers} answered with a confidence (the {sel.get('confidence', 'stated')} one, as shown); "
+                 f"the {total - answers} not answered are not covered.")
+    rows = [SelectiveRow.from_dict(r) for r in sel.get("rows") or []]
+    if rows:
+        lines += ["", render_table(rows)]
+    trusted = sel.get("trusted")
+    lines += ["", describe_trusted(SelectiveRow.from_dict(trusted) if trusted else None)]
+    if sel.get("aurc") is not None:
+        best = sel.get("aurc_optimal")
+        lines += ["", f"AURC (area under the risk–coverage curve, mean share wrong over the coverage levels, most "
+                      f"confident first; unanswered questions count as wrong; lower is better): {sel['aurc']:.3f}"
+                      + (f" (the same answers perfectly ranked: {best:.3f})." if best is not None else ".")]
+    return lines + [""]
+
+
+def render_markdown(doc: dict[str, Any], *, png: str | None, png_note: str | None = None,
+                    rc_png: str | None = None, rc_png_note: str | None = None) -> str:
     s, m = doc["summary"], doc["machine"]
     cal = s.get("calibration") or {}
     fitted = cal.get("fitted") or {}
@@ -232,7 +267,8 @@ def render_markdown(doc: dict[str, Any], *, png: str | None, png_note: str | Non
         lines.append(f"{cal['points']} answers named a cause with a confidence; {cal['right']} were right. A Platt "
                      f"fit on them: method {fitted.get('method')}, a = {fitted.get('a', 0):.3f}, "
                      f"b = {fitted.get('b', 0):.3f}.")
-    lines += ["", "## Cases", "", _md_table(_CASE_HEADERS, _case_rows(doc)), ""]
+    lines += [""] + _selective_lines(s.get("selective") or {}, rc_png, rc_png_note)
+    lines += ["## Cases", "", _md_table(_CASE_HEADERS, _case_rows(doc)), ""]
     problems = [(sc["name"], c["case"], p) for sc in doc["scenarios"] for c in sc["cases"]
                 for p in (c.get("unverified") or []) + ([c["error"]] if c.get("error") else [])]
     problems += [(sc["name"], "", sc["error"]) for sc in doc["scenarios"] if sc.get("error")]
@@ -242,16 +278,29 @@ def render_markdown(doc: dict[str, Any], *, png: str | None, png_note: str | Non
 
 
 def write_report(doc: dict[str, Any], out_dir: Path, *, stem: str) -> dict[str, Path]:
-    """`<stem>.json`, `<stem>.md` and (with confidences and matplotlib) `<stem>-reliability.png` in `out_dir`."""
+    """`<stem>.json`, `<stem>.md` and (with confidences and matplotlib) `<stem>-reliability.png` in `out_dir`; the
+    risk–coverage plot `<stem>-risk-coverage.png` next to them, named in the Markdown (not in the returned paths)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     png = out_dir / f"{stem}-reliability.png"
     note = reliability_png(doc["summary"].get("calibration") or {}, png, title=doc["title"])
+    rc_png, rc_note = _write_risk_coverage(doc, out_dir / f"{stem}-risk-coverage.png")
     paths = {"json": out_dir / f"{stem}.json", "markdown": out_dir / f"{stem}.md"}
     if note is None:
         paths["png"] = png
     tmp = paths["json"].with_suffix(".json.tmp")
     tmp.write_text(json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
     tmp.replace(paths["json"])
-    paths["markdown"].write_text(render_markdown(doc, png=png.name if note is None else None, png_note=note),
-                                 encoding="utf-8")
+    paths["markdown"].write_text(render_markdown(doc, png=png.name if note is None else None, png_note=note,
+                                                 rc_png=rc_png, rc_png_note=rc_note), encoding="utf-8")
     return paths
+
+
+def _write_risk_coverage(doc: dict[str, Any], path: Path) -> tuple[str | None, str | None]:
+    """(the PNG's file name, None) when written, else (None, why not)."""
+    sel = doc["summary"].get("selective") or {}
+    rows = [SelectiveRow.from_dict(r) for r in sel.get("rows") or []]
+    label = doc["title"] + (f" (AURC {sel['aurc']:.3f})" if sel.get("aurc") is not None else "")
+    note = risk_coverage_png({label: rows}, path,
+                             title=f"{doc['title']}\nselective accuracy: {sel.get('answers', 0)} answers to "
+                                   f"{sel.get('total', 0)} questions, {sel.get('confidence', 'stated')} confidence")
+    return (path.name, None) if note is None else (None, note)
