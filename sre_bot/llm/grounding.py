@@ -3,8 +3,28 @@
 - A quote must occur, after whitespace normalisation, in the text that was sent for the evidence item it cites
   (or, if it cites the wrong item, in another one: it is then re-attributed). Quotes that fail are removed and
   the answer is marked.
-- A number in the summary, a cause or the timeline must match a value in the evidence (unit conversions of ms/s
-  and ratio/percent allowed; small counts up to 10 are exempt). Numbers that fail are listed under the answer.
+- Figures (numbers, times of day, dates, dotted versions/addresses) are checked against the evidence the text
+  cites, never against the whole conversation. An item's text is what was sent for it (its `visible` text) and
+  its header (label, query, partial note, window). A hypothesis's cause: the items that hypothesis cites (its
+  verified evidence ids and the items its kept quotes were found in). A timeline entry (its `at` and text): the
+  one item it cites. The summary: every item the kept answer cites (the hypotheses shown, kept timeline entries
+  and kept suggested actions). Quotes need no figure check: they are verbatim.
+- A number matches an evidence number that rounds to it as written: "0.25" matches 0.2487 but not 0.27; trailing
+  zeros of a whole number count as padding beyond its second significant digit ("250" matches 249.6 and 246;
+  "2k" matches 1,987; "2,000" matches 2000). Signs are ignored. A number with a unit may also match after a
+  conversion within the unit's dimension: time (ns..days; a unitless evidence number is read as seconds or ms,
+  so "250 ms" matches 0.25), percent and ratio ("12%" matches 0.12), bytes with decimal or binary prefixes
+  ("1.5 GB" and "1.5 GiB" match 1.5e9 and 1610612736); an evidence number printed with a unit of the same
+  dimension converts from that unit only. A bare number gets no variants ("250" never matches 0.25 or 250,000).
+- Times of day (04:02, 4:02, 04:02:13) must appear as times in the cited text (04:02 is matched by 04:02:13);
+  dates (2026-11-20) and dotted strings (1.2.3, 10.0.0.1) must appear as written.
+- Exempt, because they are names or ranks, not measurements: digits inside a word or glued to letters (p95,
+  payments-v2, payments-2, HTTP/2, 5xx, 2nd, a hex revision); a number after `#` (#42); after `top`, `rank`,
+  `step`, `hypothesis`, `option`, `item` or `no.` (top 3, step 2; at most two digits); list numbering at a line
+  start ("1." / "2)") or inline "(1) " / "2) " before a word; an integer up to 10 counting the answer's own
+  subjects: services, hypotheses, causes, candidates, steps, options, items, findings, reasons, possibilities,
+  directly or after one word ("3 services", "2 downstream services"). Nothing else: "3 restarts" is checked.
+  Figures that fail are listed under the answer (marked, not removed) and counted in `numbers_unverified`.
 - A hypothesis needs at least one evidence item that exists and is `ok`; one without is dropped and named as
   unsupported. A timeline entry must cite an existing item.
 - A suggested action must be in the catalog, its arguments must validate and the cited evidence must support it
@@ -24,6 +44,7 @@ from typing import Any
 from ..actions.catalog import ProposedAction, validate_action
 from ..errors import UsageError
 from ..models import Evidence
+from .figures import Figures, figures_of, unbacked
 from .schema import ModelAnswer
 
 __all__ = ["GroundedHypothesis", "GroundedAnswer", "RefusedAction", "ground", "normalise", "numbers_in"]
@@ -50,22 +71,11 @@ def numbers_in(text: str) -> list[str]:
     return [m.group(0).lstrip("+") for m in _NUM.finditer(text)]
 
 
-def _values(corpus: str) -> set[float]:
-    out: set[float] = set()
-    for n in numbers_in(corpus):
-        try:
-            v = float(n.replace(",", ""))
-        except ValueError:
-            continue
-        out.update({v, v * 1000, v / 1000, v * 100, v / 100})
-    return out
-
-
-def _number_ok(n: str, values: set[float]) -> bool:
-    v = float(n.replace(",", ""))
-    if v.is_integer() and abs(v) <= 10:
-        return True
-    return any(abs(v - x) <= max(abs(x) * 0.01, 1e-9) for x in values)
+def _item_text(i: str, visible: Mapping[str, str], evidence: Mapping[str, Evidence]) -> str:
+    """What the model was shown for item `i`: its text, and the header's label, query, note and window."""
+    e = evidence.get(i)
+    header = [e.label, e.query, e.partial or "", e.window.label() if e.window else ""] if e is not None else []
+    return "\n".join([visible.get(i, ""), *header])
 
 
 @dataclass
@@ -110,18 +120,19 @@ def ground(answer: ModelAnswer, *, visible: Mapping[str, str], evidence: Mapping
     before `deploys_since` does not support a rollback; `webhooks`: the configured webhook names (the only ones a
     `webhook` action may name: pass the config's, or every webhook suggestion is dropped)."""
     texts = {i: normalise(t) for i, t in visible.items()}
-    corpus = "\n".join(visible.values())
-    values = _values(corpus)
+    item_figures: dict[str, Figures] = {}
     counts = dict(quotes_checked=0, quotes_removed=0, quotes_reattributed=0, hypotheses_dropped=0,
                   actions_dropped=0, numbers_unverified=0, timeline_dropped=0)
     marks: list[str] = []
     unsupported: list[str] = []
 
-    def check_numbers(text: str) -> list[str]:
-        bad = [n for n in numbers_in(text) if not _number_ok(n, values)]
-        times = [t for t in _TIME.findall(text) if t not in corpus]
-        counts["numbers_unverified"] += len(bad) + len(times)
-        return bad + times
+    def check_numbers(text: str, cited: Collection[str]) -> list[str]:
+        for i in cited:
+            if i not in item_figures:
+                item_figures[i] = figures_of(_item_text(i, visible, evidence))
+        bad = unbacked(text, Figures.union(item_figures[i] for i in cited))
+        counts["numbers_unverified"] += len(bad)
+        return bad
 
     hypotheses = []
     for h in answer.hypotheses[:5]:
@@ -147,39 +158,49 @@ def ground(answer: ModelAnswer, *, visible: Mapping[str, str], evidence: Mapping
         service = services.get(h.service, h.service) if h.service else None
         hypotheses.append(GroundedHypothesis(service=service, cause=h.cause, confidence=h.confidence,
                                              evidence=cited, quotes=quotes,
-                                             unverified_numbers=check_numbers(h.cause)))
+                                             unverified_numbers=check_numbers(h.cause, [e.id for e in cited])))
     hypotheses.sort(key=lambda h: -h.confidence)
 
     timeline = []
+    timeline_bad: list[tuple[str, list[str]]] = []
     for t in answer.timeline:
         if t.evidence_id is not None and t.evidence_id in evidence:
             timeline.append((t.at, t.text, t.evidence_id))
+            bad = check_numbers(f"{t.at}\n{t.text}", [t.evidence_id])
+            if bad:
+                timeline_bad.append((f"{t.at} {t.text}", bad))
         else:
             counts["timeline_dropped"] += 1
 
     actions: list[ProposedAction] = []
     refused: list[RefusedAction] = []
+    action_ids: list[str] = []
     for a in answer.suggested_actions:
         try:
             actions.append(validate_action(a.action, a.args, reason=a.reason, evidence_ids=a.evidence_ids,
                                            evidence=evidence, services=services, since=deploys_since,
                                            webhooks=webhooks))
+            action_ids.extend(a.evidence_ids)
         except UsageError as e:
             counts["actions_dropped"] += 1
             refused.append(RefusedAction(action=a.action, args=dict(a.args), reason=a.reason,
                                          evidence_ids=list(a.evidence_ids), why=str(e)))
     dropped = [r.why for r in refused]
 
-    summary_bad = check_numbers(answer.summary)
+    answer_ids = [*(e.id for h in hypotheses[:3] for e in h.evidence), *(i for _, _, i in timeline), *action_ids]
+    summary_bad = check_numbers(answer.summary, [i for i in dict.fromkeys(answer_ids) if i in evidence])
     if counts["quotes_removed"]:
         marks.append(f"{counts['quotes_removed']} quote(s) removed: not found verbatim in the evidence")
     if unsupported:
         marks.append("dropped as unsupported (no verified evidence): " + "; ".join(unsupported))
     if summary_bad:
-        marks.append("numbers in the summary not found in the evidence: " + ", ".join(summary_bad))
+        marks.append("numbers in the summary not found in the evidence the answer cites: " + ", ".join(summary_bad))
     for gh in hypotheses:
         if gh.unverified_numbers:
-            marks.append(f"numbers in “{gh.cause}” not found in the evidence: " + ", ".join(gh.unverified_numbers))
+            marks.append(f"numbers in “{gh.cause}” not found in the evidence it cites: "
+                         + ", ".join(gh.unverified_numbers))
+    for entry, bad in timeline_bad:
+        marks.append(f"numbers in the timeline entry “{entry}” not found in the evidence it cites: " + ", ".join(bad))
     if dropped:
         marks.append(f"{len(dropped)} suggested action(s) dropped: " + "; ".join(dropped))
     if counts["timeline_dropped"]:
