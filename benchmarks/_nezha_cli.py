@@ -30,10 +30,11 @@ import yaml
 
 from sre_bot.config import Config, load_config
 
+from ._nezha_quiet import answer_fields
 from ._report import REPO_ROOT
 
-__all__ = ["cli_at", "cli_env", "cli_exe", "write_row_configs", "ask_cli", "cli_part", "CLI_TIMEOUT_S",
-           "ENV_DROP_PREFIXES"]
+__all__ = ["cli_at", "cli_env", "cli_exe", "write_row_configs", "ask_cli", "cli_part", "quiet_cli_part",
+           "CLI_TIMEOUT_S", "ENV_DROP_PREFIXES"]
 
 CLI_TIMEOUT_S = 180.0  # a question that runs longer is killed and counted as an error (a miss)
 # What a user's shell might hold that configures the bot: none of it reaches the CLI.
@@ -152,4 +153,24 @@ def cli_part(res: Mapping[str, Any], truth: str, expected: tuple[datetime, datet
     part["extra_gaps"] = [g for g in part["gaps"] if g not in (inprocess.get("gaps") or [])]
     part["same"] = (shown == list(inprocess.get("shown") or [])
                     and insufficient == bool(inprocess.get("insufficient")) and not res.get("error"))
+    return part
+
+
+def quiet_cli_part(res: Mapping[str, Any], expected: tuple[datetime, datetime],
+                   inprocess: Mapping[str, Any]) -> dict[str, Any]:
+    """What the CLI answered on a no-fault window (`answer_fields` of its JSON), its window checked, and `same`
+    when it shows what the in-process answer showed (both abstaining, or the same services in the same order)."""
+    data = res.get("json") or {}
+    part: dict[str, Any] = {"exit": res.get("exit"), "wall_s": res.get("wall_s"), "argv": res.get("argv"),
+                            **answer_fields(data), "answered_by": data.get("answered_by")}
+    if res.get("error") or not data:
+        part["error"] = res.get("error") or "no JSON on stdout"
+    win = data.get("window")
+    part["window_ok"] = False
+    if win:
+        part["window"] = win
+        part["window_ok"] = (_iso(win["start"]), _iso(win["end"])) == expected
+    part["extra_gaps"] = [g for g in part["gaps"] if g not in (inprocess.get("gaps") or [])]
+    part["same"] = (not part.get("error") and part["shown"] == list(inprocess.get("shown") or [])
+                    and part["insufficient"] == bool(inprocess.get("insufficient")))
     return part

@@ -5,7 +5,8 @@ A row holds the fault, the baselines' ranks (`maxz_*`, `maxz_floor_*`, `baro_*`,
 with the seeded random fill (`hit1`/`hit3`), wall time and queries. Under `cli`, when the real CLI ran, one entry
 per bot row with what `sre-bot ask --json --no-llm` showed (`shown_*`, `insufficient`, `wall_s`, `window_ok`, and
 `same`: the in-process answer was identical). When it ran, the CLI's answers are the headline ("bot: …" top-1/top-3,
-abstentions); the in-process figures stay beside them as `inprocess_*`.
+abstentions); the in-process figures stay beside them as `inprocess_*`. The no-fault windows (`results["quiet"]`,
+summarised by `_nezha_quiet.quiet_summary`) get their own table (`render_quiet`).
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from typing import Any
 
 from ._report import format_table, pct
 
-__all__ = ["summarize", "by_fault_type", "render", "render_sweep", "cli_differences", "NEZHA_PAPER", "VARIANTS",
-           "VARIANT_TITLES", "BASELINES"]
+__all__ = ["summarize", "by_fault_type", "render", "render_sweep", "render_quiet", "cli_differences", "NEZHA_PAPER",
+           "VARIANTS", "VARIANT_TITLES", "BASELINES"]
 
 NEZHA_PAPER = {"top1": 0.929, "top3": 0.964}  # service level, OnlineBoutique, metrics+traces+logs
 VARIANTS = ("metrics", "callgraph", "logs")
@@ -300,6 +301,57 @@ def render(results: dict[str, Any], label: str) -> str:
                              "truth ranked", "evidence", "evid. chars", "≈tokens", "raw chars", "raw÷evid."], cost,
                             title="Per investigation (means; raw = signal points fetched × 20 chars)",
                             align="llrrrrrrrrrrr"))
+    if results.get("quiet"):
+        out += ["", render_quiet(results)]
+    return "\n".join(out)
+
+
+def _of(side: dict[str, Any] | None) -> str:
+    if not side:
+        return "—"
+    errors = f", {side['errors']} err" if side.get("errors") else ""
+    return f"{side['abstained']}/{side['windows']} ({pct(side['rate'], 0)}){errors}"
+
+
+def _named(side: dict[str, Any] | None, top: int = 3) -> str:
+    if not side:
+        return "—"
+    named = list(side.get("named_first", {}).items())
+    if not named:
+        return "none"
+    return ", ".join(f"{_short(s)} ×{n}" for s, n in named[:top]) + (" …" if len(named) > top else "")
+
+
+_KIND_TITLES = {"before": "before (inject − 30 s)", "between": "between faults",
+                "recovering": "recovering (NOT no-fault)"}
+
+
+def render_quiet(results: dict[str, Any]) -> str:
+    """The no-fault windows' table: per day and kind, how many answers abstained (the right answer there), in-process
+    and through the CLI, and the services named first instead."""
+    rows = []
+    recovering = []
+    for s in results["quiet_summary"].values():
+        first = True
+        for kind, k in s["kinds"].items():
+            c = k.get("cli")
+            rows.append([s["app"] if first else "", _KIND_TITLES.get(kind, kind), k["windows"], _of(k), _of(c),
+                         f"{c['same_as_inprocess']}/{c['windows']}" if c else "—", _named(k), _named(c)])
+            first = False
+            if kind == "recovering":
+                recovering.append(f"{s['app']}: named the previous fault's service in {k.get('named_previous', 0)}"
+                                  f"/{k['windows']} in-process"
+                                  + (f", {c.get('named_previous', 0)}/{c['windows']} CLI" if c else ""))
+    row_names = sorted({r["row"] for r in results["quiet"]})
+    out = [format_table(["app", "window", "windows", "abstained in-process", "abstained CLI", "same",
+                         "named first instead (in-process)", "(CLI)"], rows,
+                        title=f"No-fault windows (the right answer is \"insufficient evidence\"; asked \"why is "
+                              f"<entry> slow?\" about {results['quiet'][0].get('window_s', 600) / 60:.0f} min with the "
+                              f"day's fullest row: {', '.join(row_names)})", align="llrrrrll")]
+    if recovering:
+        out.append("Recovering windows end 30 s before a fault and overlap the previous fault's 8 minutes (usually "
+                   "holding its injection and whole effect): abstaining there is not plainly right, naming the "
+                   "previous fault's service is fair. " + "; ".join(recovering) + ".")
     return "\n".join(out)
 
 

@@ -24,6 +24,12 @@ file) set as a user would. Its shown hypotheses are the "bot: …" rows; the in-
 cross-check (identical, or each differing fault listed with both answers); its window is checked to be the
 in-process one.
 
+**No-fault windows** (`_nezha_quiet.py`; skip with `--no-quiet`): moments chosen from the fault list and the loaded
+metrics where no fault is active (`before` a fault, `between` faults) are asked the same question, with the day's
+fullest row, in-process (engine inputs recorded as `quiet-<kind>-<HHMM>-<row>.json.gz`) and through the CLI; the
+right answer there is "insufficient evidence". `recovering` windows (just before a fault whose window holds the
+previous one) are reported apart. Results: `quiet` and `quiet_summary` in the JSON, "No-fault windows" in the tables.
+
 The fullest row's answers are also written as an evaluation report (`nezha_rca-eval.md`, `.json`, reliability PNG)
 through the same code as `sre-bot eval`.
 """
@@ -42,7 +48,7 @@ import time
 import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from statistics import median
 from typing import Any
@@ -58,8 +64,23 @@ from sre_bot.settings import Settings, load_settings
 from sre_bot.windows import parse_duration
 from tests.realprom import prometheus_server
 
-from ._nezha_cli import ask_cli, cli_at, cli_env, cli_exe, cli_part, write_row_configs
-from ._nezha_data import Day, Fault, load_day, openmetrics
+from ._nezha_cli import ask_cli, cli_at, cli_env, cli_exe, cli_part, quiet_cli_part, write_row_configs
+from ._nezha_data import KEEP_AFTER_S, Day, Fault, load_day, openmetrics
+from ._nezha_quiet import (
+    BASELINE_S,
+    END_MARGIN_S,
+    EVERY_S,
+    FAULT_EFFECT_S,
+    LEAD_S,
+    SETTLE_S,
+    QuietWindow,
+    answer_fields,
+    investigation_json,
+    limit_per_kind,
+    quiet_ok,
+    quiet_summary,
+    quiet_windows,
+)
 from ._nezha_replay import replay, save_engine_inputs
 from ._nezha_tables import (
     NEZHA_PAPER,
@@ -298,10 +319,11 @@ class _Recorder:
 RECORDER = _Recorder()
 
 
-async def _investigate(day: Day, fault: Fault, cfg: Config, settings: Settings, at: Any, window: timedelta,
+async def _investigate(day: Day, truth: str, cfg: Config, settings: Settings, at: Any, window: timedelta,
                        question: str, truth_rng: random.Random, specs: dict[str, Spec] | None,
                        ) -> tuple[dict[str, Any], Any, dict[str, dict[str, Any]] | None]:
-    """One row's investigation (and, when `specs` is given, the baselines on the same Prometheus afterwards)."""
+    """One row's investigation (and, when `specs` is given, the baselines on the same Prometheus afterwards);
+    `truth` is the injected service it is scored against."""
     from sre_bot.services.investigate import investigate  # the engine under test (imported late: may be new)
 
     metrics = Metrics()
@@ -335,7 +357,7 @@ async def _investigate(day: Day, fault: Fault, cfg: Config, settings: Settings, 
         finally:
             deps.prometheus.close()
     if inv is not None:
-        part.update(_engine_part(inv, fault.service, day.services, truth_rng))
+        part.update(_engine_part(inv, truth, day.services, truth_rng))
     else:
         part.update(insufficient=True, shown=[], shown_rank=None, shown_hit1=False, shown_hit3=False, ranked=0,
                     top3=[], rank=None, hit1=False, hit3=False, own_hit1=False, own_hit3=False, in_scope=False)
@@ -357,8 +379,8 @@ async def run_fault(day: Day, fault: Fault, url: str, loki: str | None, configs:
     for i, name in enumerate(variants):
         rng = random.Random(f"{seed}/{day.name}/{fault.index}")
         settings = _settings(url, loki if name == "logs" else None)
-        part, _inv, got = await _investigate(day, fault, configs[name], settings, at, window, question, rng,
-                                             specs if i == 0 else None)
+        part, _inv, got = await _investigate(day, fault.service, configs[name], settings, at, window, question,
+                                             rng, specs if i == 0 else None)
         if got is not None:
             z = got
             row.update(window=part.pop("window"), baseline=part.pop("baseline"))
@@ -376,6 +398,52 @@ async def run_fault(day: Day, fault: Fault, url: str, loki: str | None, configs:
         row[f"{key}_hit1"], row[f"{key}_hit3"] = r == 1, r is not None and r <= 3
     row.update(truth_scores=z.get(truth), random_top1=1 / len(day.services),
                random_top3=min(3, len(day.services)) / len(day.services))
+    return row
+
+
+def fullest_row(variants: list[str]) -> str:
+    """The day's fullest row: the last of `VARIANTS` it runs (`logs` on TrainTicket, `callgraph` otherwise)."""
+    return next(v for v in reversed(VARIANTS) if v in variants)
+
+
+def day_windows(day: Day, window: timedelta, limit: int = 0) -> list[QuietWindow]:
+    """The day's no-fault (and recovering) windows, from every fault of the day and the loaded metrics' span;
+    with `limit`, the first `limit` of each kind."""
+    first = min(series[0][0] for series in day.rows.values() if series)
+    last = max(series[-1][0] for series in day.rows.values() if series)
+    tz = day.faults[0].at.tzinfo if day.faults else None
+    found = quiet_windows(day.faults, datetime.fromtimestamp(first, tz), datetime.fromtimestamp(last, tz),
+                          window=window)
+    return limit_per_kind(found, limit)
+
+
+async def run_quiet(day: Day, q: QuietWindow, url: str, loki: str | None, cfg: Config, name: str,
+                    evidence_dir: Path | None) -> dict[str, Any]:
+    """One no-fault (or recovering) window through the in-process path, with the row `name`; nothing to score
+    against but "did it stay quiet"."""
+    question = f"why is {day.entry} slow?"
+    by_index = {f.index: f for f in day.faults}
+    prev = by_index.get(q.previous_fault) if q.previous_fault is not None else None
+    row: dict[str, Any] = {
+        "day": day.name, "app": day.app, "kind": q.kind, "asked_at": q.at.isoformat(),
+        "window": {"start": q.start.isoformat(), "end": q.at.isoformat()}, "window_s": q.window.total_seconds(),
+        "row": name, "question": question, "next_fault": q.next_fault,
+        "previous_fault": {"index": prev.index, "service": prev.service, "fault": prev.kind,
+                           "inject_time": prev.inject_time, "before_s": round((q.at - prev.at).total_seconds())}
+        if prev is not None else None,
+    }
+    settings = _settings(url, loki if name == "logs" else None)
+    part, inv, _ = await _investigate(day, "", cfg, settings, q.at, q.window, question, random.Random(0), None)
+    answer: dict[str, Any] = {k: part[k] for k in ("wall_s", "prometheus_queries", "loki_queries", "error",
+                                                   "evidence_items") if k in part}
+    if inv is not None:
+        answer.update(answer_fields(investigation_json(inv)))
+    else:
+        answer.update(insufficient=False, shown=[])
+    row["inprocess"] = answer
+    if evidence_dir is not None and RECORDER.last is not None:
+        path = evidence_dir / day.name / f"quiet-{q.kind}-{q.hhmm}-{name}.json.gz"
+        row["evidence_file"] = save_engine_inputs(path, RECORDER.last)
     return row
 
 
@@ -492,11 +560,36 @@ async def _cli_day(day: Day, faults: list[Fault], rows: list[dict[str, Any]], ur
     return round(time.perf_counter() - t0, 1)
 
 
+async def _cli_quiet(day: Day, rows: list[dict[str, Any]], url: str, loki: str | None, files: dict[str, Path],
+                     window: str, exe: str, jobs: int, cwd: Path) -> float:
+    """Every no-fault window of the day through `sre-bot ask --json --no-llm` (its row's config file); each answer is
+    stored as `row["cli"]`. Returns the seconds it took."""
+    sem = asyncio.Semaphore(jobs)
+    w = parse_duration(window)
+
+    async def one(row: dict[str, Any]) -> None:
+        at = datetime.fromisoformat(row["asked_at"])
+        env = cli_env(url, files[row["row"]], loki if row["row"] == "logs" else None)
+        res = await ask_cli(exe, row["question"], cli_at(at, w), window, env, cwd, sem)
+        part = quiet_cli_part(res, (at - w, at), row["inprocess"])
+        row["cli"] = part
+        said = "abstain" if quiet_ok(part) else "error" if part.get("error") else "names " + " ".join(part["shown"])
+        progress(f"  [cli quiet] {row['kind']:<10} {at:%H:%M:%S} {row['row']:<9} {said} "
+                 f"{'same' if part['same'] else 'DIFFERS from in-process'}"
+                 f"{'' if part['window_ok'] else ', WINDOW ' + str(part.get('window'))} {part['wall_s'] or 0:.1f}s"
+                 + (f" ERROR {part['error']}" if part.get("error") else ""))
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(one(r) for r in rows))
+    return round(time.perf_counter() - t0, 1)
+
+
 async def _run(args: argparse.Namespace) -> dict[str, Any]:
     specs = {n: SIGNALS[n] for n in SIGNAL_SETS[args.signals]}
     settings = [(args.at_offset, args.window), *args.sweep]
     labels = [f"ask at inject+{o}, window {w}, {args.signals} signals" for o, w in settings]
     per_setting: list[dict[str, list[dict[str, Any]]]] = [{} for _ in settings]
+    quiet_rows: list[dict[str, Any]] = []
     days_info: dict[str, Any] = {}
     started, started_at = time.perf_counter(), utc_now()
     engine_before = _engine_info()
@@ -538,13 +631,36 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
                     progress(f"  [{labels[i]}] {f.index:2d}/{len(faults)} {f.inject_time[11:]} {f.kind:<15} "
                              f"truth {f.service:<28} shown rank {shown} | max|z| {row['maxz_rank']} "
                              f"BARO {row['baro_rank']}")
+            day_quiet: list[dict[str, Any]] = []
+            quiet_row = fullest_row(variants)
+            if args.quiet:
+                windows = day_windows(day, parse_duration(args.window), args.limit)
+                progress(f"  no-fault windows: {len(windows)} ("
+                         + ", ".join(f"{k} {sum(1 for w in windows if w.kind == k)}"
+                                     for k in ("before", "between", "recovering")) + f"), row {quiet_row}")
+                for qw in windows:
+                    qrow = await run_quiet(day, qw, url, loki, configs[quiet_row], quiet_row, args.evidence_dir)
+                    day_quiet.append(qrow)
+                    a = qrow["inprocess"]
+                    progress(f"  [quiet] {qw.kind:<10} {qw.at:%H:%M:%S} {quiet_row:<9} "
+                             + ("abstain" if quiet_ok(a) else f"names {' '.join(a['shown']) or '—'}"
+                                + (f" (top {a['top_confidence']:.2f})"
+                                   if isinstance(a.get("top_confidence"), (int, float)) else ""))
+                             + (f" ERROR {a['error']}" if a.get("error") else "")
+                             + f" {a.get('wall_s', 0):.1f}s")
+            quiet_rows.extend(day_quiet)
             cli_s = None
+            cli_quiet_s = None
             engine_after = None
             if exe is not None:
                 progress(f"  sre-bot ask --json --no-llm for {len(faults)} faults x {len(variants)} rows, "
                          f"{args.cli_jobs} at a time ({exe})")
                 cli_s = await _cli_day(day, faults, per_setting[0][name], url, loki, files, variants,
                                        args.at_offset, args.window, exe, args.cli_jobs, cwd)
+                if day_quiet:
+                    progress(f"  sre-bot ask --json --no-llm for {len(day_quiet)} no-fault windows ({quiet_row})")
+                    cli_quiet_s = await _cli_quiet(day, day_quiet, url, loki, files, args.window, exe, args.cli_jobs,
+                                                   cwd)
                 engine_after = _engine_info()["source_sha256"]
                 if engine_after != engine_before["source_sha256"]:
                     progress(f"  WARNING: the engine's source changed since the start ({engine_before['source_sha256']}"
@@ -557,6 +673,8 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
                                                      if v},
                            "rows": variants, "faults_total": len(day.faults), "faults_run": len(faults),
                            "row_config_files": {v: str(p) for v, p in files.items()}, "cli_seconds": cli_s,
+                           "quiet_row": quiet_row if args.quiet else None, "quiet_windows": len(day_quiet),
+                           "cli_quiet_seconds": cli_quiet_s,
                            # the in-process engine is the one imported at the start; each CLI process imports anew
                            "engine_after_cli": engine_after,
                            "engine_changed": engine_after not in (None, engine_before["source_sha256"]),
@@ -593,7 +711,22 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
                                             "SRE_BOT_*, backend, Slack and Anthropic variables of the shell removed",
                              "concurrent": args.cli_jobs, "setting": "headline only (not --sweep)",
                              "wall": "seconds from starting the process to its exit, with up to `concurrent` "
-                                     "running at once"} if exe else None},
+                                     "running at once"} if exe else None,
+                     "quiet": {"fault_effect_s": FAULT_EFFECT_S, "lead_s": LEAD_S, "baseline_s": BASELINE_S,
+                               "between_first_after_s": SETTLE_S, "between_every_s": EVERY_S,
+                               "end_margin_s": END_MARGIN_S, "data_kept_after_last_fault_s": KEEP_AFTER_S,
+                               "window": args.window, "row": "the day's fullest row (last of VARIANTS it runs)",
+                               "limit_per_kind": args.limit,
+                               "right_answer": "abstain (insufficient / insufficient_evidence) or show nothing, "
+                                               "without an error",
+                               "kinds": {"before": "ask at inject - 30 s; the window overlaps no fault's "
+                                                   "[inject, inject + fault_effect_s]",
+                                         "between": "stretches free of occupied intervals: first window ends "
+                                                    "window + 5 min into it, then every 15 min, up to next inject "
+                                                    "- 30 s (or data end - 1 min)",
+                                         "recovering": "NOT no-fault: ask at inject - 30 s where the previous "
+                                                       "fault's occupied interval overlaps the window"}}
+                     if args.quiet else None},
         "reference": {"nezha_paper_onlineboutique_service_level": NEZHA_PAPER,
                       "note": "reported by the Nezha paper with metrics+traces+logs; not measured here"},
         "days": days_info,
@@ -601,6 +734,7 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
         "by_day": headline["by_day"], "overall": headline["overall"], "by_fault_type": headline["by_fault_type"],
         "faults": headline["faults"],
         "sweep": [pack(i) for i in range(1, len(settings))],
+        "quiet": quiet_rows, "quiet_summary": quiet_summary(quiet_rows),
         "elapsed_s": round(time.perf_counter() - started, 1),
     }
 
@@ -619,6 +753,10 @@ def _replay_main(path: Path) -> int:
     days = results["settings"]["days"]
     results["by_day"] = {d: summarize([r for r in rows if r["day"] == d]) for d in days}
     results["overall"], results["by_fault_type"] = summarize(rows), by_fault_type(rows)
+    quiet = results.get("quiet") or []
+    for q in quiet:  # likewise for the no-fault windows: the replayed in-process answer only
+        q.pop("cli", None)
+    results["quiet_summary"] = quiet_summary(quiet)
     results["elapsed_s"] = round(time.perf_counter() - t0, 1)
     label = f"REPLAY of {path.name} ({results['started_at']}), engine {_engine_info()['source_sha256']}"
     print(render(results, label))
@@ -627,9 +765,20 @@ def _replay_main(path: Path) -> int:
                and p.get("recorded_shown_rank") != p.get("shown_rank")]
     print(f"\n{len(changed)} answers changed against the recording (app, #, row, recorded rank -> now): "
           + ", ".join(f"{a} #{i} {v} {b or '—'}->{c or '—'}" for a, i, v, b, c in changed[:40]))
+    moved = [q for q in quiet if q["inprocess"].get("replayed")
+             and q["inprocess"].get("recorded_shown") != q["inprocess"].get("shown")]
+    if quiet:
+        print(f"{len(moved)} no-fault answers changed against the recording (app kind time: recorded -> now): "
+              + ", ".join(f"{_app_short(q['app'])} {q['kind']} {q['asked_at'][11:16]}: "
+                          f"{' '.join(q['inprocess']['recorded_shown']) or 'abstain'} -> "
+                          f"{' '.join(q['inprocess']['shown']) or 'abstain'}" for q in moved[:40]))
     results["engine_replayed"] = _engine_info()
     save_and_say(path.with_name(path.stem + "-replay.json"), results)
     return 0
+
+
+def _app_short(app: str) -> str:
+    return "".join(c for c in app if c.isupper()) or app
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -658,6 +807,9 @@ def main(argv: list[str] | None = None) -> int:
                         "%(const)s) and print the same tables (result: <name>-replay.json)")
     p.add_argument("--no-cli", dest="cli", action="store_false",
                    help="skip the real `sre-bot ask` subprocesses: the headline is then the in-process answer (quick)")
+    p.add_argument("--no-quiet", dest="quiet", action="store_false",
+                   help="skip the no-fault windows (asked with each day's fullest row, in-process and through the "
+                        "CLI; the right answer there is 'insufficient evidence')")
     p.add_argument("--cli-jobs", type=int, default=2,
                    help="`sre-bot ask` processes running at once (default %(default)s)")
     args = p.parse_args(argv)
