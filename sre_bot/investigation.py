@@ -9,15 +9,18 @@ from pydantic import BaseModel, Field
 
 from .models import Evidence, TimeRange
 
-__all__ = ["Hypothesis", "RankedService", "TimelineEntry", "Investigation", "ENGINE_VERSION"]
+__all__ = ["Hypothesis", "RankedService", "TimelineEntry", "Investigation", "ENGINE_VERSION", "CONFIDENCE_MEANS"]
 
 ENGINE_VERSION = "stats-v2"
+CONFIDENCE_MEANS = ("the probability that the hypothesis is the root cause, calibrated on real ground truth "
+                    "(see `calibration`); `engine_confidence` is the engine's own, uncalibrated number")
 
 
 class RankedService(BaseModel):
     service: str
-    score: float
-    confidence: float
+    score: float  # the engine's score, 0..1 (its order)
+    confidence: float  # the probability this service is the root cause (calibrated; services/confidence.py)
+    engine_confidence: float | None = None  # the engine's own, uncalibrated number
     cause: str
     cause_kind: str
     reasons: list[str] = Field(default_factory=list)
@@ -28,7 +31,8 @@ class Hypothesis(BaseModel):
     service: str
     cause: str
     cause_kind: str
-    confidence: float
+    confidence: float  # the probability this hypothesis is the root cause (calibrated)
+    engine_confidence: float | None = None  # the engine's own, uncalibrated number
     reasons: list[str] = Field(default_factory=list)
     evidence: list[Evidence] = Field(default_factory=list)
 
@@ -48,6 +52,8 @@ class Investigation(BaseModel):
     window: TimeRange
     baseline: TimeRange
     insufficient: bool = False
+    # why it abstained: "nothing anomalous", "below threshold" (the top probability), "past episode" (all over)
+    abstain_reason: str | None = None
     hypotheses: list[Hypothesis] = Field(default_factory=list)
     ranking: list[RankedService] = Field(default_factory=list)
     timeline: list[TimelineEntry] = Field(default_factory=list)
@@ -57,6 +63,8 @@ class Investigation(BaseModel):
     services: list[str] = Field(default_factory=list)
     engine: str = ENGINE_VERSION
     graph: dict[str, list[str]] = Field(default_factory=dict)  # the dependency graph the engine used
+    calibration: str | None = None  # what the confidences are calibrated on (Calibration.describe)
+    abstain_below: float | None = None  # the top probability under which the answer is "insufficient evidence"
 
     def to_json(self) -> dict[str, Any]:
         """The stable JSON shape of `sre-bot ask --json`."""
@@ -68,11 +76,15 @@ class Investigation(BaseModel):
 
         return {
             "question": self.question, "engine": self.engine, "summary": self.summary,
-            "insufficient_evidence": self.insufficient, "focus": self.focus, "symptom": self.symptom,
+            "insufficient_evidence": self.insufficient, "abstain_reason": self.abstain_reason,
+            "focus": self.focus, "symptom": self.symptom,
+            "confidence_means": CONFIDENCE_MEANS, "calibration": self.calibration,
+            "abstain_below": self.abstain_below,
             "window": {"start": self.window.start.isoformat(), "end": self.window.end.isoformat()},
             "baseline": {"start": self.baseline.start.isoformat(), "end": self.baseline.end.isoformat()},
             "hypotheses": [{"service": h.service, "cause": h.cause, "cause_kind": h.cause_kind,
-                            "confidence": h.confidence, "reasons": h.reasons,
+                            "confidence": h.confidence, "engine_confidence": h.engine_confidence,
+                            "reasons": h.reasons,
                             "evidence": [ev(e) for e in h.evidence]} for h in self.hypotheses],
             "ranking": [r.model_dump() for r in self.ranking],
             "timeline": [{"at": t.at.isoformat(), "service": t.service, "text": t.text,

@@ -65,6 +65,10 @@ class Settings(BaseSettings):
     analysis_processes: int | None = Field(None, ge=0, le=64, validation_alias="SRE_BOT_ANALYSIS_PROCESSES")
     max_investigations: int = Field(2, ge=1, le=64, validation_alias="SRE_BOT_MAX_INVESTIGATIONS")
 
+    # Confidence: the probability each hypothesis is the root cause (README: "What the confidence means")
+    abstain_below: float | None = Field(None, ge=0, le=1, validation_alias="SRE_BOT_ABSTAIN_BELOW")
+    calibration_file: Path | None = Field(None, validation_alias="SRE_BOT_CALIBRATION")
+
     # LLM (optional)
     anthropic_api_key: SecretStr | None = Field(None, validation_alias="ANTHROPIC_API_KEY")
     anthropic_model: str = Field(DEFAULT_MODEL, validation_alias="ANTHROPIC_MODEL")

@@ -13,7 +13,7 @@ from .catalog import ProposedAction, validate_action
 
 __all__ = ["engine_suggestions", "MIN_CONFIDENCE"]
 
-MIN_CONFIDENCE = 0.5  # below this the engine says what it saw and suggests nothing
+MIN_CONFIDENCE = 0.5  # below even odds of being the root cause (calibrated), the engine suggests nothing
 
 
 def engine_suggestions(inv: Investigation, services: Mapping[str, str]) -> list[ProposedAction]:
@@ -27,7 +27,7 @@ def engine_suggestions(inv: Investigation, services: Mapping[str, str]) -> list[
         return []
     try:
         return [validate_action("argocd.rollback", {"service": top.service},
-                                reason=f"{top.cause} (engine confidence {top.confidence:.2f})",
+                                reason=f"{top.cause} (confidence {top.confidence:.2f})",
                                 evidence_ids=deploys, evidence={e.id: e for e in inv.evidence} | {
                                     e.id: e for e in top.evidence}, services=services,
                                 since=inv.window.start - timedelta(seconds=DEPLOY_LOOKBACK_S))]

@@ -31,7 +31,7 @@ async def ask(settings: Settings, question: str, *, at: str | None = None, windo
     if as_json:
         data = done.engine.to_json()
         data.update(answered_by=done.answered_by, why_engine=done.why_engine,
-                    llm=llm_json(done.llm) if done.llm else None)
+                    llm=llm_json(done.llm, done.engine) if done.llm else None)
         json.dump(data, out, indent=2)
         print(file=out)
     else:

@@ -10,7 +10,8 @@ Prints a table (or, with `--json`, the JSON document), writes `eval.json`, `eval
 (`evaluation/thresholds.yaml`, the `engine` or `llm` section by who answered): exit 1 when one fails, naming it.
 The shipped thresholds are the whole library's; on a subset (`PATH`, `--only`) only the invariants hold — every
 shown quote verified, every missing backend said, no crash — unless `--thresholds FILE` is given.
-`--write-calibration` fits the engine's calibration on this run and writes it where the bot reads it.
+The engine's confidences are shown as the shipped calibration maps them; `python -m benchmarks.calibrate` refits
+it on the library and the real benchmark data together.
 """
 
 from __future__ import annotations
@@ -21,19 +22,17 @@ import sys
 import time
 from collections.abc import Sequence
 from datetime import datetime, timezone
-from importlib import resources
 from pathlib import Path
 from typing import TextIO
 
-from ..analysis.calibration import Calibration
 from ..errors import UsageError
-from ..evaluation.metrics import calibration_points, summarize
+from ..evaluation.metrics import summarize
 from ..evaluation.report import render_terminal, run_document, write_report
 from ..evaluation.runner import eval_settings, run_scenario
 from ..evaluation.thresholds import check_thresholds, load_thresholds
 from ..investigation import ENGINE_VERSION
 from ..sandbox.scenario import Scenario, list_scenarios, load_scenario
-from ..services.answer import library_calibration
+from ..services.confidence import shipped_calibration
 from ..windows import parse_time
 
 __all__ = ["run_eval", "DEFAULT_NOW", "INVARIANTS", "collect_scenarios", "default_out_dir"]
@@ -69,17 +68,13 @@ def default_out_dir() -> Path:
     return Path("benchmarks/results/eval") if Path("benchmarks").is_dir() else Path("sre-bot-eval")
 
 
-def _calibration_file() -> Path:
-    return Path(str(resources.files("sre_bot"))) / "evaluation" / "calibration.json"
-
-
 def _progress(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
 async def run_eval(paths: Sequence[str] = (), *, use_llm: bool = True, as_json: bool = False,
                    out_dir: str | Path | None = None, only: Sequence[str] = (), thresholds: str | None = None,
-                   check: bool = True, write_calibration: bool = False, now: str = DEFAULT_NOW,
+                   check: bool = True, now: str = DEFAULT_NOW,
                    env_file: str | None = ".env", out: TextIO | None = None) -> int:
     out = out or sys.stdout
     when = parse_time(now, now=datetime.now(timezone.utc)) if now != "now" else datetime.now(timezone.utc)
@@ -102,11 +97,12 @@ async def run_eval(paths: Sequence[str] = (), *, use_llm: bool = True, as_json: 
         marks = " ".join(("✓" if c.top1 else "✗") if c.fault else ("✓" if c.abstained else "✗") for c in r.cases)
         _progress(f"[{i}/{len(scenarios)}] {sc.name}: {marks or r.error or 'no case'} ({r.wall_s:.1f}s)")
     summary = summarize(results)
-    shown = None if model else library_calibration()
+    shown = None if model else shipped_calibration()
     checks = check_thresholds(summary, bounds)
     settings = {"answered by": "engine + model" if model else "engine only", "engine": ENGINE_VERSION,
                 "model": base.anthropic_model if model else None, "now": when.isoformat(),
-                "thresholds": which, "calibration shown": shown.describe() if shown else "none (stated confidence)"}
+                "thresholds": which,
+                "calibration shown": shown.describe() if shown else "none (the engine's own confidence)"}
     notes = ["Cause kind of a model's answer is read from the words of its cause (approximate)."] if model else []
     doc = run_document(tool="sre-bot eval", title="sre-bot eval", scenarios=results, summary=summary,
                        settings=settings, elapsed_s=time.perf_counter() - started, checks=checks, notes=notes)
@@ -117,11 +113,4 @@ async def run_eval(paths: Sequence[str] = (), *, use_llm: bool = True, as_json: 
     else:
         out.write(render_terminal(doc) + "\n")
     _progress("wrote " + ", ".join(str(p) for p in paths_written.values()))
-    if write_calibration:
-        if model:
-            raise UsageError("--write-calibration fits the engine's calibration: run it with --no-llm")
-        fitted = Calibration.fit(calibration_points([c for r in results for c in r.cases]), source="scenario library")
-        data = {**fitted.to_dict(), "engine": ENGINE_VERSION, "scenarios": len(results), "now": when.isoformat()}
-        _calibration_file().write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-        _progress(f"calibration ({fitted.method}, {fitted.points} points) written to {_calibration_file()}")
     return 0 if all(c.ok for c in checks) else 1

@@ -63,8 +63,6 @@ def _parser() -> argparse.ArgumentParser:
                     help="only scenarios whose name contains NAME or matches it as a glob (repeatable)")
     ev.add_argument("--thresholds", metavar="FILE", help="thresholds YAML (default: the shipped thresholds.yaml)")
     ev.add_argument("--no-thresholds", action="store_true", help="report only; never exit 1 on a regression")
-    ev.add_argument("--write-calibration", action="store_true",
-                    help="fit the engine's confidence calibration on this run and write it where the bot reads it")
     ev.add_argument("--now", default=None, help="the sandboxes' frozen clock: ISO 8601 or `now` "
                                                 "(default: a fixed instant, the same data every run)")
     ev.add_argument("--history", action="store_true", help="instead of scenarios: accuracy and calibration on the "
@@ -120,7 +118,7 @@ async def _run(args: argparse.Namespace) -> int:
         configure_logging("warning", "console")
         return await run_eval(args.paths, use_llm=not args.no_llm, as_json=args.json, out_dir=args.out,
                               only=args.only, thresholds=args.thresholds, check=not args.no_thresholds,
-                              write_calibration=args.write_calibration, now=args.now or DEFAULT_NOW)
+                              now=args.now or DEFAULT_NOW)
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)
     if args.command == "doctor":

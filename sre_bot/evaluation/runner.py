@@ -152,8 +152,9 @@ async def _case(deps: Deps, world: World, sc: Scenario, case: EvalCase) -> CaseR
     said = " ".join(ans.gaps).lower()
     row.gaps_said = [n for n in row.gaps_expected if any(w in said for w in BACKEND_WORDS.get(n, (n,)))]
     inv = done.engine
-    row.extra.update(ranking=[{"service": r.service, "confidence": r.confidence, "cause_kind": r.cause_kind}
-                              for r in inv.ranking[:5]], focus=inv.focus, gaps=inv.gaps)
+    row.extra.update(ranking=[{"service": r.service, "score": r.score, "engine_confidence": r.engine_confidence,
+                               "confidence": r.confidence, "cause_kind": r.cause_kind} for r in inv.ranking],
+                     focus=inv.focus, gaps=inv.gaps, abstain_reason=inv.abstain_reason)
     return row
 
 

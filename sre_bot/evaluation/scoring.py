@@ -19,7 +19,6 @@ import re
 from typing import TYPE_CHECKING
 
 from ..actions.suggest import engine_suggestions
-from ..services.answer import library_calibration
 
 if TYPE_CHECKING:
     from ..services.explain import Explained
@@ -59,9 +58,8 @@ class Answer:
             top = inv.hypotheses[0] if inv.hypotheses else None
             self.answer_kind = top.cause_kind if top else None
             self.cause_kind = engine_cause_kind(self.answer_kind)
-            self.confidence = top.confidence if top else None
-            cal = library_calibration()
-            self.calibrated = cal.apply(self.confidence) if cal and self.confidence is not None else None
+            self.confidence = top.confidence if top else None  # the calibrated probability, as shown
+            self.calibrated = None  # no second number: the shown one is the calibrated one
             proposed = engine_suggestions(inv, {s: s for s in inv.services})
             self.summary = inv.summary
             self.model_quotes: list[tuple[str, str]] = []

@@ -1,12 +1,14 @@
-"""An answer ready for feedback: the engine's confidences shown through the team's own calibration once enough
-feedback exists (else the scenario library's), and the draft (`Reply.answer`) the surface stores with the buttons.
+"""An answer ready for feedback: the engine's probabilities recalibrated on the team's own votes once enough
+exist, and the draft (`Reply.answer`) the surface stores with the buttons.
 
     explained = await for_feedback(deps, explained, question=text)   # services/mention.py, after `explain`
-    explained.reply.answer.hypotheses[0].calibrated                  # what the person was shown
+    explained.reply.answer.hypotheses[0].calibrated                  # what the person was shown, when recalibrated
 
-The team's calibration is fitted on the latest votes on answers by the running engine version: a point per vote,
-(the engine's stated top confidence, whether the vote was "yes"); "partly" counts as not right, because the
-confidence claims the top cause is *the* cause. The model's answers are not calibrated (its confidence is its own).
+Every engine answer's confidence is already a probability calibrated on real ground truth (`services/confidence.py`).
+The team's recalibration is fitted on the latest votes on answers by the running engine version: a point per vote,
+(that probability for the top hypothesis, whether the vote was "yes"); "partly" counts as not right, because the
+probability claims the top cause is *the* cause. Once it rests on `MIN_FEEDBACK_POINTS` votes with both outcomes,
+it maps every engine probability once more. The model's own stated confidence is not calibrated.
 """
 
 from __future__ import annotations
@@ -49,13 +51,13 @@ async def calibration_in_use(store: Store | None, *, now: datetime
     return choose_calibration(library_calibration(), team), team
 
 
-def _shown(cal: Calibration | None) -> Calibration | None:
-    return cal if cal is not None and cal.method != "identity" else None
+def _recalibration(cal: Calibration | None) -> Calibration | None:
+    return cal if cal is not None and cal.method == "platt" and cal.source == TEAM_SOURCE else None
 
 
 def answer_draft(explained: Explained, calibration: Calibration | None, *, question: str) -> AnswerDraft:
-    """What the answer claimed, as shown: the model's hypotheses when it answered, else the engine's (with the
-    calibrated confidence the person read, when `calibration` is a fitted one)."""
+    """What the answer claimed, as shown: the model's hypotheses when it answered, else the engine's with their
+    probabilities (and, when `calibration` is the team's recalibration, the recalibrated one the person read)."""
     engine = explained.engine
     if explained.llm is not None:
         r = explained.llm
@@ -63,12 +65,15 @@ def answer_draft(explained: Explained, calibration: Calibration | None, *, quest
                            model=f"{r.model} ({r.prompt_version})", insufficient=r.answer.insufficient,
                            hypotheses=[AnswerHypothesis(service=h.service, cause=h.cause, confidence=h.confidence)
                                        for h in r.answer.hypotheses])
-    cal = _shown(calibration)
+    recal = _recalibration(calibration)
+    described = engine.calibration
+    if recal is not None:
+        described = f"{described or 'uncalibrated'}; then {recal.describe()}"
     return AnswerDraft(question=question, answered_by="engine", engine=engine.engine, insufficient=engine.insufficient,
-                       calibration=cal.describe() if cal else None,
+                       calibration=described,
                        hypotheses=[AnswerHypothesis(service=h.service, cause=h.cause, cause_kind=h.cause_kind,
                                                     confidence=h.confidence,
-                                                    calibrated=cal.apply(h.confidence) if cal else None)
+                                                    calibrated=round(recal.apply(h.confidence), 2) if recal else None)
                                    for h in engine.hypotheses])
 
 
@@ -82,7 +87,7 @@ async def for_feedback(deps: Deps, explained: Explained, *, question: str) -> Ex
             chosen, team = calibration, None
         if team is not None and chosen is team:
             explained = replace(explained, reply=investigation_reply(explained.engine, why_engine=explained.why_engine,
-                                                                     calibration=team))
+                                                                     team=team))
         calibration = chosen
     redact = deps.llm.redactor.redact if deps.llm is not None else (lambda s: s)
     draft = answer_draft(explained, calibration, question=redact(question))

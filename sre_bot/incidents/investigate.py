@@ -69,9 +69,10 @@ class Investigated:
         if inv.hypotheses:
             h = inv.hypotheses[0]
             doc.update(service=h.service, cause=h.cause, cause_kind=h.cause_kind, confidence=h.confidence,
+                       engine_confidence=h.engine_confidence, calibration=inv.calibration,
                        evidence=[{"id": e.id, "quote": e.quote.splitlines()[0] if e.quote else ""}
                                  for e in h.evidence[:2]])
-            shown = self.explained.reply.answer  # what people saw: the calibrated confidence, when there is one
+            shown = self.explained.reply.answer  # what people saw: the team's recalibration, when there is one
             top = shown.top if shown is not None else None
             if shown is not None and top is not None and top.service == h.service and top.calibrated is not None:
                 doc.update(calibrated=top.calibrated, calibration=shown.calibration)

@@ -2,50 +2,34 @@
 was checked, what could not be) or the model's, after the grounding check (verified quotes, catalog actions,
 unknowns, and what the check removed). The footer always says who answered: the engine or the model, and why.
 
-The engine's top confidence is shown through a calibration (`analysis/calibration.py`): by default the one
-`sre-bot eval --write-calibration` fitted on the scenario library (`sre_bot/evaluation/calibration.json`); a caller
-may pass another (a team's own, fitted on its feedback). A calibration is fitted on "was the top cause right", so
-only the top hypothesis goes through it; the others show the engine's own number. Decisions (abstaining, suggesting
-a rollback) stay on the engine's stated confidence; the calibrated number is what a person reads."""
+Every engine hypothesis shows one number, its `confidence`: the probability that it is the root cause, calibrated
+on real ground truth (`services/confidence.py`); the footer says on what. Once a team has voted enough on answers,
+its own recalibration (`feedback/answers.py`) maps that probability once more, and the footer says so too. The
+model's hypotheses show the engine's probability for the service they name, beside the model's own stated number
+(which no calibration has checked)."""
 
 from __future__ import annotations
 
-import json
-from functools import lru_cache
-from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from ..actions.suggest import engine_suggestions
 from ..analysis.calibration import Calibration
 from ..investigation import Investigation
+from .confidence import shipped_calibration
 from .reply import Reply, Section, md_escape
 
 if TYPE_CHECKING:
     from ..llm.investigator import LLMResult
 
-__all__ = ["investigation_reply", "llm_reply", "llm_json", "library_calibration", "EVIDENCE_PER_HYPOTHESIS"]
+__all__ = ["investigation_reply", "llm_reply", "llm_json", "library_calibration", "engine_probability",
+           "EVIDENCE_PER_HYPOTHESIS"]
 
 EVIDENCE_PER_HYPOTHESIS = 4
-_LIBRARY = "library"
+library_calibration = shipped_calibration  # the calibration shipped with the package (older name)
 
 
-@lru_cache(maxsize=1)
-def library_calibration() -> Calibration | None:
-    """The calibration fitted on the scenario library, shipped with the package; None when absent or unreadable."""
-    try:
-        text = resources.files("sre_bot").joinpath("evaluation", "calibration.json").read_text(encoding="utf-8")
-        return Calibration.from_dict(json.loads(text))
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-
-
-def _confidence(c: float, cal: Calibration | None, *, top: bool) -> str:
-    """A calibration is fitted on top answers ("was the top cause right"): only the top one is shown through it."""
-    if cal is None or cal.method == "identity":
-        return f"confidence {c:.2f}"
-    if not top:
-        return f"engine confidence {c:.2f}"
-    return f"confidence {cal.apply(c):.2f} (calibrated from the engine's {c:.2f})"
+def _team(cal: Calibration | None) -> Calibration | None:
+    return cal if cal is not None and cal.method == "platt" else None
 
 
 def _title(question: str) -> str:
@@ -53,19 +37,22 @@ def _title(question: str) -> str:
 
 
 def investigation_reply(inv: Investigation, *, why_engine: str | None = None,
-                        calibration: Calibration | None | str = _LIBRARY) -> Reply:
-    """The engine's answer; `why_engine` says why the model did not answer (no key, --no-llm, API down);
-    `calibration`: how confidences are shown (default: the scenario library's; None: as the engine states them)."""
-    cal = library_calibration() if calibration == _LIBRARY else calibration
-    assert cal is None or isinstance(cal, Calibration)
+                        team: Calibration | None = None) -> Reply:
+    """The engine's answer; `why_engine` says why the model did not answer (no key, --no-llm, API down); `team`: a
+    team's recalibration, applied to every hypothesis's probability when given (a fitted Platt one)."""
+    recal = _team(team)
+
+    def shown(c: float) -> float:
+        return round(recal.apply(c), 2) if recal is not None else c
+
     timeline = "\n".join(f"• {t.at:%H:%M} — {md_escape(t.text)}" for t in inv.timeline[:10])
     sections = []
     for i, h in enumerate(inv.hypotheses, 1):
-        shown = h.evidence[:EVIDENCE_PER_HYPOTHESIS]
-        more = len(h.evidence) - len(shown)
+        evidence = h.evidence[:EVIDENCE_PER_HYPOTHESIS]
+        more = len(h.evidence) - len(evidence)
         note = "; ".join(h.reasons[:3]) + (f" (+{more} more evidence items)" if more > 0 else "")
-        sections.append(Section(title=f"{i}. {h.cause} — {_confidence(h.confidence, cal, top=i == 1)}", note=note,
-                                evidence=shown))
+        sections.append(Section(title=f"{i}. {h.cause} — confidence {shown(h.confidence):.2f}", note=note,
+                                evidence=evidence))
     suggested = engine_suggestions(inv, {s: s for s in inv.services})
     if suggested:
         lines = "\n".join(f"• {p.describe()} — {p.reason}" for p in suggested)
@@ -76,14 +63,30 @@ def investigation_reply(inv: Investigation, *, why_engine: str | None = None,
     if gaps:
         gaps.append("confidence is lowered for each system that could not be checked")
     footer = f"Answered by the statistics engine ({inv.engine})" + (f"; no LLM: {why_engine}" if why_engine else "")
+    if inv.calibration:
+        footer += f"; confidence = probability the hypothesis is the root cause, {inv.calibration}"
+    if recal is not None:
+        footer += f", then recalibrated on the {recal.source} ({recal.points} votes, {recal.correct} right)"
     summary = inv.summary
-    if inv.hypotheses and cal is not None and cal.method != "identity":
-        footer += f"; {cal.describe()}"
+    if inv.hypotheses and recal is not None:
         stated = f"confidence {inv.hypotheses[0].confidence:.2f}"
         if summary.endswith(stated):  # the engine's summary ends with its top confidence
-            summary = summary[: -len(stated)] + f"confidence {cal.apply(inv.hypotheses[0].confidence):.2f}"
+            summary = summary[: -len(stated)] + f"confidence {shown(inv.hypotheses[0].confidence):.2f}"
     return Reply(kind="investigation", title=_title(inv.question), summary=summary, window=inv.window,
                  text=f"*Timeline*\n{timeline}" if timeline else None, sections=sections, gaps=gaps, footer=footer)
+
+
+def engine_probability(engine: Investigation, service: str | None) -> float | None:
+    """The calibrated probability the engine gives `service` being the root cause; None when it does not rank it."""
+    return next((r.confidence for r in engine.ranking if service and r.service == service), None)
+
+
+def _model_confidence(engine: Investigation, service: str | None, stated: float) -> str:
+    p = engine_probability(engine, service)
+    said = f"the model said {stated:.2f}, uncalibrated"
+    if p is None:
+        return f"no calibrated confidence (the statistics engine does not rank {service or 'it'}); {said}"
+    return f"confidence {p:.2f} (the statistics engine's, for {service}); {said}"
 
 
 def llm_reply(engine: Investigation, result: LLMResult, question: str) -> Reply:
@@ -96,7 +99,7 @@ def llm_reply(engine: Investigation, result: LLMResult, question: str) -> Reply:
     sections = []
     for i, h in enumerate(a.hypotheses, 1):
         quotes = "\n".join(f"“{q}” (`{i_}`)" for i_, q in h.quotes[:3])
-        sections.append(Section(title=f"{i}. {h.cause} — model confidence {h.confidence:.2f} (uncalibrated)",
+        sections.append(Section(title=f"{i}. {h.cause} — {_model_confidence(engine, h.service, h.confidence)}",
                                 note=quotes or "cites evidence without a verbatim quote",
                                 evidence=h.evidence[:EVIDENCE_PER_HYPOTHESIS]))
     if a.actions:
@@ -115,14 +118,16 @@ def llm_reply(engine: Investigation, result: LLMResult, question: str) -> Reply:
                  footer=footer)
 
 
-def llm_json(result: LLMResult) -> dict[str, Any]:
+def llm_json(result: LLMResult, engine: Investigation | None = None) -> dict[str, Any]:
     """The model's part of `sre-bot ask --json`."""
     a = result.answer
     return {
         "model": result.model, "prompt_version": result.prompt_version, "steps": result.steps,
         "ended": result.ended, "tools_called": result.tools_called, "refused_calls": result.refused_calls,
         "summary": a.summary, "insufficient_evidence": a.insufficient, "needs_human_check": True,
-        "hypotheses": [{"service": h.service, "cause": h.cause, "confidence": h.confidence,
+        "hypotheses": [{"service": h.service, "cause": h.cause,
+                        "confidence": engine_probability(engine, h.service) if engine is not None else None,
+                        "model_confidence": h.confidence,
                         "evidence_ids": [e.id for e in h.evidence],
                         "quotes": [{"evidence_id": i, "text": q} for i, q in h.quotes]} for h in a.hypotheses],
         "timeline": [{"at": at, "text": t, "evidence_id": i} for at, t, i in a.timeline],

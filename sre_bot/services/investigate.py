@@ -25,7 +25,7 @@ from datetime import datetime, timedelta, timezone
 
 from ..analysis import engine
 from ..analysis.anomaly import SignalAnomaly
-from ..analysis.engine import DEPLOY_LOOKBACK_S, MIN_CONFIDENCE, Analysis, Candidate, EdgeFinding, SignalFinding
+from ..analysis.engine import DEPLOY_LOOKBACK_S, Analysis, Candidate, EdgeFinding, SignalFinding
 from ..analysis.evidence import AlertEvent, DeployEvent, EdgeSeries, EngineEvidence, LogShift, SignalSeries
 from ..analysis.question import parse_question
 from ..config import Config
@@ -40,6 +40,7 @@ from ..tools.edges import METRIC_TITLES, edge_series, edges_of, probe_edges
 from ..tools.logs import scope_log_shifts
 from ..tools.signals import baseline_for, scope_signals
 from ..tools.topology import merge_graph
+from .confidence import SHOWN_FLOOR, abstain_threshold, calibration_for
 from .names import find_service, known_services
 from .reply import gaps_of
 
@@ -337,12 +338,18 @@ async def _investigate(deps: Deps, question: str, *, at: datetime | None, window
         reasons = sorted({r for v in result.unjudged.values() for _, r in v})
         gaps.append(f"{not_judged} signal(s) could not be judged ({'; '.join(reasons)}): not called normal")
     candidates = result.candidates
-    ranking = [RankedService(service=c.service, score=c.score01, confidence=c.confidence, cause=_cause(c),
-                             cause_kind=c.cause_kind, reasons=c.reasons, parts=c.parts) for c in candidates]
-    insufficient = not ranking or ranking[0].confidence < MIN_CONFIDENCE
+    cal = calibration_for(deps.settings)
+    threshold = abstain_threshold(deps.settings, cal)
+    probs = cal.rank_probabilities([c.score01 for c in candidates], [c.confidence for c in candidates])
+    ranking = [RankedService(service=c.service, score=c.score01, engine_confidence=c.confidence, confidence=p,
+                             cause=_cause(c), cause_kind=c.cause_kind, reasons=c.reasons, parts=c.parts)
+               for c, p in zip(candidates, probs, strict=True)]
+    insufficient = not ranking or ranking[0].confidence < threshold
     # asked about now, and the strongest candidate's every change is over: nothing to blame for the present
     past = live and bool(candidates) and candidates[0].over_at is not None
     insufficient = insufficient or past
+    reason = (None if not insufficient else "nothing anomalous" if not ranking else "past episode" if past
+              else "below threshold")
     all_by_id = {**by_id, **{e.id: e for e in shown}}
 
     def cited(c: Candidate) -> list[Evidence]:
@@ -353,15 +360,17 @@ async def _investigate(deps: Deps, question: str, *, at: datetime | None, window
 
     hypotheses = [] if insufficient else [
         Hypothesis(service=r.service, cause=r.cause, cause_kind=r.cause_kind, confidence=r.confidence,
-                   reasons=r.reasons, evidence=cited(c))
-        for r, c in list(zip(ranking, candidates, strict=True))[:3] if r.confidence >= MIN_CONFIDENCE
+                   engine_confidence=r.engine_confidence, reasons=r.reasons, evidence=cited(c))
+        for r, c in list(zip(ranking, candidates, strict=True))[:3] if r.confidence >= SHOWN_FLOOR
     ]
     alerts = [e for e in evidence if e.kind == "alert"]
     return Investigation(
         question=question, focus=focus, symptom=q.symptom, window=win, baseline=base, insufficient=insufficient,
-        summary=_past_summary(ranking[0], candidates[0]) if past else _summary(
-            focus, q.symptom, scope, ranking, candidates, result, argo_read, shift_ev, deploy_ev, insufficient, win),
-        hypotheses=hypotheses, ranking=ranking, gaps=gaps, services=scope, graph=graph,
+        abstain_reason=reason, summary=_past_summary(ranking[0], candidates[0]) if past else _summary(
+            focus, q.symptom, scope, ranking, candidates, result, argo_read, shift_ev, deploy_ev, insufficient, win,
+            threshold),
+        hypotheses=hypotheses, calibration=cal.describe(), abstain_below=threshold, ranking=ranking, gaps=gaps,
+        services=scope, graph=graph,
         timeline=_timeline(shown, deploy_ev, alerts, shift_ev, win),
         checked=_checked(scope, evidence, result, loki=deps.loki is not None),
         evidence=[*shown, *evidence, *[e for e in edge_ev if e.status != "ok"]],
@@ -384,7 +393,7 @@ def _symptom_hit(hits: list[SignalFinding], symptom: str | None) -> SignalFindin
 
 def _summary(focus: str | None, symptom: str | None, scope: list[str], ranking: list[RankedService],
              candidates: list[Candidate], result: Analysis, argo_read: set[str | None], shift_ev: list[Evidence],
-             deploy_ev: list[Evidence], insufficient: bool, win: TimeRange) -> str:
+             deploy_ev: list[Evidence], insufficient: bool, win: TimeRange, threshold: float) -> str:
     if not ranking:
         who = focus or f"{len(scope)} services"
         text = (f"Insufficient evidence: no signal of {who} (or what it depends on) left its baseline in "
@@ -394,8 +403,8 @@ def _summary(focus: str | None, symptom: str | None, scope: list[str], ranking: 
         return text
     top, top_c = ranking[0], candidates[0]
     if insufficient:
-        return (f"Insufficient evidence: the strongest candidate, {top.cause}, has confidence {top.confidence:.2f} "
-                f"— too weak to call a cause.")
+        return (f"Insufficient evidence: the strongest candidate, {top.cause}, is the root cause with probability "
+                f"{top.confidence:.2f} — below the {threshold:.2f} needed to name a cause.")
     parts = []
     focus_hits = result.signal_findings.get(focus or "", [])
     if focus and focus_hits and focus != top.service:

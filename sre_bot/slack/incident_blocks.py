@@ -46,8 +46,8 @@ def _root_line(s: StoredIncident, investigating: bool) -> str:
             else "not known from topology (no alert names a service)")
     if inv and s.investigated_root and not inv.get("insufficient"):
         conf, cal = inv.get("confidence"), inv.get("calibrated")
-        how = (f"{cal:.0%}: {escape(str(inv.get('calibration') or 'calibrated'))}; the engine stated {conf:.0%}"
-               if isinstance(cal, (int, float)) and isinstance(conf, (int, float))
+        how = (f"confidence {cal:.0%}: {escape(str(inv.get('calibration') or 'recalibrated'))}"
+               if isinstance(cal, (int, float))
                else f"confidence {conf:.0%}" if isinstance(conf, (int, float)) else "")
         line = (f"*Likely root service:* `{escape(str(inv.get('service')))}` — {escape(str(inv.get('cause')))}"
                 + (f" ({how}, statistics engine)" if how else " (statistics engine)"))

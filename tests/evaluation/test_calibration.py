@@ -71,3 +71,52 @@ def test_round_trip_and_choice_between_library_and_feedback() -> None:
     big = Calibration.fit([P(0.5, i % 3 != 0) for i in range(40)] + [P(0.2, False)] * 5, source="team feedback")
     assert choose_calibration(lib, big, min_feedback=30) is big
     assert choose_calibration(None, None) is None
+
+
+def _ranking(n: int, top_conf: float, right: bool) -> tuple[list[float], list[float], list[bool]]:
+    scores = [0.9 - 0.1 * i for i in range(n)]
+    confs = [top_conf] + [max(0.05, top_conf / 2 - 0.05 * i) for i in range(1, n)]
+    return scores, confs, [right] + [False] * (n - 1)
+
+
+def test_every_method_fits_and_maps_a_ranking_to_non_increasing_probabilities() -> None:
+    """scikit-learn fits each method; applying it is plain arithmetic; a runner-up never outranks the top."""
+    from sre_bot.analysis.calibration import METHODS, fit_method
+
+    rankings = [_ranking(2 + i % 5, 0.3 + 0.6 * (i % 10) / 10, i % 10 >= 4) for i in range(60)]
+    for method in METHODS:
+        cal = fit_method(method, rankings, source="test")
+        assert cal.method == method and cal.points == 60 and cal.correct == 36
+        probs = cal.rank_probabilities(*rankings[7][:2])
+        assert all(0 <= p <= 1 for p in probs) and probs == sorted(probs, reverse=True)
+        assert Calibration.from_dict(cal.to_dict()).rank_probabilities(*rankings[7][:2]) == probs
+    fitted = fit_method("logistic", rankings, source="test")
+    low, high = fitted.rank_probabilities(*_ranking(3, 0.3, False)[:2]), fitted.rank_probabilities(
+        *_ranking(3, 0.9, True)[:2])
+    assert low[0] < 0.5 < high[0]
+
+
+def test_dataset_weights_change_the_fit_and_one_class_gives_the_identity() -> None:
+    from sre_bot.analysis.calibration import fit_method
+
+    rankings = [_ranking(3, 0.8, True)] * 20 + [_ranking(3, 0.8, False)] * 5
+    even = fit_method("platt", rankings, source="t")
+    weighted = fit_method("platt", rankings, source="t", weights=[1.0] * 20 + [4.0] * 5)
+    assert even.apply(0.8) > 0.7 and weighted.apply(0.8) == pytest.approx(0.5, abs=0.05)
+    assert fit_method("logistic", [_ranking(3, 0.8, False)] * 10, source="t").method == "identity"
+
+
+def test_a_bad_calibration_file_is_refused_with_a_reason() -> None:
+    from sre_bot.analysis.calibration import fit_method
+
+    good = fit_method("logistic", [_ranking(2 + i % 3, 0.2 + i / 50, i % 3 == 0) for i in range(30)],
+                      source="t").to_dict()
+    with pytest.raises(ValueError, match="other features"):
+        Calibration.from_dict({**good, "features": ["something", "else"]})
+    with pytest.raises(ValueError, match="positive scale"):
+        Calibration.from_dict({**good, "scale": [0.0, 1.0]})
+    with pytest.raises(ValueError, match="sorted xs"):
+        Calibration.from_dict({"method": "isotonic", "source": "t", "points": 1, "correct": 1, "xs": [0.5, 0.1],
+                               "ys": [0.1, 0.2]})
+    with pytest.raises(ValueError, match="whole ranking"):
+        Calibration.from_dict(good).apply(0.5)

@@ -87,7 +87,8 @@ async def test_enough_team_points_replace_the_library_calibration(store: Store) 
 
 
 async def test_an_engine_answer_is_shown_through_the_teams_calibration_once_it_applies(store: Store) -> None:
-    """With enough team points, the engine's confidence is shown through the team's fit and the draft records it."""
+    """With enough team points, the engine's probability is shown through the team's recalibration and the draft
+    records both."""
     await add_answers(store, ["no"] * 30 + ["yes"] * 10, at=T0 - timedelta(days=1), confidence=0.8)
     window = TimeRange(start=T0 - timedelta(hours=1), end=T0)
     inv = Investigation(question="why is checkout slow?", summary="checkout: bad deploy, confidence 0.80",
@@ -101,4 +102,5 @@ async def test_an_engine_answer_is_shown_through_the_teams_calibration_once_it_a
     assert TEAM_SOURCE in (draft.calibration or "") and TEAM_SOURCE in (done.reply.footer or "")
     top = draft.top
     assert top is not None and top.confidence == 0.8 and top.calibrated is not None and top.calibrated < 0.5
-    assert f"confidence {top.calibrated:.2f} (calibrated from the engine's 0.80)" in done.reply.sections[0].title
+    assert done.reply.sections[0].title.endswith(f"confidence {top.calibrated:.2f}")
+    assert "recalibrated on the team's feedback (40 votes, 10 right)" in (done.reply.footer or "")
