@@ -103,7 +103,10 @@ async def run_eval(paths: Sequence[str] = (), *, use_llm: bool = True, as_json: 
                 "model": base.anthropic_model if model else None, "now": when.isoformat(),
                 "thresholds": which,
                 "calibration shown": shown.describe() if shown else "none (the engine's own confidence)"}
-    notes = ["Cause kind of a model's answer is read from the words of its cause (approximate)."] if model else []
+    notes = ["Cause kind of a model's answer is read from the words of its cause (approximate)."] if model else [
+        "Confidence is the shipped calibration's probability; the library is one of the datasets it was fitted on, "
+        "so these calibration scores are in-sample. Held-out scores per dataset: `python -m benchmarks.calibrate` "
+        "(benchmarks/results/calibration.md)."]
     doc = run_document(tool="sre-bot eval", title="sre-bot eval", scenarios=results, summary=summary,
                        settings=settings, elapsed_s=time.perf_counter() - started, checks=checks, notes=notes)
     target = Path(out_dir) if out_dir else default_out_dir()

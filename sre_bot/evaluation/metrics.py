@@ -38,9 +38,10 @@ METRIC_LABELS = {
     "correlation_f1": "correlation pairwise F1", "incident_root": "incident root service",
     "top1": "root service top-1", "top3": "root service top-3", "cause_kind": "cause kind",
     "abstention": "correct abstention", "false_abstention": "false abstention", "grounding": "grounding",
-    "action": "suggested action", "gaps": "backend gaps said", "brier": "Brier (stated)",
-    "ece": "ECE (stated)", "brier_calibrated": "Brier (calibrated)", "ece_calibrated": "ECE (calibrated)",
-    "brier_loo": "Brier (leave-one-out)", "ece_loo": "ECE (leave-one-out)", "errors": "errors (crashes)",
+    "action": "suggested action", "gaps": "backend gaps said", "brier": "Brier (as shown)",
+    "ece": "ECE (as shown)", "brier_calibrated": "Brier (calibrated)", "ece_calibrated": "ECE (calibrated)",
+    "brier_loo": "Brier (Platt refit, leave-one-out)", "ece_loo": "ECE (Platt refit, leave-one-out)",
+    "errors": "errors (crashes)",
 }
 
 

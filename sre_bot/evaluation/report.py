@@ -180,6 +180,8 @@ def _summary_rows(doc: dict[str, Any]) -> list[list[str]]:
     cal = s.get("calibration") or {}
     for m in ("brier", "ece", "brier_calibrated", "ece_calibrated", "brier_loo", "ece_loo"):
         val = cal.get(m)
+        if val is None and m not in ("brier", "ece"):
+            continue  # no second confidence (the shown one is the calibrated one), or too few points to refit
         rows.append([METRIC_LABELS[m], "—" if val is None else f"{val:.3f}",
                      f"{cal.get('points', 0)} answers" if val is not None else "", bounds.get(m, "")])
     rows.append([METRIC_LABELS["errors"], str(s.get("errors", 0)), "", bounds.get("errors", "")])

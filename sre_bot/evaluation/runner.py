@@ -153,6 +153,7 @@ async def _case(deps: Deps, world: World, sc: Scenario, case: EvalCase) -> CaseR
     row.gaps_said = [n for n in row.gaps_expected if any(w in said for w in BACKEND_WORDS.get(n, (n,)))]
     inv = done.engine
     row.extra.update(ranking=[{"service": r.service, "score": r.score, "engine_confidence": r.engine_confidence,
+                               "parts": r.parts,
                                "confidence": r.confidence, "cause_kind": r.cause_kind} for r in inv.ranking],
                      focus=inv.focus, gaps=inv.gaps, abstain_reason=inv.abstain_reason)
     return row
