@@ -15,6 +15,7 @@ from ..actions.catalog import ProposedAction
 from ..actions.deps import ActionDeps
 from ..actions.suggest import engine_suggestions
 from ..deps import Deps
+from .answer import engine_probability
 from .caller import Caller
 from .explain import Explained
 
@@ -43,14 +44,22 @@ async def propose_from_answer(deps: Deps, explained: Explained, caller: Caller, 
         model = {"kind": "llm", "model": r.model, "prompt_version": r.prompt_version, "ended": r.ended,
                  "engine": engine.engine}
         for p in r.answer.actions:
-            suggestions.append((p, {**model, "sent": {i: visible[i] for i in p.evidence_ids if i in visible}}))
+            target = p.args.get("service") or p.service
+            suggestions.append((p, {**model, "sent": {i: visible[i] for i in p.evidence_ids if i in visible},
+                                    # the engine's calibrated probability for the service the action targets
+                                    "confidence": engine_probability(engine, str(target) if target else None),
+                                    "calibration": engine.calibration}))
         for d in r.answer.refused_actions:
             await refuse_proposal(actions, action=d.action, args=d.args, code="ungrounded", why=d.why,
                                   source={**model, "sent": {i: visible[i] for i in d.evidence_ids if i in visible}},
                                   trigger=trigger, requested_by=caller.user, requested_by_name=caller.user_name,
                                   evidence_ids=d.evidence_ids)
     else:
-        suggestions = [(p, {"kind": "engine", "version": engine.engine}) for p in engine_suggestions(engine, names)]
+        top = engine.hypotheses[0] if engine.hypotheses else None
+        why = {"confidence": top.confidence, "engine_confidence": top.engine_confidence,
+               "calibration": engine.calibration} if top is not None else {}
+        suggestions = [(p, {"kind": "engine", "version": engine.engine, **why})
+                       for p in engine_suggestions(engine, names)]
     for p, source in suggestions[MAX_PROPOSALS:]:
         await refuse_proposal(actions, action=p.action, args=p.args, code="too_many",
                               why=f"only the first {MAX_PROPOSALS} suggestions of an answer are proposed",

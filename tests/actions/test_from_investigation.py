@@ -30,7 +30,10 @@ async def test_engine_suggests_a_rollback_and_the_approval_reaches_argo_cd(fake_
         assert msg.get("thread_ts")  # in the investigation's thread
         assert not [o for o in shop.world.operations if o["op"] == "rollback"]
         [suggested] = [r for r in await bot.deps.store.latest(20) if r.kind == "suggested"]
-        assert suggested.data["source"] == {"kind": "engine", "version": ENGINE_VERSION}
+        source = suggested.data["source"]  # the chain: who suggested it, and how sure, as the answer showed it
+        assert source["kind"] == "engine" and source["version"] == ENGINE_VERSION
+        assert 0.5 <= source["confidence"] <= 1 and 0 < source["engine_confidence"] <= 1
+        assert "calibrated on the scenario library" in source["calibration"]
         assert suggested.data["trigger"]["question"].startswith("why is payments-api slow")
         assert suggested.data["evidence"] and suggested.data["evidence"][0]["id"] in suggested.data["evidence_ids"]
         await bot.post(click(APPROVE, msg, user="W222"))
