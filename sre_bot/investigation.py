@@ -87,6 +87,8 @@ class Investigation(BaseModel):
                             "reasons": h.reasons,
                             "evidence": [ev(e) for e in h.evidence]} for h in self.hypotheses],
             "ranking": [r.model_dump() for r in self.ranking],
+            # abstained below the threshold: the strongest candidates, as leads to check (not a named cause)
+            "leads": [r.service for r in self.ranking[:3]] if self.abstain_reason == "below threshold" else [],
             "timeline": [{"at": t.at.isoformat(), "service": t.service, "text": t.text,
                           "evidence_id": t.evidence_id} for t in self.timeline],
             "checked": self.checked, "gaps": self.gaps, "services": self.services,

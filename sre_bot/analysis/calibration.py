@@ -38,6 +38,7 @@ MIN_FEEDBACK_POINTS = 30  # a team's own feedback recalibrates from this many vo
 BINS = 10
 SHOWN = 1  # candidates of each ranking the calibration is fitted on: the top one (what "was it right" scores)
 _EPS = 1e-4
+MAX_PROBABILITY = 0.99  # a few hundred answers cannot support "certain": nothing is shown above this
 
 Method = Literal["identity", "platt", "isotonic", "logistic"]
 METHODS: tuple[Method, ...] = ("identity", "platt", "isotonic", "logistic")
@@ -167,15 +168,16 @@ class Calibration:
 
     def rank_probabilities(self, scores: Sequence[float], confidences: Sequence[float]) -> list[float]:
         """One probability per ranked candidate (rank order), each that this candidate is the root cause, to two
-        decimals. The fit is on top answers; a runner-up gets its own mapped value, but never more than the one
-        ranked above it (the order is kept) nor more than what the candidates above it leave: at most one of them is
-        the root cause, so together they never claim more than 1."""
+        decimals, at most `MAX_PROBABILITY`. The fit is on top answers; a runner-up gets its own mapped value, but
+        never more than the one ranked above it (the order is kept) nor more than what the candidates above it
+        leave: at most one of them is the root cause, so together they never claim more than 1."""
         if self.method != "logistic":
             raw = [self.apply(c) for c in confidences]
         else:
             raw = [self._row(r) for r in ranking_features(scores, confidences)]
         out: list[float] = []
         for p in raw:
+            p = min(p, MAX_PROBABILITY)
             if out:
                 p = min(p, out[-1], max(0.0, 1.0 - sum(out)))
             out.append(round(p, 2))

@@ -25,6 +25,7 @@ __all__ = ["investigation_reply", "llm_reply", "llm_json", "library_calibration"
            "EVIDENCE_PER_HYPOTHESIS"]
 
 EVIDENCE_PER_HYPOTHESIS = 4
+LEADS = 3  # when an answer abstains below the threshold, the strongest candidates it still names as leads
 library_calibration = shipped_calibration  # the calibration shipped with the package (older name)
 
 
@@ -53,6 +54,11 @@ def investigation_reply(inv: Investigation, *, why_engine: str | None = None,
         note = "; ".join(h.reasons[:3]) + (f" (+{more} more evidence items)" if more > 0 else "")
         sections.append(Section(title=f"{i}. {h.cause} — confidence {shown(h.confidence):.2f}", note=note,
                                 evidence=evidence))
+    if inv.insufficient and inv.abstain_reason == "below threshold":
+        leads = inv.ranking[:LEADS]
+        sections.append(Section(
+            title=f"Leads — none reaches the {inv.abstain_below or 0:.2f} needed to name a cause",
+            note="\n".join(f"• {md_escape(r.cause)} — confidence {shown(r.confidence):.2f}" for r in leads)))
     suggested = engine_suggestions(inv, {s: s for s in inv.services})
     if suggested:
         lines = "\n".join(f"• {p.describe()} — {p.reason}" for p in suggested)

@@ -69,3 +69,17 @@ async def test_below_the_threshold_the_answer_abstains_and_says_why() -> None:
     assert inv.insufficient and inv.abstain_reason == "below threshold" and not inv.hypotheses
     assert inv.summary.startswith("Insufficient evidence") and "below the 0.99 needed" in inv.summary
     assert inv.ranking and inv.checked
+
+
+async def test_an_abstention_below_the_threshold_still_lists_its_leads() -> None:
+    """The answer names no cause, but says where it would look first, each lead with its probability."""
+    async with bot_on("checkout-bad-deploy", SRE_BOT_ABSTAIN_BELOW="0.99") as (_, deps):
+        done = await explain(deps, "why is frontend returning errors?")
+    inv = done.engine
+    reply = investigation_reply(inv)
+    [leads] = [s for s in reply.sections if s.title.startswith("Leads")]
+    assert "0.99 needed to name a cause" in leads.title
+    assert leads.note is not None and leads.note.count("•") == min(3, len(inv.ranking))
+    assert f"confidence {inv.ranking[0].confidence:.2f}" in leads.note
+    assert inv.to_json()["leads"] == [r.service for r in inv.ranking[:3]] and not inv.to_json()["hypotheses"]
+    assert not [s for s in reply.sections if s.title.startswith("Suggested actions")]
