@@ -88,10 +88,11 @@ from .incident_model import (
     service_from_labels,
     severity_of,
 )
+from .topology import SOURCE_TEXT, Tie, Topology
 
 __all__ = ["AlertEvent", "CorrelationRules", "Merge", "Related", "Assignment", "Incident", "Correlator",
            "correlate", "root_service", "service_from_labels", "severity_of", "MergeRule", "RULE_ORDER",
-           "SEVERITIES"]
+           "SEVERITIES", "Topology", "Tie"]
 
 # --- root service -----------------------------------------------------------------------------------------------
 
@@ -118,7 +119,13 @@ def _root(onsets: Mapping[str, datetime], closure: Callable[[str], frozenset[str
     for a in affected:
         for s in closure(a) & affected:
             dependents[s].append(a)
-    order = sorted(affected, key=lambda s: (-len(dependents[s]), onsets[s], s))
+    # onset order along the edges: how many of a service's affected dependents alerted at or after it (an effect
+    # follows its cause, so a callee that alerted first is the likelier root)
+    after = {s: sum(onsets[d] >= onsets[s] for d in dependents[s]) for s in affected}
+    top = max(len(d) for d in dependents.values())
+    near = {s for s in affected if top and len(dependents[s]) >= top - 1}  # ties and near-ties (one fewer)
+    order = sorted(affected, key=lambda s: (s not in near, -after[s] if s in near else 0, -len(dependents[s]),
+                                            onsets[s], s))
     best = order[0]
     n, others = len(dependents[best]), len(affected) - 1
     if others == 0:
@@ -128,17 +135,23 @@ def _root(onsets: Mapping[str, datetime], closure: Callable[[str], frozenset[str
                       f"({_hhmmss(onsets[best])})")
     reason = (f"{n} of the other {others} affected services depend on it "
               f"({', '.join(sorted(dependents[best]))})")
-    tied = [s for s in order[1:] if len(dependents[s]) == n]
+    rivals = [s for s in order[1:] if s in near]
+    tied = [s for s in rivals if len(dependents[s]) == n and after[s] == after[best]]
     if tied:
         reason += f"; tied with {', '.join(tied)}, it alerted first ({_hhmmss(onsets[best])})"
+    beaten = [s for s in rivals if len(dependents[s]) >= n and after[s] < after[best]]  # lost on onset order
+    if beaten:
+        reason += (f"; {after[best]} of them alerted after it, fewer alerted after "
+                   f"{', '.join(f'{s} ({after[s]} of {len(dependents[s])})' for s in beaten)}")
     return best, reason
 
 
 def root_service(onsets: Mapping[str, datetime], graph: Mapping[str, Sequence[str]]) -> tuple[str | None, str]:
     """The likely root among affected services (service -> first alert start) and why.
 
-    The one the most other affected services depend on (transitively, `graph` is service -> depends_on); the
-    earliest onset breaks a tie, then the name."""
+    The one the most other affected services depend on (transitively, `graph` is service -> depends_on); among
+    services tied or one dependent short of it, the one with the most dependents that alerted at or after it
+    (onset order along the edges); then the most dependents, the earliest onset, the name."""
     return _root(onsets, _closure_fn(graph))
 
 
@@ -196,7 +209,9 @@ class _Cand:
     hops: int
     dt: timedelta
     linked: str
-    via: tuple  # rule details for the reason: (service,) / (label, value) / (deployed, at, other service)
+    via: tuple  # rule details for the reason: (service,) / (label, value) / (partner, tie) / (deployed, at, other
+    # service) / (label values,)
+    hub: str | None = None  # set when a hub carried the link: why it is a hub (the link is then not made)
 
 
 def _incident_key(fp: str, t: datetime) -> str:
@@ -216,27 +231,23 @@ def _dur(d: timedelta) -> str:
 class Correlator:
     """Incremental, pure alert correlation (rules in the module docstring). Not thread-safe: one owner at a time.
 
-    `graph` is service -> the services it depends on (the config's `depends_on`); `deploys` is service -> deploy
-    times; `aliases` maps other names of a service to its name."""
+    `topology` is the services' edges (each with its source), Argo CD groups and learned ties; without one, `graph`
+    (service -> the services it depends on, the config's `depends_on`) is used as a configured topology.
+    `deploys` is service -> deploy times; `aliases` maps other names of a service to its name."""
 
     def __init__(self, rules: CorrelationRules | None = None, graph: Mapping[str, Sequence[str]] | None = None,
                  deploys: Mapping[str, Sequence[datetime]] | None = None, *,
-                 aliases: Mapping[str, str] | None = None) -> None:
+                 aliases: Mapping[str, str] | None = None, topology: Topology | None = None) -> None:
         self.rules = rules or CorrelationRules()
         self._window = self.rules.window_delta
         self._max_age = self.rules.max_age_delta
         self._deploy_window = self.rules.deploy_delta
         self._skew = self.rules.skew_delta
-        self._graph = {k: list(v) for k, v in (graph or {}).items()}
-        self._adj: dict[str, set[str]] = {}
-        for s, deps in self._graph.items():
-            for d in deps:
-                self._adj.setdefault(s, set()).add(d)
-                self._adj.setdefault(d, set()).add(s)
+        self._time_window = self.rules.time_delta
         self._deploys = {s: sorted(as_utc(t) for t in ts) for s, ts in (deploys or {}).items() if ts}
         self._aliases = dict(aliases or {})
-        self._closure = _closure_fn(self._graph)
-        self._balls: dict[str, dict[str, int]] = {}
+        self._use_topology(topology if topology is not None else Topology.build(config=graph),
+                           listed=[s for k, v in (graph or {}).items() for s in (k, *v)])
         self._inc: dict[str, _Inc] = {}
         self._where: dict[str, str] = {}  # fingerprint -> the incident that owns it now
         self._idx: dict[tuple[str, ...], dict[str, _Span]] = {}
@@ -273,20 +284,23 @@ class Correlator:
         svc = self.service_of(alert)
         cands = self._candidates(alert, svc, t)
         open_ = sorted((c for c in cands if not self._inc[c.key].resolved), key=self._strength)
-        if not open_:
-            closed = sorted((c for c in cands if self._inc[c.key].resolved), key=self._strength)
+        links = [c for c in open_ if c.hub is None]
+        if not links:
+            closed = sorted((c for c in cands if self._inc[c.key].resolved and c.hub is None and c.rule != "time"),
+                            key=self._strength)
             follows = follows or (closed[0].key if closed else None)
             inc = self._open(alert, follows)
             self._attach(inc, alert, svc)
-            return Assignment(incident_key=inc.key, new=True, resolved=inc.resolved, follows=follows)
-        best = open_[0]
+            self._relate_all(inc, alert, svc, open_, opened=True)
+            return Assignment(incident_key=inc.key, new=True, resolved=inc.resolved, follows=follows,
+                              related=list(inc.related))
+        best = links[0]
         inc = self._inc[best.key]
-        merge = Merge(alert=fp, rule=best.rule, reason=self._reason(alert, svc, best), linked_alert=best.linked)
+        merge = Merge(alert=fp, rule=best.rule, reason=self._reason(alert, svc, best), linked_alert=best.linked,
+                      source=self._source(svc, best))
         inc.merges.append(merge)
         noted = len(inc.related)
-        for c in open_[1:]:
-            if c.key != inc.key and c.key not in inc.related_keys:
-                self._relate(inc, self._inc[c.key], alert, svc, c)
+        self._relate_all(inc, alert, svc, open_)
         self._attach(inc, alert, svc)
         return Assignment(incident_key=inc.key, new=False, merge=merge, resolved=inc.resolved,
                           related=inc.related[noted:])
@@ -304,8 +318,17 @@ class Correlator:
         return self._inc[key].resolved
 
     def set_deploys(self, deploys: Mapping[str, Sequence[datetime]]) -> None:
-        """Replace the deploy times rule 4 uses (a live processor refreshes them from Argo CD)."""
+        """Replace the deploy times the deploy rule uses (a live processor refreshes them from Argo CD)."""
         self._deploys = {s: sorted(as_utc(t) for t in ts) for s, ts in deploys.items() if ts}
+
+    @property
+    def topology(self) -> Topology:
+        return self._topo
+
+    def set_topology(self, topology: Topology) -> None:
+        """Replace the topology (a live processor rediscovers it): later alerts use it; incidents already open
+        keep their alerts and merges."""
+        self._use_topology(topology)
 
     def add_many(self, alerts: Iterable[AlertEvent]) -> list[Assignment]:
         return [self.add(a) for a in alerts]
@@ -409,6 +432,9 @@ class Correlator:
             v = alert.labels.get(name)
             if v:
                 keys.append(("l", name, v))
+        tk = self._time_key(alert)
+        if tk is not None:
+            keys.append(tk)
         return keys
 
     def _note_skew(self, inc: _Inc, alert: AlertEvent, svc: str | None) -> None:
@@ -460,21 +486,73 @@ class Correlator:
                         self._idx[ik][inc.key].add(alert.starts_at, alert.fingerprint)
         return Assignment(incident_key=inc.key, new=False, repeat=True, resolved=inc.resolved)
 
-    def _ball(self, svc: str) -> dict[str, int]:
-        """Services within `graph_hops` of `svc` in either direction, with their distance (svc itself: 0)."""
-        ball = self._balls.get(svc)
+    def _use_topology(self, topo: Topology, listed: Iterable[str] = ()) -> None:
+        """Derive what the rules read from `topo` and drop every cache built on the previous one."""
+        self._topo = topo
+        self._graph = topo.depends_on()
+        self._adj: dict[str, set[str]] = {}
+        for a, b in topo.edges:
+            self._adj.setdefault(a, set()).add(b)
+            self._adj.setdefault(b, set()).add(a)
+        members: dict[str, list[str]] = {}
+        for svc, g in topo.groups.items():
+            members.setdefault(g, []).append(svc)
+        self._app: dict[tuple[str, str], str] = {}  # pair -> the (small) Argo CD application linking them
+        for g, svcs in members.items():
+            if len(svcs) < self.rules.hub_degree:  # an application as large as a hub's neighbourhood links nothing
+                for a in svcs:
+                    for b in svcs:
+                        if a != b:
+                            self._app[(a, b)] = g
+                            self._adj.setdefault(a, set()).add(b)
+        self._known = set(self._adj) | set(topo.groups) | set(listed)
+        degree = {s: len(n) for s, n in self._adj.items()}
+        top = sorted(degree.values(), reverse=True)[max(1, len(degree) // 10) - 1] if degree else 0
+        self._hubs = {s: d for s, d in degree.items() if d >= self.rules.hub_degree or d >= max(4, top)}
+        self._ties: dict[str, list[tuple[str, Tie]]] = {}
+        for (a, b), tie in sorted(topo.ties.items()):
+            if tie.strength >= self.rules.learned_min and tie.together >= self.rules.learned_min_incidents:
+                self._ties.setdefault(a, []).append((b, tie))
+                self._ties.setdefault(b, []).append((a, tie))
+        self._closure = _closure_fn(self._graph)
+        self._balls: dict[str, dict[str, int]] = {}
+        self._link_balls: dict[str, dict[str, int]] = {}
+
+    def _ball(self, svc: str, *, links: bool = False) -> dict[str, int]:
+        """Services within `graph_hops` of `svc` in either direction, with their distance (svc itself: 0).
+        With `links`, the walk does not go on through a hub (it reaches the hub, not what lies behind it)."""
+        cache = self._link_balls if links else self._balls
+        ball = cache.get(svc)
         if ball is None:
             ball, frontier = {svc: 0}, [svc]
             for hop in range(1, self.rules.graph_hops + 1):
                 nxt = []
                 for s in frontier:
+                    if links and hop > 1 and s in self._hubs:
+                        continue
                     for n in self._adj.get(s, ()):
                         if n not in ball:
                             ball[n] = hop
                             nxt.append(n)
                 frontier = nxt
-            self._balls[svc] = ball
+            cache[svc] = ball
         return ball
+
+    def _hub(self, n: str, key: str, t: datetime) -> str | None:
+        """Why `n` is a hub whose edges must not link another service's alert into incident `key`, or None: it has
+        many neighbours, or its neighbourhood has alerts in another open incident near `t` too."""
+        if n in self._hubs:
+            return f"{n} has {self._hubs[n]} neighbours in the topology"
+        for m in self._ball(n, links=True):
+            for other, span in self._idx.get(("s", m), {}).items():
+                if other != key and not self._inc[other].resolved and span.nearest(t)[0] <= self._window:
+                    return f"{n} is near another open incident too ({other})"
+        return None
+
+    def _time_key(self, alert: AlertEvent) -> tuple[str, ...] | None:
+        names = self.rules.time_labels
+        values = [alert.labels.get(n) for n in names]
+        return ("t", *[v for v in values if v]) if names and all(values) else None
 
     def _fits(self, inc: _Inc, t: datetime) -> bool:
         return max(inc.span.last, t) - min(inc.span.first, t) <= self._max_age
@@ -493,11 +571,12 @@ class Correlator:
                     if dt <= win and self._fits(inc, t):
                         out.append(_Cand(key, "group", 0, dt, gspan.nearest(t)[1], (gk,)))
         if svc:
-            for n, hops in self._ball(svc).items():
+            for n, hops in self._ball(svc, links=True).items():
                 for key, span in self._idx.get(("s", n), {}).items():
                     dt, linked = span.nearest(t)
                     if dt <= win and self._fits(self._inc[key], t):
-                        out.append(_Cand(key, "graph", hops, dt, linked, (n,)))
+                        out.append(_Cand(key, "graph", hops, dt, linked, (n,),
+                                         self._hub(n, key, t) if hops else None))
         for name in self.rules.shared_labels:
             v = alert.labels.get(name)
             if v:
@@ -505,8 +584,22 @@ class Correlator:
                     dt, linked = span.nearest(t)
                     if dt <= win and self._fits(self._inc[key], t):
                         out.append(_Cand(key, "label", 0, dt, linked, (name, v)))
+        for partner, tie in self._ties.get(svc or "", ()):
+            for key, span in self._idx.get(("s", partner), {}).items():
+                dt, linked = span.nearest(t)
+                if dt <= win and self._fits(self._inc[key], t):
+                    out.append(_Cand(key, "learned", 1, dt, linked, (partner, tie), self._hub(partner, key, t)))
         if svc and self._deploys:
             out.extend(self._deploy_candidates(svc, t))
+        tk = self._time_key(alert)
+        if tk is not None and not any(not self._inc[c.key].resolved for c in out):
+            # only with no other link to an open incident (even one a hub carried): never across stronger rules
+            for key, span in self._idx.get(tk, {}).items():
+                dt, linked = span.nearest(t)
+                other = self.service_of(self._inc[key].events[linked])
+                if (dt <= self._time_window and self._fits(self._inc[key], t)
+                        and not (svc in self._known and other in self._known)):
+                    out.append(_Cand(key, "time", 0, dt, linked, tuple(tk[1:])))
         return out
 
     def _deploy_before(self, svc: str, t: datetime) -> datetime | None:
@@ -531,26 +624,43 @@ class Correlator:
                         out.append(_Cand(key, "deploy", hops, span.nearest(t)[0], span.last_fp, (deployed, td, n)))
         return out
 
-    def _relate(self, inc: _Inc, other: _Inc, alert: AlertEvent, svc: str | None, c: _Cand) -> None:
+    def _relate_all(self, inc: _Inc, alert: AlertEvent, svc: str | None, cands: Sequence[_Cand], *,
+                    opened: bool = False) -> None:
+        """Possible merges not made: every other open incident the alert matched (or a hub linked it to)."""
+        for c in cands:
+            if c.key != inc.key and c.key not in inc.related_keys:
+                self._relate(inc, self._inc[c.key], alert, svc, c, opened=opened)
+
+    def _relate(self, inc: _Inc, other: _Inc, alert: AlertEvent, svc: str | None, c: _Cand, *,
+                opened: bool = False) -> None:
         why = self._reason(alert, svc, c)
+        if c.hub:
+            why += f" — not linked: {c.hub}, a hub"
+        went = "opened" if opened else "joined"
         inc.related_keys.add(other.key)
         other.related_keys.add(inc.key)
         inc.related.append(Related(incident=other.key, alert=alert.fingerprint, rule=c.rule,
-                                   reason=f"{alert.name} joined {inc.key} but also matched {other.key}: {why}"))
+                                   reason=f"{alert.name} {went} {inc.key} but also matched {other.key}: {why}"))
         other.related.append(Related(incident=inc.key, alert=alert.fingerprint, rule=c.rule,
-                                     reason=f"{alert.name} matched this incident ({why}) but joined {inc.key}"))
+                                     reason=f"{alert.name} matched this incident ({why}) but {went} {inc.key}"))
 
     def _path(self, a: str, b: str) -> list[str]:
-        prev: dict[str, str | None] = {a: None}
-        queue = deque([a])
-        while queue:
-            s = queue.popleft()
-            if s == b:
+        """A shortest path from `a` to `b`, not through a hub when there is one that avoids them."""
+        for avoid in (self._hubs, {}):
+            prev: dict[str, str | None] = {a: None}
+            queue = deque([a])
+            while queue:
+                s = queue.popleft()
+                if s == b:
+                    break
+                if s != a and s in avoid:
+                    continue
+                for n in sorted(self._adj.get(s, ())):
+                    if n not in prev:
+                        prev[n] = s
+                        queue.append(n)
+            if b in prev:
                 break
-            for n in sorted(self._adj.get(s, ())):
-                if n not in prev:
-                    prev[n] = s
-                    queue.append(n)
         path: list[str] = []
         cur: str | None = b
         while cur is not None:
@@ -558,19 +668,40 @@ class Correlator:
             cur = prev.get(cur)
         return path[::-1]
 
+    def _hop_source(self, x: str, y: str) -> str:
+        """Where one hop came from: "config", "discovered" (call-graph metrics) or "app" (an Argo CD application)."""
+        return self._topo.source(x, y) or "app"
+
+    def _source(self, svc: str | None, c: _Cand) -> str | None:
+        """A merge's source: for a graph link the weakest of its hops, else what the rule rests on."""
+        if c.rule != "graph":
+            return c.rule
+        if c.hops == 0 or not svc:
+            return None
+        path = self._path(svc, c.via[0])
+        srcs = {self._hop_source(x, y) for x, y in zip(path, path[1:], strict=False)}
+        return "config" if srcs == {"config"} else "discovered"
+
     def _relation(self, a: str, b: str, hops: int) -> str:
         if hops == 0:
             return f"same service {a}"
         path = self._path(a, b)
         hop = f"{hops} hop{'s' if hops > 1 else ''}"
-        mid = f" through {', '.join(path[1:-1])}" if len(path) > 2 else ""
         pairs = list(zip(path, path[1:], strict=False))
+        srcs = [self._hop_source(x, y) for x, y in pairs]
+        if srcs == ["app"]:
+            return (f"{a} and {b} belong to Argo CD application {self._app[(a, b)]} ({hop}) — discovered from "
+                    f"Argo CD")
+        verb = "calls" if all(s == "discovered" for s in srcs) else "depends on"
+        said = ("" if all(s == "config" for s in srcs) else
+                f" — {SOURCE_TEXT['discovered']}" if verb == "calls" else " — partly discovered")
+        mid = f" through {', '.join(path[1:-1])}" if len(path) > 2 else ""
         if all(y in self._graph.get(x, ()) for x, y in pairs):
-            return f"{a} depends on {b}{mid} ({hop})"
+            return f"{a} {verb} {b}{mid} ({hop}){said}"
         if all(x in self._graph.get(y, ()) for x, y in pairs):
             mid = f" through {', '.join(path[-2:0:-1])}" if len(path) > 2 else ""
-            return f"{b} depends on {a}{mid} ({hop})"
-        return f"{a} and {b} are {hop} apart ({' – '.join(path)})"
+            return f"{b} {verb} {a}{mid} ({hop}){said}"
+        return f"{a} and {b} are {hop} apart ({' – '.join(path)}){said}"
 
     def _reason(self, alert: AlertEvent, svc: str | None, c: _Cand) -> str:
         inc = self._inc[c.key]
@@ -586,6 +717,14 @@ class Correlator:
             return f"{self._relation(svc or '?', c.via[0], c.hops)}; {alert.name} fired {when}"
         if c.rule == "label":
             return f"shares {c.via[0]}={c.via[1]} with {desc}; {alert.name} fired {when}"
+        if c.rule == "learned":
+            partner, tie = c.via
+            return (f"{svc} and {partner} alerted together in {tie.together:g} of the last {tie.seen:g} incidents; "
+                    f"{alert.name} fired {when}")
+        if c.rule == "time":
+            shared = ", ".join(f"{n}={v}" for n, v in zip(self.rules.time_labels, c.via, strict=False))
+            return (f"no topology links them; fired {when}, within {_dur(self._time_window)}, with the same "
+                    f"{shared}")
         deployed, td, n = c.via
         ago = _dur(alert.starts_at - td)
         deploy = f"{deployed} was deployed at {_hhmmss(td)}, {ago} before this alert"
@@ -598,9 +737,9 @@ class Correlator:
 def correlate(alerts: Iterable[AlertEvent], rules: CorrelationRules | None = None,
               graph: Mapping[str, Sequence[str]] | None = None,
               deploys: Mapping[str, Sequence[datetime]] | None = None, *,
-              aliases: Mapping[str, str] | None = None) -> list[Incident]:
+              aliases: Mapping[str, str] | None = None, topology: Topology | None = None) -> list[Incident]:
     """Correlate a batch: events in the order they happened (a resolved event at its end), then every incident."""
-    c = Correlator(rules, graph, deploys, aliases=aliases)
+    c = Correlator(rules, graph, deploys, aliases=aliases, topology=topology)
     for a in sorted(alerts, key=lambda a: c.checked(a).event_at):  # a time set aside sorts where it is used
         c.add(a)
     return c.incidents()

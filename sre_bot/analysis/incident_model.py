@@ -17,8 +17,8 @@ __all__ = ["AlertEvent", "SkewedTime", "CorrelationRules", "Merge", "Related", "
            "service_from_labels", "severity_of", "as_utc", "MergeRule", "RULE_ORDER", "RULE_RANK", "SEVERITIES",
            "SEVERITY_RANK"]
 
-MergeRule = Literal["group", "graph", "label", "deploy"]
-RULE_ORDER: tuple[MergeRule, ...] = ("group", "graph", "label", "deploy")
+MergeRule = Literal["group", "graph", "label", "learned", "deploy", "time"]
+RULE_ORDER: tuple[MergeRule, ...] = ("group", "graph", "label", "learned", "deploy", "time")
 RULE_RANK = {r: i for i, r in enumerate(RULE_ORDER)}
 SEVERITIES = ("critical", "error", "warning", "info", "none")  # highest first
 SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
@@ -131,11 +131,21 @@ class CorrelationRules(BaseModel):
     max_clock_skew: str = "5m"
     service_labels: list[str] = Field(
         default_factory=lambda: ["service", "app", "job", "deployment", "pod", "container"])
+    # a service this many topology neighbours (or more; also the top 10% with at least 4) is a hub: its alerts may
+    # join an incident, but its edges do not link other services' alerts (a frontend every problem alerts on)
+    hub_degree: int = Field(6, ge=2)
+    # learned co-occurrence (rule "learned"): a tie this strong (together / seen) over at least this many incidents
+    learned_min: float = Field(0.5, gt=0, le=1)
+    learned_min_incidents: float = Field(3, ge=1)
+    # the no-topology default (rule "time"): alerts this close that share every one of `time_labels` (each present
+    # on both) join; an empty list turns the rule off
+    time_window: str = "2m"
+    time_labels: list[str] = Field(default_factory=lambda: ["alertname", "namespace"])
 
-    _durations = field_validator("window", "max_incident_age", "deploy_window", "max_clock_skew")(
+    _durations = field_validator("window", "max_incident_age", "deploy_window", "max_clock_skew", "time_window")(
         lambda cls, v: duration_field(v))
 
-    @field_validator("shared_labels", "service_labels")
+    @field_validator("shared_labels", "service_labels", "time_labels")
     @classmethod
     def _labels(cls, v: list[str]) -> list[str]:
         bad = [x for x in v if not LABEL_NAME_RE.match(x)]
@@ -159,6 +169,10 @@ class CorrelationRules(BaseModel):
     def skew_delta(self) -> timedelta:
         return parse_duration(self.max_clock_skew)
 
+    @property
+    def time_delta(self) -> timedelta:
+        return parse_duration(self.time_window)
+
 
 class Merge(BaseModel):
     """Why an alert joined an incident that already existed."""
@@ -169,6 +183,10 @@ class Merge(BaseModel):
     rule: MergeRule
     reason: str
     linked_alert: str | None = None  # the alert already in the incident that it was linked to
+    # where the link came from: for "graph" the weakest edge source on the path ("config", or "discovered" when a
+    # hop was discovered; None for the same service); else the rule's evidence: "group" (Alertmanager groupKey),
+    # "label", "learned", "deploy", "time"
+    source: str | None = None
 
 
 class Related(BaseModel):
