@@ -102,6 +102,9 @@ class Settings(BaseSettings):
     alert_webhook_password: SecretStr | None = Field(None, validation_alias="SRE_BOT_ALERTMANAGER_PASSWORD")
     alert_webhook_max_bytes: int = Field(16 * 2**20, ge=2**16, le=2**30,
                                          validation_alias="SRE_BOT_ALERTMANAGER_MAX_BYTES")
+    # How often the incident processor rediscovers the topology alerts are grouped by (call-graph metrics, Argo CD
+    # applications, learned ties); 0: never, only the configured depends_on
+    topology_refresh_s: int = Field(300, ge=0, le=86400, validation_alias="SRE_BOT_TOPOLOGY_REFRESH")
 
     @field_validator("slack_api_url")
     @classmethod

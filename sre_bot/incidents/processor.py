@@ -14,10 +14,18 @@ Each `step()`:
 
 A body that no longer parses (it was checked when it arrived) is logged and marked processed, never retried
 forever. Deploy times for rule 4 come from Argo CD, refreshed at most once a minute, best effort.
+
+The topology alerts are grouped by (`incidents/topology.discover`: the configured depends_on, call-graph edges from
+Prometheus, Argo CD application groups, ties learned from resolved incidents) is discovered by the replica holding
+the lease: the first time before its first batch (waiting at most `FIRST_DISCOVERY_WAIT`), then every
+SRE_BOT_TOPOLOGY_REFRESH seconds in the background, the batches going on with the topology they have. A new
+topology reaches the correlator at once (`Correlator.set_topology`); incidents already open keep their alerts.
+SRE_BOT_TOPOLOGY_REFRESH=0 turns discovery off: only the configured depends_on.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import socket
@@ -28,11 +36,13 @@ from typing import Any
 
 from ..alert_payloads import parse_webhook
 from ..analysis.correlation import AlertEvent, Assignment, Correlator, Merge
+from ..analysis.topology import Topology
 from ..deps import Deps
 from ..errors import BackendError, UsageError
 from ..logging import get_logger
 from ..store.incidents import IncidentChange, Lease
 from ..tools.deploys import deploy_times
+from .topology import discover, source_text
 
 __all__ = ["IncidentProcessor", "StepResult", "LEASE", "LEASE_TTL", "BATCH"]
 
@@ -42,6 +52,9 @@ LEASE = "incidents"
 LEASE_TTL = timedelta(seconds=60)
 BATCH = 200
 DEPLOYS_EVERY = timedelta(minutes=1)
+FIRST_DISCOVERY_WAIT = 15.0  # seconds the first batch waits for the first topology (then it goes on without)
+# The correlator takes a topology (`topology=`, `set_topology`); before that, only a graph (rebuilt to change it)
+_TOPOLOGY_API = hasattr(Correlator, "set_topology")
 
 
 @dataclass
@@ -74,6 +87,9 @@ class IncidentProcessor:
         self._epoch: int | None = None
         self._deploys_at: datetime | None = None
         self._deploys: dict[str, list[datetime]] = {}
+        self.topology = Topology.build(config=deps.config.dependencies())
+        self._topology_at: datetime | None = None
+        self._discovering: asyncio.Task[Topology] | None = None
 
     @property
     def lease(self) -> Lease | None:
@@ -87,6 +103,7 @@ class IncidentProcessor:
         if epoch is None:
             self._corr, self._epoch = None, None
             return StepResult(held=False)
+        await self._refresh_topology(now)
         if self._corr is None or epoch != self._epoch:
             self._corr = await self._restore(now)
             self._epoch = epoch
@@ -107,6 +124,9 @@ class IncidentProcessor:
 
     async def release(self) -> None:
         """Let another replica take over at once (on shutdown)."""
+        if self._discovering is not None:
+            self._discovering.cancel()
+            self._discovering = None
         if self._epoch is not None and self._deps.store is not None:
             await self._deps.store.leases.release(Lease(LEASE, self.holder, self._epoch), now=self._deps.clock())
         self._corr, self._epoch = None, None
@@ -116,7 +136,48 @@ class IncidentProcessor:
     def _new_correlator(self) -> Correlator:
         cfg = self._deps.config
         aliases = {a: s.name for s in cfg.services for a in s.aliases}
-        return Correlator(cfg.correlation, cfg.dependencies(), self._deploys, aliases=aliases)
+        if _TOPOLOGY_API:
+            extra: dict[str, Any] = {"topology": self.topology}
+            return Correlator(cfg.correlation, None, self._deploys, aliases=aliases, **extra)
+        return Correlator(cfg.correlation, self.topology.depends_on(), self._deploys, aliases=aliases)
+
+    async def _refresh_topology(self, now: datetime) -> None:
+        every = self._deps.settings.topology_refresh_s
+        if every <= 0:
+            return
+        task = self._discovering
+        if task is not None:
+            if not task.done():
+                return
+            self._discovering = None
+            if not task.cancelled() and task.exception() is None:
+                self._use(task.result())
+        if self._topology_at is not None and now - self._topology_at < timedelta(seconds=every):
+            return
+        first = self._topology_at is None
+        self._topology_at = now
+        task = asyncio.create_task(discover(self._deps, now=now, previous=self.topology))
+        if not first:
+            self._discovering = task
+            return
+        try:  # the first storm after a start already has the graph, unless the backends are slow to answer
+            self._use(await asyncio.wait_for(asyncio.shield(task), FIRST_DISCOVERY_WAIT))
+        except TimeoutError:
+            log.warning("topology discovery is slow; alerts are grouped by the configured depends_on meanwhile",
+                        waited_s=FIRST_DISCOVERY_WAIT)
+            self._discovering = task
+
+    def _use(self, topology: Topology) -> None:
+        if topology == self.topology:
+            return
+        self.topology = topology
+        corr = self._corr
+        if corr is None:
+            return
+        if _TOPOLOGY_API:
+            corr.set_topology(topology)  # type: ignore[attr-defined,unused-ignore]
+        else:
+            self._corr = None  # rebuilt from the store with the new graph
 
     async def _restore(self, now: datetime) -> Correlator:
         assert self._deps.store is not None
@@ -198,7 +259,8 @@ class IncidentProcessor:
         else:
             merge = a.merge
             assert merge is not None
-            t.events.append(("joined", f"{what} joined [{merge.rule}]: {merge.reason}", at))
+            via = f" (source: {src})" if (src := source_text(getattr(merge, "source", None))) else ""
+            t.events.append(("joined", f"{what} joined [{merge.rule}]: {merge.reason}{via}", at))
             t.alerts[alert.fingerprint] = (alert, merge)
             for r in a.related:
                 t.events.append(("related", f"possibly related to {r.incident} [{r.rule}]: {r.reason}", at))
