@@ -1,8 +1,9 @@
 """The OpenTelemetry demo's call graph as service-graph series, for the correlation benchmark's "discovered" rows.
 
-Written by hand from the demo's PUBLISHED architecture (opentelemetry.io/docs/demo/architecture/ and the service
-pages of opentelemetry-demo 2.x, as remembered by the author — no file of the demo was read here), never from the
-ITBench scenarios being scored: their propagations and ground truth are the answer key. A Prometheus that a
+Written by hand from the demo's PUBLISHED architecture (opentelemetry-demo 2.x: the service diagram on
+opentelemetry.io/docs/demo/architecture/ and the service pages, from the author's knowledge of them, checked against
+that page's diagram), never from the ITBench scenarios being scored: their propagations and ground truth are the
+answer key. A Prometheus that a
 Tempo metrics-generator (or Grafana Alloy, or the collector's servicegraph connector) writes into would hold these
 edges once the demo has served traffic for a while:
 
@@ -18,8 +19,8 @@ edges once the demo has served traffic for a while:
   calls the `llm` service.
 - Databases (client spans with `db.*` attributes; the node named by `peer.service`/`server.address`,
   `connection_type="database"`): `cart` → `valkey-cart`; `accounting` and `product-reviews` → `postgresql`.
-- Feature flags: `ad`, `cart`, `checkout`, `payment`, `product-catalog`, `recommendation`, `shipping`,
-  `fraud-detection` and `flagd-ui` evaluate flags over gRPC at `flagd`.
+- Feature flags: `ad`, `cart`, `checkout`, `payment`, `product-catalog`, `recommendation`, `fraud-detection` and
+  `flagd-ui` evaluate flags over gRPC at `flagd`.
 
 The Istio Bookinfo sample (two of the ITBench scenarios run it) is written the way Istio's standard metrics show it:
 `istio_requests_total{reporter="source", source_workload, destination_workload}` with its published call graph
@@ -70,7 +71,7 @@ OTEL_DEMO_EDGES: tuple[tuple[str, str, str], ...] = (
     ("accounting", "postgresql", "database"),
     ("product-reviews", "postgresql", "database"),
     *((svc, "flagd", "") for svc in ("ad", "cart", "checkout", "payment", "product-catalog", "recommendation",
-                                     "shipping", "fraud-detection", "flagd-ui")),
+                                     "fraud-detection", "flagd-ui")),
 )
 
 # (source_workload, destination_workload) as Istio's source reporter labels them

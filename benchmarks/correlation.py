@@ -452,12 +452,24 @@ def by_fold(items: Sequence[Item], run: Callable[[Sequence[Item], int], Result])
 
 def learn_ties(items: Sequence[Item], pred: Sequence[str]) -> dict[tuple[str, str], Tie]:
     """Co-occurrence learned from past incidents: the correlator's incidents (`pred`), each split by scenario as a
-    person would split one that joined two problems. Of the incidents in which either of two services alerted,
-    `together` had alerts on both."""
+    person would split one that joined two problems. Counted by the bot's own learner
+    (`analysis/learned_ties.learn_ties`: of the incidents in which either of two services alerted, `together` had
+    alerts on both, decayed by age) when it is there, else counted here the same way without decay."""
     pieces: dict[tuple[str, str], set[str]] = defaultdict(set)
+    ended: dict[tuple[str, str], datetime] = {}
     for it, g in zip(items, pred, strict=True):
         if it.service:
             pieces[(g, it.instance)].add(it.service)
+            ended[(g, it.instance)] = max(ended.get((g, it.instance), it.end), it.end)
+    try:
+        from sre_bot.analysis.learned_ties import PastIncident
+        from sre_bot.analysis.learned_ties import learn_ties as bot_learn_ties
+    except ImportError:
+        pass
+    else:
+        now = max(ended.values(), default=T0)
+        return dict(sorted(bot_learn_ties([PastIncident(at=ended[k], services=frozenset(svcs))
+                                           for k, svcs in pieces.items()], now=now).items()))
     alone: Counter[str] = Counter()
     both: Counter[tuple[str, str]] = Counter()
     for svcs in pieces.values():
