@@ -53,8 +53,6 @@ LEASE_TTL = timedelta(seconds=60)
 BATCH = 200
 DEPLOYS_EVERY = timedelta(minutes=1)
 FIRST_DISCOVERY_WAIT = 15.0  # seconds the first batch waits for the first topology (then it goes on without)
-# The correlator takes a topology (`topology=`, `set_topology`); before that, only a graph (rebuilt to change it)
-_TOPOLOGY_API = hasattr(Correlator, "set_topology")
 
 
 @dataclass
@@ -136,10 +134,7 @@ class IncidentProcessor:
     def _new_correlator(self) -> Correlator:
         cfg = self._deps.config
         aliases = {a: s.name for s in cfg.services for a in s.aliases}
-        if _TOPOLOGY_API:
-            extra: dict[str, Any] = {"topology": self.topology}
-            return Correlator(cfg.correlation, None, self._deploys, aliases=aliases, **extra)
-        return Correlator(cfg.correlation, self.topology.depends_on(), self._deploys, aliases=aliases)
+        return Correlator(cfg.correlation, deploys=self._deploys, aliases=aliases, topology=self.topology)
 
     async def _refresh_topology(self, now: datetime) -> None:
         every = self._deps.settings.topology_refresh_s
@@ -171,13 +166,8 @@ class IncidentProcessor:
         if topology == self.topology:
             return
         self.topology = topology
-        corr = self._corr
-        if corr is None:
-            return
-        if _TOPOLOGY_API:
-            corr.set_topology(topology)  # type: ignore[attr-defined,unused-ignore]
-        else:
-            self._corr = None  # rebuilt from the store with the new graph
+        if self._corr is not None:
+            self._corr.set_topology(topology)
 
     async def _restore(self, now: datetime) -> Correlator:
         assert self._deps.store is not None
@@ -259,7 +249,8 @@ class IncidentProcessor:
         else:
             merge = a.merge
             assert merge is not None
-            via = f" (source: {src})" if (src := source_text(getattr(merge, "source", None))) else ""
+            # a graph link says whether it was configured or discovered (the other rules are their own source)
+            via = f" (source: {source_text(merge.source)})" if merge.source not in (None, merge.rule) else ""
             t.events.append(("joined", f"{what} joined [{merge.rule}]: {merge.reason}{via}", at))
             t.alerts[alert.fingerprint] = (alert, merge)
             for r in a.related:

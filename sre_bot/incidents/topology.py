@@ -54,7 +54,8 @@ _T = TypeVar("_T")
 
 # What linked an alert to its incident (`Merge.source`), as people read it
 MERGE_SOURCES = {"discovered": "discovered edge", "config": "configured depends_on", "label": "shared label",
-                 "learned": "learned co-occurrence", "group": "same group", "deploy": "deploy", "time": "time only"}
+                 "learned": "learned co-occurrence", "group": "same Alertmanager group", "deploy": "deploy",
+                 "time": "time proximity"}
 
 
 def source_text(source: str | None) -> str | None:

@@ -1,8 +1,10 @@
 """`/sre incidents [all]` and `/sre incident <n>`: the incidents the bot made from Alertmanager's alerts.
 
 The list: open incidents, newest first (`all` adds resolved ones): number, severity, title, firing count, start,
-root service. One incident: its state, services, root service and why, the investigation's finding, every alert
-(with the rule and reason that brought it in), the incidents it may be related to, and its timeline.
+root service. One incident: its state, services, root service and why, the investigation's finding, how its alerts
+were linked (each merge's source: a discovered call-graph edge, configured depends_on, a shared label, a learned
+co-occurrence, ...), every alert (with the rule, reason and source that brought it in), the incidents it may be
+related to, and its timeline.
 """
 
 from __future__ import annotations
@@ -10,8 +12,10 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
+from ..analysis.correlation import Merge
 from ..deps import Deps
 from ..errors import UsageError
+from ..incidents.topology import source_text
 from ..store.incidents import StoredAlert, StoredIncident
 from ..store.store import Store
 from ..windows import format_ago
@@ -63,12 +67,28 @@ async def list_incidents(deps: Deps, args: str) -> Reply:
                  ephemeral=True, text=lines + more + "\nDetails: `/sre incident <number>`")
 
 
-def _alert_line(a: StoredAlert) -> str:
+def _source(m: Merge) -> str:
+    """Where a merge's link came from, as people read it ("discovered edge", "shared label", ...)."""
+    return source_text(m.source) or ("same service" if m.rule == "graph" else m.rule)
+
+
+def _sources(merges: list[Merge]) -> str | None:
+    """"linked by: discovered edge ×3, shared label ×1", most first; None without merges."""
+    counts: dict[str, int] = {}
+    for m in merges:
+        counts[_source(m)] = counts.get(_source(m), 0) + 1
+    return ("linked by: " + ", ".join(f"{s} ×{n}" for s, n in sorted(counts.items(), key=lambda x: (-x[1], x[0])))
+            if counts else None)
+
+
+def _alert_line(a: StoredAlert, merge: Merge | None = None) -> str:
     e = a.event
     where = f" on `{a.service}`" if a.service else ""
     pod = e.instance
     when = f"{e.starts_at:%H:%M:%S}" + (f"–{e.ends_at:%H:%M:%S}" if e.status == "resolved" and e.ends_at else "")
     how = f" · [{a.rule}] {a.reason}" if a.rule else " · opened the incident" if a.reason is None else ""
+    if a.rule and merge is not None and merge.rule == a.rule:
+        how += f" · source: {md_escape(_source(merge))}"
     return f"• {'✅' if e.status == 'resolved' else '🔥'} {e.name}{where}" + (f" ({pod})" if pod else "") + \
         f" · {when} UTC{how}" + (f" · ⏱ {e.skew_note}" if e.skew_note else "")
 
@@ -88,11 +108,14 @@ async def show_incident(deps: Deps, args: str) -> Reply:
         other = await store.incidents.get(key)
         numbers[key] = f"#{other.number}" if other else key
     alerts = await store.incidents.alerts(s.key)
+    merges = {m.alert: m for m in inc.merges}  # the latest merge of each alert (a recurrence may join again)
     timeline = await store.incidents.timeline(s.key)
     summary = [f"{_state(s)} · started {inc.started_at:%Y-%m-%d %H:%M:%S} UTC · last alert "
                f"{inc.last_alert_at:%H:%M:%S} UTC",
                md_escape(f"services: {', '.join(inc.services) or 'none named'}"),
                md_escape(f"likely root service: {inc.root_service or '—'} ({inc.root_reason})")]
+    if linked := _sources(inc.merges):
+        summary.append(md_escape(linked))
     inv = s.investigation
     if inv:
         summary.append("investigation: " + ("insufficient evidence" if inv.get("insufficient") else
@@ -103,7 +126,7 @@ async def show_incident(deps: Deps, args: str) -> Reply:
     if s.channel:
         summary.append(f"message in channel {md_escape(s.channel)}" + ("" if s.message_ts else " (not posted yet)"))
     sections = [Section(title="Alerts", note="\n" + "\n".join(
-        [_alert_line(a) for a in alerts[:MAX_ALERT_LINES]]
+        [_alert_line(a, merges.get(a.event.fingerprint)) for a in alerts[:MAX_ALERT_LINES]]
         + ([f"…and {len(alerts) - MAX_ALERT_LINES} more"] if len(alerts) > MAX_ALERT_LINES else [])))]
     if inc.related:
         sections.append(Section(title="Possibly related (not merged: a person decides)", note="\n" + "\n".join(
