@@ -47,6 +47,11 @@ def _parser() -> argparse.ArgumentParser:
                       help="webhook v4 body, a JSON list of them, or a list of /api/v2/alerts alerts")
     corr.add_argument("--json", action="store_true", help="print the incidents as JSON")
     corr.add_argument("--config", help="the YAML config with `correlation:` and services (default: SRE_BOT_CONFIG)")
+    corr.add_argument("--discover", action="store_true",
+                      help="discover the topology at the storm's time from the configured systems (PROMETHEUS_URL's "
+                           "call-graph metrics, ARGOCD_URL's applications, SRE_BOT_DB_URL's past incidents)")
+    corr.add_argument("--show-graph", action="store_true",
+                      help="print the topology used: each edge with its source, groups, learned ties")
     rb = sub.add_parser("runbook", help="interactive runbooks: check the files the bot loads")
     rb_sub = rb.add_subparsers(dest="runbook_command", required=True, metavar="SUBCOMMAND")
     rb_check = rb_sub.add_parser("check", help="report every problem in runbook files (file, step, reason)")
@@ -99,7 +104,10 @@ async def _run(args: argparse.Namespace) -> int:
     if args.command == "correlate":
         from .correlate import run_correlate
 
-        return run_correlate(args.files, as_json=args.json, config_path=args.config)
+        if args.discover:
+            configure_logging("warning", "console")
+        return await run_correlate(args.files, as_json=args.json, config_path=args.config, discover=args.discover,
+                                   show_graph=args.show_graph)
     if args.command == "runbook":
         from .runbook import run_check
 

@@ -21,9 +21,11 @@ pytestmark = pytest.mark.prometheus
 EDGES = [("user", "frontend"), ("frontend", "checkout"), ("checkout", "payments"), ("payments-api", "payments-db")]
 
 
-def tempo_history(end: int, edges: list[tuple[str, str]], *, idle: tuple[str, str] | None = None) -> str:
-    """An hour of `traces_service_graph_request_total` (the metrics-generator's counter), one series per edge."""
-    start = end - 3600
+def tempo_history(end: int, edges: list[tuple[str, str]], *, idle: tuple[str, str] | None = None,
+                  seconds: int = 3600) -> str:
+    """`seconds` (an hour) of `traces_service_graph_request_total` (the metrics-generator's counter) up to `end`,
+    one series per edge, 3 requests/s each (an `idle` edge's counter stands still)."""
+    start = end - seconds
     lines = ["# TYPE traces_service_graph_request counter"]
     for c, s in edges:
         name = f'traces_service_graph_request_total{{client="{c}",connection_type="",server="{s}"}}'
