@@ -79,7 +79,8 @@ async def test_scripted_tool_use_conversation_end_to_end(fake, shop, model):
     results = model.tool_results(second)
     assert len(results) == 2 and all("<evidence id=" in r["content"] for r in results)
     # what is shown: verified quotes, the supported action, the removals said plainly, and who answered
-    assert "bad deploy of checkout (4f1c2e9)" in shown and "model confidence 0.80" in shown
+    assert "bad deploy of checkout (4f1c2e9)" in shown and "the model said 0.80, uncalibrated" in shown
+    assert "(the statistics engine's, for checkout)" in shown  # one calibrated number, the engine's, beside it
     assert "argocd.rollback(service=checkout)" in shown
     assert "drop_tables" not in shown.split("Grounding check")[0]
     assert "struck by lightning" not in shown
