@@ -111,6 +111,9 @@ def _hhmmss(t: datetime) -> str:
     return f"{t:%H:%M:%S} UTC"
 
 
+ONSET_SLACK = timedelta(minutes=1)  # alerts this close are simultaneous for the root (rules evaluate at intervals)
+
+
 def _root(onsets: Mapping[str, datetime], closure: Callable[[str], frozenset[str]]) -> tuple[str | None, str]:
     if not onsets:
         return None, "no alert names a service"
@@ -119,13 +122,12 @@ def _root(onsets: Mapping[str, datetime], closure: Callable[[str], frozenset[str
     for a in affected:
         for s in closure(a) & affected:
             dependents[s].append(a)
-    # onset order along the edges: how many of a service's affected dependents alerted at or after it (an effect
-    # follows its cause, so a callee that alerted first is the likelier root)
-    after = {s: sum(onsets[d] >= onsets[s] for d in dependents[s]) for s in affected}
-    top = max(len(d) for d in dependents.values())
-    near = {s for s in affected if top and len(dependents[s]) >= top - 1}  # ties and near-ties (one fewer)
-    order = sorted(affected, key=lambda s: (s not in near, -after[s] if s in near else 0, -len(dependents[s]),
-                                            onsets[s], s))
+    # onset order along the edges: an effect follows its cause, so a service whose dependents alerted after it is
+    # the likelier root, one whose dependents alerted before it less so (more than ONSET_SLACK apart to count)
+    after = {s: sum(onsets[d] - onsets[s] > ONSET_SLACK for d in dependents[s]) for s in affected}
+    before = {s: sum(onsets[s] - onsets[d] > ONSET_SLACK for d in dependents[s]) for s in affected}
+    net = {s: after[s] - before[s] for s in affected}
+    order = sorted(affected, key=lambda s: (not dependents[s], -net[s], -len(dependents[s]), onsets[s], s))
     best = order[0]
     n, others = len(dependents[best]), len(affected) - 1
     if others == 0:
@@ -135,23 +137,25 @@ def _root(onsets: Mapping[str, datetime], closure: Callable[[str], frozenset[str
                       f"({_hhmmss(onsets[best])})")
     reason = (f"{n} of the other {others} affected services depend on it "
               f"({', '.join(sorted(dependents[best]))})")
-    rivals = [s for s in order[1:] if s in near]
-    tied = [s for s in rivals if len(dependents[s]) == n and after[s] == after[best]]
+    rivals = [s for s in order[1:] if dependents[s]]
+    tied = [s for s in rivals if len(dependents[s]) == n and net[s] == net[best]]
     if tied:
         reason += f"; tied with {', '.join(tied)}, it alerted first ({_hhmmss(onsets[best])})"
-    beaten = [s for s in rivals if len(dependents[s]) >= n and after[s] < after[best]]  # lost on onset order
+    beaten = [s for s in rivals if len(dependents[s]) >= n and net[s] < net[best]]  # lost on onset order
     if beaten:
-        reason += (f"; {after[best]} of them alerted after it, fewer alerted after "
-                   f"{', '.join(f'{s} ({after[s]} of {len(dependents[s])})' for s in beaten)}")
+        counts = f"{after[best]} of them alerted after it" + (f", {before[best]} before" if before[best] else "")
+        reason += (f"; {counts}, while " + ", ".join(
+            f"{s} ({len(dependents[s])} dependents) alerted after {before[s]} of its own" for s in beaten))
     return best, reason
 
 
 def root_service(onsets: Mapping[str, datetime], graph: Mapping[str, Sequence[str]]) -> tuple[str | None, str]:
     """The likely root among affected services (service -> first alert start) and why.
 
-    The one the most other affected services depend on (transitively, `graph` is service -> depends_on); among
-    services tied or one dependent short of it, the one with the most dependents that alerted at or after it
-    (onset order along the edges); then the most dependents, the earliest onset, the name."""
+    Among the services other affected services depend on (transitively, `graph` is service -> depends_on), the one
+    whose dependents alerted after it rather than before it (onset order along the edges: dependents more than
+    ONSET_SLACK after it, minus those more than ONSET_SLACK before it); then the most dependents, the earliest
+    onset, the name. When no affected service depends on another, the first to alert."""
     return _root(onsets, _closure_fn(graph))
 
 
@@ -246,9 +250,9 @@ class Correlator:
         self._time_window = self.rules.time_delta
         self._deploys = {s: sorted(as_utc(t) for t in ts) for s, ts in (deploys or {}).items() if ts}
         self._aliases = dict(aliases or {})
-        self._use_topology(topology if topology is not None else Topology.build(config=graph),
-                           listed=[s for k, v in (graph or {}).items() for s in (k, *v)])
+        self._use_topology(topology if topology is not None else Topology.build(config=graph))
         self._inc: dict[str, _Inc] = {}
+        self._contested: dict[str, set[str]] = {}  # service -> the open incidents one alert of it matched (2+)
         self._where: dict[str, str] = {}  # fingerprint -> the incident that owns it now
         self._idx: dict[tuple[str, ...], dict[str, _Span]] = {}
         self._heap: list[tuple[datetime, int, str]] = []
@@ -285,6 +289,9 @@ class Correlator:
         cands = self._candidates(alert, svc, t)
         open_ = sorted((c for c in cands if not self._inc[c.key].resolved), key=self._strength)
         links = [c for c in open_ if c.hub is None]
+        near = {c.key for c in open_ if c.rule in ("graph", "learned")}
+        if svc and len(near) > 1:  # this service touches two open incidents: a hub while both are open
+            self._contested.setdefault(svc, set()).update(near)
         if not links:
             closed = sorted((c for c in cands if self._inc[c.key].resolved and c.hub is None and c.rule != "time"),
                             key=self._strength)
@@ -486,7 +493,7 @@ class Correlator:
                         self._idx[ik][inc.key].add(alert.starts_at, alert.fingerprint)
         return Assignment(incident_key=inc.key, new=False, repeat=True, resolved=inc.resolved)
 
-    def _use_topology(self, topo: Topology, listed: Iterable[str] = ()) -> None:
+    def _use_topology(self, topo: Topology) -> None:
         """Derive what the rules read from `topo` and drop every cache built on the previous one."""
         self._topo = topo
         self._graph = topo.depends_on()
@@ -505,7 +512,6 @@ class Correlator:
                         if a != b:
                             self._app[(a, b)] = g
                             self._adj.setdefault(a, set()).add(b)
-        self._known = set(self._adj) | set(topo.groups) | set(listed)
         degree = {s: len(n) for s, n in self._adj.items()}
         top = sorted(degree.values(), reverse=True)[max(1, len(degree) // 10) - 1] if degree else 0
         self._hubs = {s: d for s, d in degree.items() if d >= self.rules.hub_degree or d >= max(4, top)}
@@ -539,14 +545,19 @@ class Correlator:
         return ball
 
     def _hub(self, n: str, key: str, t: datetime) -> str | None:
-        """Why `n` is a hub whose edges must not link another service's alert into incident `key`, or None: it has
-        many neighbours, or its neighbourhood has alerts in another open incident near `t` too."""
+        """Why `n` is a hub whose edges must not link another service's alert (at `t`) into incident `key`, or
+        None: an alert of `n` matched another open incident too, or `n` has many neighbours and its alert in `key`
+        is further than `time_window` from `t`."""
         if n in self._hubs:
-            return f"{n} has {self._hubs[n]} neighbours in the topology"
-        for m in self._ball(n, links=True):
-            for other, span in self._idx.get(("s", m), {}).items():
-                if other != key and not self._inc[other].resolved and span.nearest(t)[0] <= self._window:
-                    return f"{n} is near another open incident too ({other})"
+            why = f"{n} has {self._hubs[n]} neighbours in the topology"
+        else:
+            why = next((f"an alert on {n} matched {other} too" for other in sorted(self._contested.get(n, ()))
+                        if other != key and not self._inc[other].resolved), "")
+        if not why:
+            return None
+        span = self._idx.get(("s", n), {}).get(key)
+        if span is None or span.nearest(t)[0] > self._time_window:
+            return f"{why}, and its alert is more than {_dur(self._time_window)} from this one"
         return None
 
     def _time_key(self, alert: AlertEvent) -> tuple[str, ...] | None:
@@ -596,9 +607,7 @@ class Correlator:
             # only with no other link to an open incident (even one a hub carried): never across stronger rules
             for key, span in self._idx.get(tk, {}).items():
                 dt, linked = span.nearest(t)
-                other = self.service_of(self._inc[key].events[linked])
-                if (dt <= self._time_window and self._fits(self._inc[key], t)
-                        and not (svc in self._known and other in self._known)):
+                if dt <= self._time_window and self._fits(self._inc[key], t):
                     out.append(_Cand(key, "time", 0, dt, linked, tuple(tk[1:])))
         return out
 
