@@ -53,6 +53,9 @@ class Topology:
     edges: Mapping[tuple[str, str], EdgeSource] = field(default_factory=dict)  # (caller, callee) -> source
     groups: Mapping[str, str] = field(default_factory=dict)  # service -> group name
     ties: Mapping[tuple[str, str], Tie] = field(default_factory=dict)  # pair(a, b) -> learned tie
+    # the services the config names (even with no edge, `search: {}`): a person's word that what it does not link
+    # is apart (correlation's time rule does not join two of them)
+    declared: frozenset[str] = frozenset()
 
     @classmethod
     def build(cls, *, config: Mapping[str, Sequence[str]] | None = None,
@@ -67,7 +70,8 @@ class Topology:
             if caller != callee:
                 edges.setdefault((caller, callee), "discovered")
         return cls(edges=edges, groups=dict(groups or {}),
-                   ties={pair(*k): v for k, v in (ties or {}).items() if k[0] != k[1]})
+                   ties={pair(*k): v for k, v in (ties or {}).items() if k[0] != k[1]},
+                   declared=frozenset(s for k, v in (config or {}).items() for s in (k, *v)))
 
     def depends_on(self) -> dict[str, list[str]]:
         """service -> the services it calls (every source), sorted."""
