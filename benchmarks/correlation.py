@@ -535,16 +535,20 @@ def root_scores(st: Storms, pred: Sequence[str], roots: dict[str, str | None]) -
     services: dict[str, set[str | None]] = defaultdict(set)
     for it in st.items:
         services[it.instance].add(it.service)
-    right = scored = reachable = 0
+    right = scored = reachable = right_reachable = 0
     for inst, main in main_incidents(st, pred).items():
         truth = st.roots.get(inst) or set()
         if not truth:
             continue
         scored += 1
-        reachable += bool(services[inst] & truth)
-        right += roots.get(main) in truth
-    return {"scored": scored, "right": right, "reachable": reachable,
-            "accuracy": right / scored if scored else None, "ceiling": reachable / scored if scored else None}
+        can = bool(services[inst] & truth)
+        ok = roots.get(main) in truth
+        reachable += can
+        right += ok
+        right_reachable += ok and can
+    return {"scored": scored, "right": right, "reachable": reachable, "right_reachable": right_reachable,
+            "accuracy": right / scored if scored else None, "ceiling": reachable / scored if scored else None,
+            "accuracy_reachable": right_reachable / reachable if reachable else None}
 
 
 def hidden_scores(st: Storms, pred: Sequence[str]) -> dict[str, Any]:
@@ -823,14 +827,14 @@ def render_targets(quality: list[dict[str, Any]]) -> str:
         disc_txt = "—" if disc is None else pct(disc["f1"]) + (
             f" {mark((disc['f1'] or 0) >= target)} ≥ {target:.2f}" if target else "")
         floor = max(base["f1"] or 0.0, 0.70)
-        root_txt = " / ".join(f"{pct(r['root']['accuracy'])} {mark((r['root']['accuracy'] or 0) >= 0.80)}"
-                              for r in (disc, none) if r is not None)
+        root_txt = " / ".join(f"{pct(r['root']['accuracy'])} {mark((r['root']['accuracy'] or 0) >= 0.80)} "
+                              f"({pct(r['root']['accuracy_reachable'])})" for r in (disc, none) if r is not None)
         table.append([KINDS[q["kind"]], disc_txt,
                       f"{pct(none['f1'])} {mark((none['f1'] or 0) >= floor)} ≥ {floor:.2f}", pct(base["f1"]),
                       root_txt, " / ".join(_hidden_text(r["hidden"]) for r in (disc, none) if r is not None)])
     return format_table(["storms", "discovered F1", "no config F1 (≥ alertname, ≥ 0.70)", "alertname F1",
-                         "root ≥ 80% (discovered / no config)", "2nd hidden (discovered / no config)"], table,
-                        align="lrrrrr")
+                         "root ≥ 80% (of reachable) discovered / no config", "2nd hidden (discovered / no config)"],
+                        table, align="lrrrrr")
 
 
 def render_throughput(rows: list[dict[str, Any]]) -> str:

@@ -23,6 +23,7 @@ from benchmarks.correlation import (
     hidden_scores,
     kind_storms,
     learn_ties,
+    root_scores,
     split_halves,
     training_storms,
 )
@@ -143,6 +144,16 @@ def test_hidden_counts_pairs_of_scenarios_with_the_same_main_incident() -> None:
     assert (h["pairs"], h["hidden"], h["storms"], h["storms_hit"]) == (3, 1, 1, 1)
     assert h["rate"] == pytest.approx(1 / 3)
     assert hidden_scores(st, [it.instance for it in items])["hidden"] == 0
+
+
+def test_root_accuracy_also_among_instances_whose_root_alerted() -> None:
+    """Root service right over every scored instance, and over those whose true root has an alert at all."""
+    items = [_item("0#a", "cart", 0), _item("0#a", "frontend", 1), _item("1#b", "frontend", 0),
+             _item("2#c", "email", 0)]
+    st = Storms(items, {"0#a": {"cart"}, "1#b": {"payment"}, "2#c": {"email"}})
+    r = root_scores(st, ["i1", "i1", "i2", "i3"], {"i1": "cart", "i2": "frontend", "i3": "checkout"})
+    assert (r["scored"], r["right"], r["reachable"], r["right_reachable"]) == (3, 1, 2, 1)
+    assert r["accuracy"] == pytest.approx(1 / 3) and r["accuracy_reachable"] == pytest.approx(1 / 2)
 
 
 def test_by_fold_runs_each_fold_alone_and_keeps_ids_apart() -> None:
