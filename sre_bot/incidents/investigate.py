@@ -79,9 +79,10 @@ class Investigated:
         return doc
 
 
-async def investigate_incident(deps: Deps, s: StoredIncident) -> Investigated | None:
-    """Investigate the incident's root service around its onset; None when no service is known."""
-    target = investigation_target(s, deps.config.dependencies())
+async def investigate_incident(deps: Deps, s: StoredIncident, *, target: str | None = None) -> Investigated | None:
+    """Investigate the incident's root service around its onset (`target`: the service to ask about, when the
+    caller has chosen it; by default from the configured dependencies); None when no service is known."""
+    target = target or investigation_target(s, deps.config.dependencies())
     if target is None:
         return None
     question = f"why is {target} unhealthy?"

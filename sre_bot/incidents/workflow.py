@@ -49,7 +49,11 @@ __all__ = [
 
 log = get_logger(__name__)
 
-Investigator = Callable[[Deps, StoredIncident], Awaitable[Investigated | None]]
+
+class Investigator(Protocol):
+    def __call__(self, deps: Deps, s: StoredIncident, *, target: str) -> Awaitable[Investigated | None]:
+        """Investigate `target` (the service the workflow chose) around the incident's onset."""
+        ...
 
 
 # -- what a surface is asked to send -----------------------------------------------------------------------------
@@ -323,7 +327,8 @@ class IncidentWorkflow:
         store = self._store
         assert s.channel and s.message_ts
         try:
-            done = await self.investigate(self.deps, s)
+            target = self.target(s)  # the same service `publish` compares with the recorded one
+            done = None if target is None else await self.investigate(self.deps, s, target=target)
             if done is None:
                 return
             requests = approval_requests(done)

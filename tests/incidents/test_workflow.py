@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from sre_bot.deps import Deps
-from sre_bot.incidents.investigate import Investigated
+from sre_bot.incidents.investigate import Investigated, investigation_target
 from sre_bot.incidents.processor import IncidentProcessor
 from sre_bot.incidents.workflow import (
     Announce,
@@ -64,7 +64,8 @@ class _Investigator:
     asked: list[StoredIncident] = field(default_factory=list)
     answer: Investigated | None = None
 
-    async def __call__(self, deps: Deps, s: StoredIncident) -> Investigated | None:
+    async def __call__(self, deps: Deps, s: StoredIncident, *, target: str) -> Investigated | None:
+        assert target == investigation_target(s, deps.config.dependencies())
         self.asked.append(s)
         return self.answer
 
