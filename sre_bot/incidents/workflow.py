@@ -27,6 +27,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from ..analysis.topology import Topology
 from ..deps import Deps
 from ..errors import UsageError
 from ..llm.incident_advice import incident_advice
@@ -178,6 +179,7 @@ class IncidentWorkflow:
     deps: Deps
     monotonic: Callable[[], float] = time.monotonic
     investigate: Investigator = investigate_incident
+    topology: Callable[[], Topology] | None = None  # the discovered topology in use (else the configured graph)
     _last_note: dict[str, float] = field(default_factory=dict)  # incident key → when its thread was last told
     _drawn: dict[str, int] = field(default_factory=dict)  # the version each message was last redrawn at
     _running: dict[str, asyncio.Task[None]] = field(default_factory=dict)  # background work by kind:key
@@ -193,8 +195,10 @@ class IncidentWorkflow:
         return await self._store.incidents.to_publish()
 
     def target(self, s: StoredIncident) -> str | None:
-        """The service the root-service investigation asks about."""
-        return investigation_target(s, self.deps.config.dependencies())
+        """The service the root-service investigation asks about, on the topology the alerts were grouped by (the
+        discovered one when there is one, else the configured depends_on)."""
+        graph = self.topology().depends_on() if self.topology is not None else self.deps.config.dependencies()
+        return investigation_target(s, graph)
 
     def wants_investigation(self, s: StoredIncident) -> bool:
         """Investigate: enabled, still open (one already over when first seen is kept, not investigated), and a

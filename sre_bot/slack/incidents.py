@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from ..analysis.topology import Topology
 from ..deps import Deps
 from ..incidents.processor import IncidentProcessor
 from ..incidents.workflow import (
@@ -107,12 +109,13 @@ class _Retry:
 class IncidentPublisher:
     client: AsyncWebClient
     deps: Deps
+    topology: Callable[[], Topology] | None = None  # the processor's current topology (the investigation's target)
     workflow: IncidentWorkflow = field(init=False)
     outbox: SlackOutbox = field(init=False)
     _retry: dict[str, _Retry] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.workflow = IncidentWorkflow(self.deps)
+        self.workflow = IncidentWorkflow(self.deps, topology=self.topology)
         self.outbox = SlackOutbox(self.client, self.deps)
 
     async def publish(self) -> int:
@@ -170,7 +173,7 @@ async def run_incidents(client: AsyncWebClient, deps: Deps, stop: asyncio.Event,
                         processor: IncidentProcessor | None = None) -> None:
     """Until `stop`; a failed cycle is logged and the next one tries again (nothing is lost: the inbox keeps it)."""
     processor = processor or IncidentProcessor(deps)
-    publisher = IncidentPublisher(client, deps)
+    publisher = IncidentPublisher(client, deps, topology=lambda: processor.topology)
     every = deps.config.incidents.every_delta.total_seconds()
     try:
         while not stop.is_set():
