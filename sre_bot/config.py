@@ -177,10 +177,23 @@ def _istio() -> EdgeMetrics:
                        latency_client=lat("source"), latency_server=lat("destination"))
 
 
+def _linkerd() -> EdgeMetrics:
+    """Linkerd's proxy metrics, as the caller's proxy reports them (`direction="outbound"`): the inbound side does
+    not name the caller, so there is no callee-side latency."""
+    by = "sum by (deployment, dst_deployment)"
+    out = 'direction="outbound", dst_deployment!=""'
+    lat = "response_latency_ms"
+    return EdgeMetrics(name="linkerd", client_label="deployment", server_label="dst_deployment",
+                       requests=f"{by} (rate(response_total{{{out}}}[2m]))",
+                       errors=f'{by} (rate(response_total{{{out}, classification="failure"}}[2m]))',
+                       latency_client=f"({by} (rate({lat}_sum{{{out}}}[2m])) / {by} (rate({lat}_count{{{out}}}[2m]))"
+                                      " / 1000)")
+
+
 # What a cluster usually has: Tempo's metrics-generator service graphs (also written by Grafana Alloy and the
-# OpenTelemetry collector's servicegraph connector) and Istio's standard metrics (the source reporter is the caller's
-# sidecar, the destination reporter the callee's). Each is queried only when present.
-BUILTIN_EDGE_METRICS: tuple[EdgeMetrics, ...] = (_tempo(), _istio())
+# OpenTelemetry collector's servicegraph connector), Istio's standard metrics (the source reporter is the caller's
+# sidecar, the destination reporter the callee's) and Linkerd's proxy metrics. Each is queried only when present.
+BUILTIN_EDGE_METRICS: tuple[EdgeMetrics, ...] = (_tempo(), _istio(), _linkerd())
 
 
 class CallGraphConfig(_Strict):

@@ -19,7 +19,8 @@ pytestmark = pytest.mark.prometheus
 
 def _history(end: int) -> str:
     lines = ["# TYPE traces_service_graph_request counter",
-             "# TYPE istio_requests counter"]
+             "# TYPE istio_requests counter",
+             "# TYPE response counter"]
     edges = [("frontend", "checkout"), ("checkout", "payments-api")]
     start = end - 3600
     rows = []
@@ -28,6 +29,9 @@ def _history(end: int) -> str:
             rows.append((f'traces_service_graph_request_total{{client="{c}",server="{s}"}}', (t - start) * 2.0, t))
         rows.append(('istio_requests_total{destination_workload="payments-db",reporter="source",source_workload="payments-api"}',
                      (t - start) * 1.0, t))
+        rows.append(('response_total{classification="success",deployment="cart",direction="outbound",'
+                     'dst_deployment="redis"}', (t - start) * 3.0, t))  # Linkerd, the caller's proxy
+        rows.append(('response_total{deployment="redis",direction="inbound"}', (t - start) * 3.0, t))  # no caller
         rows.append(('traces_service_graph_request_total{client="cart",server="catalog"}', 5.0, t))  # idle edge
     # OpenMetrics wants each series' samples together
     for name in sorted({r[0] for r in rows}):
@@ -36,7 +40,7 @@ def _history(end: int) -> str:
 
 
 async def test_edges_with_traffic_are_discovered_and_merged(real_prometheus):
-    """Tempo and Istio service-graph edges with traffic become dependencies; an idle edge does not."""
+    """Tempo, Istio and Linkerd edges with traffic become dependencies; an idle edge does not."""
     end = int(time.time()) // 60 * 60 - 120
     url = real_prometheus(_history(end))
     window = TimeRange.ending(datetime.fromtimestamp(end, tz=timezone.utc), timedelta(minutes=30))
@@ -44,10 +48,11 @@ async def test_edges_with_traffic_are_discovered_and_merged(real_prometheus):
     async with open_deps(load_settings(None, PROMETHEUS_URL=url), config=cfg) as deps:
         found, live = await probe_edges(deps, window, window.before(timedelta(hours=1)))
         edges = edges_of(found)
-    assert {src.name for src in live} == {"tempo service graphs", "istio"}
-    assert edges == {("frontend", "checkout"), ("checkout", "payments-api"), ("payments-api", "payments-db")}
+    assert {src.name for src in live} == {"tempo service graphs", "istio", "linkerd"}
+    assert edges == {("frontend", "checkout"), ("checkout", "payments-api"), ("payments-api", "payments-db"),
+                     ("cart", "redis")}
     graph = merge_graph(cfg.dependencies(), edges)
-    assert graph["frontend"] == ["checkout"] and graph["cart"] == ["frontend"]
+    assert graph["frontend"] == ["checkout"] and graph["cart"] == ["frontend", "redis"]
     assert graph["payments-api"] == ["payments-db"] and graph["payments-db"] == []
 
 

@@ -107,12 +107,12 @@ async def test_queries_the_bot_does_not_send_are_still_refused(sandbox: Sandbox,
 
 
 async def test_call_graph_queries_answer_no_series(sandbox: Sandbox, http: httpx.AsyncClient) -> None:
-    """Every configured call-graph query (Tempo, Istio) answers 200 with no series: the shop has no service graph,
-    as a Prometheus without Tempo or Istio would say."""
+    """Every configured call-graph query (Tempo, Istio, Linkerd) answers 200 with no series: the shop has no service
+    graph, as a Prometheus without any of them would say."""
     sources = sandbox.config.call_graph.sources
-    assert {s.name for s in sources} == {"tempo service graphs", "istio"}
+    assert {s.name for s in sources} == {"tempo service graphs", "istio", "linkerd"}
     queries = [q for s in sources for q in (s.requests, s.errors, s.latency_client, s.latency_server) if q]
-    assert len(queries) == 8
+    assert len(queries) == 11
     for q in queries:
         assert await _range(http, sandbox, q) == []
         assert await _range(http, sandbox, q.replace(" (", "(")) == []  # whitespace does not matter
