@@ -19,7 +19,8 @@ from sre_bot.sandbox.generate import World
 from sre_bot.sandbox.notifications import notifications
 from sre_bot.sandbox.scenario import load_scenario
 
-__all__ = ["STORM", "TOKEN", "CHANNEL", "storm", "storm_config", "post_all", "eventually", "top_level", "thread"]
+__all__ = ["STORM", "TOKEN", "CHANNEL", "storm", "storm_config", "post_all", "eventually", "top_level", "thread",
+           "alertmanager_config"]
 
 STORM = Path(__file__).with_name("storm.yaml")
 TOKEN = "am-webhook-token"
@@ -62,3 +63,23 @@ def top_level(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def thread(messages: list[dict[str, Any]], ts: str) -> list[dict[str, Any]]:
     return [m for m in messages if m.get("thread_ts") == ts]
+
+
+def alertmanager_config(bot_url: str) -> str:
+    """A real Alertmanager's config that sends every alert to the bot's webhook, grouped by alertname and namespace."""
+    return f"""route:
+  receiver: sre-bot
+  group_by: [alertname, namespace]
+  group_wait: 1s
+  group_interval: 1s
+  repeat_interval: 1h
+receivers:
+  - name: sre-bot
+    webhook_configs:
+      - url: {bot_url}/alertmanager
+        send_resolved: true
+        http_config:
+          authorization:
+            type: Bearer
+            credentials: {TOKEN}
+"""

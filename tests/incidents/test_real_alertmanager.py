@@ -13,27 +13,8 @@ import httpx
 
 from tests.fakes.slack_api import FakeSlack
 from tests.harness import running_bot
-from tests.incidents._storm import CHANNEL, TOKEN, eventually, storm, storm_config, top_level
+from tests.incidents._storm import CHANNEL, TOKEN, alertmanager_config, eventually, storm, storm_config, top_level
 from tests.real_alertmanager import alertmanager
-
-
-def _config(bot_url: str) -> str:
-    return f"""route:
-  receiver: sre-bot
-  group_by: [alertname, namespace]
-  group_wait: 1s
-  group_interval: 1s
-  repeat_interval: 1h
-receivers:
-  - name: sre-bot
-    webhook_configs:
-      - url: {bot_url}/alertmanager
-        send_resolved: true
-        http_config:
-          authorization:
-            type: Bearer
-            credentials: {TOKEN}
-"""
 
 
 def _alerts(world: Any, *, resolve: set[str] | None = None) -> list[dict[str, Any]]:
@@ -59,7 +40,7 @@ async def test_alertmanager_itself_delivers_the_storm(fake_slack: FakeSlack, tmp
     """Alertmanager groups and posts; the bot answers each notification 200 and ends with two incidents."""
     world, _ = storm()
     async with running_bot(fake_slack, config=storm_config(), SRE_BOT_ALERTMANAGER_TOKEN=TOKEN) as bot:
-        with alertmanager(tmp_path, _config(bot.url)) as am:
+        with alertmanager(tmp_path, alertmanager_config(bot.url)) as am:
             async with httpx.AsyncClient(timeout=5) as client:
                 (await client.post(f"{am}/api/v2/alerts", json=_alerts(world))).raise_for_status()
                 await eventually(lambda: len(top_level(fake_slack.messages(CHANNEL))) == 2, timeout=30,

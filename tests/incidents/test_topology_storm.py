@@ -18,30 +18,11 @@ from sre_bot.config import Config
 from tests.actions._support import ask
 from tests.fakes.slack_api import FakeSlack
 from tests.harness import running_bot
-from tests.incidents._storm import CHANNEL, TOKEN, eventually, storm_config, top_level
+from tests.incidents._storm import CHANNEL, TOKEN, alertmanager_config, eventually, storm_config, top_level
 from tests.incidents.test_topology_discover import tempo_history
 from tests.real_alertmanager import alertmanager
 
 pytestmark = pytest.mark.prometheus
-
-
-def _am_config(bot_url: str) -> str:
-    return f"""route:
-  receiver: sre-bot
-  group_by: [alertname, namespace]
-  group_wait: 1s
-  group_interval: 1s
-  repeat_interval: 1h
-receivers:
-  - name: sre-bot
-    webhook_configs:
-      - url: {bot_url}/alertmanager
-        send_resolved: true
-        http_config:
-          authorization:
-            type: Bearer
-            credentials: {TOKEN}
-"""
 
 
 def _no_depends_on() -> Config:
@@ -77,7 +58,7 @@ async def test_alertmanager_storm_is_grouped_by_the_discovered_call_graph(real_p
     cfg = _no_depends_on()
     assert cfg.dependencies() == {s.name: [] for s in cfg.services}
     async with running_bot(fake_slack, config=cfg, SRE_BOT_ALERTMANAGER_TOKEN=TOKEN, PROMETHEUS_URL=url) as bot:
-        with alertmanager(tmp_path, _am_config(bot.url)) as am:
+        with alertmanager(tmp_path, alertmanager_config(bot.url)) as am:
             async with httpx.AsyncClient(timeout=5) as client:
                 (await client.post(f"{am}/api/v2/alerts", json=_alerts())).raise_for_status()
                 await eventually(lambda: len(top_level(fake_slack.messages(CHANNEL))) >= 2, timeout=30,
