@@ -28,16 +28,24 @@ def _series(bins: Sequence[Mapping[str, Any]]) -> tuple[list[float], list[float]
     return ([(b["lo"] + b["hi"]) / 2 for b in used], [b["accuracy"] for b in used], [b["count"] for b in used])
 
 
-def reliability_png(calibration: Mapping[str, Any], path: Path, *, title: str) -> str | None:
-    """Write the diagram to `path`; None on success, else the reason it was not written."""
-    if not calibration.get("points"):
-        return "no answer stated a confidence"
+def _pyplot() -> Any | None:
+    """matplotlib's pyplot on the file-only backend; None without matplotlib."""
     try:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
+        return None
+    return plt
+
+
+def reliability_png(calibration: Mapping[str, Any], path: Path, *, title: str) -> str | None:
+    """Write the diagram to `path`; None on success, else the reason it was not written."""
+    if not calibration.get("points"):
+        return "no answer stated a confidence"
+    plt = _pyplot()
+    if plt is None:
         return _NO_MATPLOTLIB
     fig, ax = plt.subplots(figsize=(5.5, 5.8), dpi=110)
     try:
@@ -94,12 +102,8 @@ def risk_coverage_png(series: Mapping[str, Sequence[SelectiveRow]], path: Path, 
     drawn = {name: pts for name, pts in drawn.items() if pts}
     if not drawn:
         return "no answer stated a confidence"
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
+    plt = _pyplot()
+    if plt is None:
         return _NO_MATPLOTLIB
     fig, ax = plt.subplots(figsize=(5.5, 5.8), dpi=110)
     try:
