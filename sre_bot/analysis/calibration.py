@@ -31,10 +31,11 @@ from typing import Any, Literal
 
 __all__ = ["CalibrationPoint", "ReliabilityBin", "Calibration", "Method", "METHODS", "RANK_FEATURES",
            "ranking_features", "fit_method", "brier", "expected_calibration_error", "reliability_bins",
-           "choose_calibration", "MIN_POINTS", "MIN_FEEDBACK_POINTS", "BINS", "SHOWN"]
+           "choose_calibration", "MIN_POINTS", "MIN_FEEDBACK_POINTS", "BINS", "SHOWN", "TEAM_SOURCE"]
 
 MIN_POINTS = 8  # fewer points than this: `fit` gives the identity
 MIN_FEEDBACK_POINTS = 30  # a team's own feedback recalibrates from this many votes (with both outcomes)
+TEAM_SOURCE = "team's feedback"  # the source of a team's recalibration (what `Calibration.fit` is for)
 BINS = 10
 SHOWN = 1  # candidates of each ranking the calibration is fitted on: the top one (what "was it right" scores)
 _EPS = 1e-4

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
-from ..analysis.calibration import Calibration, CalibrationPoint, choose_calibration
+from ..analysis.calibration import TEAM_SOURCE, Calibration, CalibrationPoint, choose_calibration
 from ..deps import Deps
 from ..investigation import ENGINE_VERSION
 from ..services.answer import investigation_reply, library_calibration
@@ -28,7 +28,6 @@ from .model import CALIBRATION_HISTORY, AnswerDraft, AnswerHypothesis
 __all__ = ["TEAM_SOURCE", "team_calibration", "calibration_in_use", "answer_draft",
            "for_feedback"]
 
-TEAM_SOURCE = "team's feedback"
 _MAX_POINTS = 2000
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..actions.suggest import engine_suggestions
-from ..analysis.calibration import Calibration
+from ..analysis.calibration import TEAM_SOURCE, Calibration
 from ..investigation import Investigation
 from .confidence import shipped_calibration
 from .reply import Reply, Section, md_escape
@@ -30,7 +30,7 @@ library_calibration = shipped_calibration  # the calibration shipped with the pa
 
 
 def _team(cal: Calibration | None) -> Calibration | None:
-    return cal if cal is not None and cal.method == "platt" else None
+    return cal if cal is not None and cal.method == "platt" and cal.source == TEAM_SOURCE else None
 
 
 def _title(question: str) -> str:
