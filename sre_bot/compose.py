@@ -26,6 +26,7 @@ from .errors import ConfigError, UsageError
 from .links import Links
 from .metrics import Metrics
 from .runbooks.loader import build_library
+from .services.confidence import calibration_for
 from .services.offload import Offload, default_processes
 from .settings import Settings
 from .windows import parse_duration
@@ -70,6 +71,7 @@ async def open_deps(
         default_window = parse_duration(settings.default_window)
     except UsageError as e:
         raise ConfigError(f"invalid settings: SRE_BOT_DEFAULT_WINDOW: {e}") from None
+    calibration_for(settings)  # a team's calibration file that cannot be read stops the start, not an answer
     m = metrics or Metrics()
     s = settings
     async with AsyncExitStack() as stack:
