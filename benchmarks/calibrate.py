@@ -118,16 +118,8 @@ def nezha_questions(path: Path) -> list[Question]:
 
 
 def _risk_coverage(points: list[CalibrationPoint], total: int) -> list[dict[str, Any]]:
-    try:
-        from sre_bot.evaluation.selective import risk_coverage
-    except ImportError:  # the report module is newer than this checkout: a plain table instead
-        rows = []
-        for t in (0.0, 0.2, 0.4, 0.5, 0.6, 0.8, 0.9):
-            got = [p for p in points if p.confidence >= t]
-            rows.append({"threshold": t, "answered": len(got), "coverage": len(got) / total if total else None,
-                         "right": sum(p.correct for p in got),
-                         "accuracy": sum(p.correct for p in got) / len(got) if got else None})
-        return rows
+    from sre_bot.evaluation.selective import risk_coverage
+
     return [r.to_dict() for r in risk_coverage(points, total)]
 
 
@@ -178,16 +170,19 @@ def render(doc: dict[str, Any]) -> str:
             lines.append(f"| {r['threshold']:.1f} | {r['answered']} | {_f(r['coverage'], 2)} | {r['right']} | "
                          f"{_f(r['accuracy'], 2)} |")
         lines.append("")
-    for d, png in doc.get("diagrams", {}).items():
-        lines.append(f"Reliability diagram, {d}: `{png}`")
+    for d, png in doc.get("diagrams", {}).items():  # reliability per dataset, then risk–coverage
+        lines.append(f"Plot, {d}: `{png}`")
     return "\n".join(lines) + "\n"
 
 
 def _diagrams(doc: dict[str, Any], out: Path) -> dict[str, str]:
-    try:
-        from sre_bot.evaluation.diagram import reliability_png
-    except ImportError:
-        return {}
+    """A reliability diagram per dataset, and one risk–coverage plot with a line per dataset (held out)."""
+    from sre_bot.evaluation.diagram import reliability_png, risk_coverage_png
+    from sre_bot.evaluation.selective import SelectiveRow
+
+    def shown(path: Path) -> str:
+        return str(path.relative_to(REPO_ROOT) if path.resolve().is_relative_to(REPO_ROOT) else path)
+
     made = {}
     for d, s in doc["per_dataset"].items():
         h = s["held_out"]
@@ -196,7 +191,12 @@ def _diagrams(doc: dict[str, Any], out: Path) -> dict[str, str]:
         path = out / f"calibration-{d.lower().replace(' ', '-')}.png"
         cal = {"points": h["points"], "right": h["right"], "brier": h["brier"], "ece": h["ece"], "bins": h["bins"]}
         if reliability_png(cal, path, title=f"{d}, held out ({doc['chosen']})") is None:
-            made[d] = str(path.relative_to(REPO_ROOT) if path.resolve().is_relative_to(REPO_ROOT) else path)
+            made[d] = shown(path)
+    path = out / "calibration-risk-coverage.png"
+    series = {d: [SelectiveRow.from_dict(r) for r in s["risk_coverage"]] for d, s in doc["per_dataset"].items()}
+    if risk_coverage_png(series, path, title=f"Held out ({doc['chosen']}): accuracy at or above each confidence") \
+            is None:
+        made["risk–coverage, every dataset"] = shown(path)
     return made
 
 
