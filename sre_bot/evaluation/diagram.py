@@ -40,6 +40,15 @@ def _pyplot() -> Any | None:
     return plt
 
 
+def _save(fig: Any, ax: Any, path: Path) -> None:
+    """The legend under the plot, a light grid, and the file (no timestamp or version: the same data, the same file)."""
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), fontsize=8, frameon=False)
+    ax.grid(alpha=0.3)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, metadata={"Software": None})
+
+
 def reliability_png(calibration: Mapping[str, Any], path: Path, *, title: str) -> str | None:
     """Write the diagram to `path`; None on success, else the reason it was not written."""
     if not calibration.get("points"):
@@ -68,11 +77,7 @@ def reliability_png(calibration: Mapping[str, Any], path: Path, *, title: str) -
         ax.set_ylabel("share right (top service = true root)")
         ax.set_title(f"{title}\n{calibration['points']} answers that named a cause, {calibration['right']} right",
                      fontsize=10)
-        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), fontsize=8, frameon=False)
-        ax.grid(alpha=0.3)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.tight_layout()
-        fig.savefig(path, metadata={"Software": None})  # no timestamp or version: the same data, the same file
+        _save(fig, ax, path)
     finally:
         plt.close(fig)
     return None
@@ -119,11 +124,7 @@ def risk_coverage_png(series: Mapping[str, Sequence[SelectiveRow]], path: Path, 
         ax.set_xlabel("coverage (share of the questions answered at or above the threshold)")
         ax.set_ylabel("accuracy (share of those answers right)")
         ax.set_title(title, fontsize=10)
-        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), fontsize=8, frameon=False)
-        ax.grid(alpha=0.3)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.tight_layout()
-        fig.savefig(path, metadata={"Software": None})  # no timestamp or version: the same data, the same file
+        _save(fig, ax, path)
     finally:
         plt.close(fig)
     return None
