@@ -21,7 +21,9 @@ _HEADER = re.compile(r"^#\s*(\w+):\s*(.+?)\s*$")
 
 
 def default_prompts_dir() -> Path:
-    return Path(__file__).resolve().parents[2] / "prompts"
+    from ..resources import prompts_dir
+
+    return prompts_dir()
 
 
 @dataclass(frozen=True)
