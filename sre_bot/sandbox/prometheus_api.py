@@ -2,10 +2,12 @@
 
 `query_table.QueryTable` says which queries those are and which series each gives: every service's signal
 queries, the scope queries that fetch one signal for many services (one series per service, labelled by the
-grouping labels), the call-graph queries (no series: the shop has no service graph), and `up` / `up{...}`. Any
-other query gets Prometheus's own `bad_data` envelope (HTTP 400) saying this is the simulator and what it answers.
-Values are the generated signals sampled at the asked times; bodies, numbers and errors are shaped like
-Prometheus 2.42's.
+grouping labels), the call-graph queries (no series: the shop has no service graph), and `up` / `up{...}`. Other
+queries get what a real Prometheus would answer: PromQL that does not parse, its `bad_data` envelope (HTTP 400)
+with the parse error (`query_table.syntax_error`; on `/query` prefixed `invalid parameter "query": `, on
+`/query_range` not, as 2.42 does); valid PromQL, no series (HTTP 200) with a `warnings` entry, the API's own field,
+saying this is the simulator and what it answers. Values are the generated signals sampled at the asked times;
+bodies, numbers and errors are shaped like Prometheus 2.42's.
 """
 
 from __future__ import annotations
@@ -30,8 +32,11 @@ def _error(message: str, *, status: int = 400, kind: str = "bad_data") -> web.Re
     return json_response({"status": "error", "errorType": kind, "error": message}, status=status)
 
 
-def _success(data: Any) -> web.Response:
-    return json_response({"status": "success", "data": data})
+def _success(data: Any, warning: str | None = None) -> web.Response:
+    body: dict[str, Any] = {"status": "success", "data": data}
+    if warning:
+        body["warnings"] = [warning]
+    return json_response(body)
 
 
 def create_app(world: World, config: Config) -> web.Application:
@@ -50,7 +55,7 @@ def create_app(world: World, config: Config) -> web.Application:
         except ValueError as e:
             return _error(f'invalid parameter "time": {e}')
         try:
-            series = table.resolve(p.get("query", ""))
+            series, warning = table.lookup(p.get("query", ""))
         except ValueError as e:
             return _error(f'invalid parameter "query": {e}')
         result = []
@@ -58,7 +63,7 @@ def create_app(world: World, config: Config) -> web.Application:
             v = value_of(svc, sig, t)
             if v is not None:
                 result.append({"metric": labels, "value": [prom_time(t), prom_value(v)]})
-        return _success({"resultType": "vector", "result": result})
+        return _success({"resultType": "vector", "result": result}, warning)
 
     async def query_range(request: web.Request) -> web.Response:
         p = await params(request)
@@ -78,9 +83,9 @@ def create_app(world: World, config: Config) -> web.Application:
             return _error("exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query "
                           "resolution (?step=XX)")
         try:
-            series = table.resolve(p.get("query", ""))
+            series, warning = table.lookup(p.get("query", ""))
         except ValueError as e:
-            return _error(f'invalid parameter "query": {e}')
+            return _error(str(e))  # a range query's parse error has no `invalid parameter` prefix in 2.42
         result = []
         for labels, svc, sig in series:
             if not world.has(svc, sig):
@@ -88,7 +93,7 @@ def create_app(world: World, config: Config) -> web.Application:
             points = world.sample(svc, sig, start, end, step)
             if points:
                 result.append({"metric": labels, "values": [[prom_time(t), prom_value(v)] for t, v in points]})
-        return _success({"resultType": "matrix", "result": result})
+        return _success({"resultType": "matrix", "result": result}, warning)
 
     def label_values(name: str) -> list[str]:
         svcs = [s.name for s in world.services]
@@ -98,10 +103,7 @@ def create_app(world: World, config: Config) -> web.Application:
             "instance": [labels["instance"] for labels, _ in table.up_series()],
             "code": ["200", "500"],
             "le": [prom_value(b) for b in BUCKETS] + ["+Inf"],
-            "__name__": sorted(["up", "http_requests_total", "http_request_duration_seconds_bucket",
-                                "http_request_duration_seconds_count", "http_request_duration_seconds_sum",
-                                "container_cpu_usage_seconds_total", "container_memory_working_set_bytes",
-                                *(c.gauge for c in world.scenario.signals.values() if c.gauge)]),
+            "__name__": table.metric_names(),
         }
         return sorted(set(values.get(name, [])))
 

@@ -17,14 +17,15 @@ WINDOW = TimeRange.ending(NOW, timedelta(hours=1))
 
 
 async def test_prometheus_backend_reads_signals_and_hears_refusals(sandbox: Sandbox) -> None:
-    """PrometheusBackend gets the checkout error-ratio series; a foreign query becomes QueryRejected."""
+    """PrometheusBackend gets the checkout error-ratio series; a foreign query no series; bad PromQL QueryRejected."""
     prom = PrometheusBackend(sandbox.urls.prometheus, timeout=5)
     try:
         q = sandbox.config.signal_queries(sandbox.config.service("checkout"))[1].query
         (series,) = await prom.query_range(q, WINDOW)
         assert len(series.points) > 50 and series.values[0] < 0.01 < 0.08 < series.values[-1]
-        with pytest.raises(QueryRejected, match="sre-bot sandbox simulator"):
-            await prom.query_range("sum(rate(foo[5m]))", WINDOW)
+        assert await prom.query_range("sum(rate(foo[5m]))", WINDOW) == []
+        with pytest.raises(QueryRejected, match="unclosed left parenthesis"):
+            await prom.query_range("sum(rate(foo[5m])", WINDOW)
         assert await prom.ping() == "2.42.0"
     finally:
         prom.close()
