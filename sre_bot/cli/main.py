@@ -10,9 +10,13 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from .. import __version__
 from ..errors import ConfigError, UsageError
+
+if TYPE_CHECKING:
+    from ..settings import Settings
 
 __all__ = ["main"]
 
@@ -87,6 +91,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def _quiet_logging(settings: Settings | None = None, fmt: str = "console") -> None:
+    """A one-shot command's logging: warnings and errors only, unless SRE_BOT_LOG_LEVEL says otherwise (debug shows
+    every library's lines too). The answer is alone on stdout, stderr empty when all goes well."""
+    from ..logging import configure_logging, one_shot_level
+    from ..settings import load_settings
+
+    if settings is None:
+        try:
+            settings = load_settings()
+        except ConfigError:  # the command reports bad settings itself when it needs them
+            configure_logging("warning", fmt)
+            return
+    configure_logging(one_shot_level(settings.log_level, "log_level" in settings.model_fields_set), fmt)
+
+
 async def _run(args: argparse.Namespace) -> int:
     from ..logging import configure_logging
     from ..settings import load_settings
@@ -94,7 +113,7 @@ async def _run(args: argparse.Namespace) -> int:
     if args.command == "demo":
         from .demo import run_demo
 
-        configure_logging("warning", "console")
+        _quiet_logging()
         return await run_demo(scenario=args.scenario)
     if args.command == "sandbox":
         from .demo import run_sandbox
@@ -104,13 +123,13 @@ async def _run(args: argparse.Namespace) -> int:
     if args.command == "correlate":
         from .correlate import run_correlate
 
-        if args.discover:
-            configure_logging("warning", "console")
+        _quiet_logging()
         return await run_correlate(args.files, as_json=args.json, config_path=args.config, discover=args.discover,
                                    show_graph=args.show_graph)
     if args.command == "runbook":
         from .runbook import run_check
 
+        _quiet_logging()
         return run_check(args.path, config_path=args.config)
     if args.command == "eval" and args.history:
         from ..feedback.report import parse_days
@@ -118,17 +137,21 @@ async def _run(args: argparse.Namespace) -> int:
 
         if args.paths:
             raise UsageError("--history reads the bot's store, not scenarios: give no PATH")
-        configure_logging("warning", "console")
-        return await run_history(load_settings(), days=parse_days(args.days, usage="--days"), as_json=args.json)
+        settings = load_settings()
+        _quiet_logging(settings)
+        return await run_history(settings, days=parse_days(args.days, usage="--days"), as_json=args.json)
     if args.command == "eval":
         from .eval import DEFAULT_NOW, run_eval
 
-        configure_logging("warning", "console")
+        _quiet_logging()
         return await run_eval(args.paths, use_llm=not args.no_llm, as_json=args.json, out_dir=args.out,
                               only=args.only, thresholds=args.thresholds, check=not args.no_thresholds,
                               now=args.now or DEFAULT_NOW)
     settings = load_settings()
-    configure_logging(settings.log_level, settings.log_format)
+    if args.command == "serve":  # a service: its own INFO lines are its operations record
+        configure_logging(settings.log_level, settings.log_format)
+    else:  # doctor, ask, audit export: the answer alone on stdout
+        _quiet_logging(settings, settings.log_format)
     if args.command == "doctor":
         from .doctor import doctor
 
