@@ -144,6 +144,24 @@ class ProposedAction(BaseModel):
         args = ", ".join(f"{k}={v}" for k, v in self.args.items() if v is not None)
         return f"{self.action}({args})"
 
+    def command(self) -> str:
+        """The `/sre run` line that asks for this action (the service first, as people type it)."""
+        words = [self.action]
+        for k, v in self.args.items():
+            if v is None:
+                continue
+            if isinstance(v, dict):  # a silence's matchers
+                words += [f"{mk}={_quoted(str(mv))}" for mk, mv in v.items()]
+            elif k == "service":
+                words.insert(1, str(v))
+            else:
+                words.append(f"{k}={_quoted(str(v))}")
+        return "/sre run " + " ".join(words)
+
+
+def _quoted(v: str) -> str:
+    return f'"{v}"' if not v or any(c.isspace() for c in v) else v
+
 
 def catalog_summary(webhooks: Mapping[str, str] | None = None) -> str:
     """One line per action with its argument names, for prompts and help text; `webhooks`: the configured webhook

@@ -46,6 +46,11 @@ def _parser() -> argparse.ArgumentParser:
     sb.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     sb.add_argument("--port", type=int, default=9990, help="first port; the four servers use port..port+3")
     sb.add_argument("--write-config", metavar="FILE", help="also write the matching sre-bot.yaml to FILE")
+    sb.add_argument("--approver", action="append", default=[], metavar="USER_ID",
+                    help="with --write-config: a Slack member id (U…) who may approve actions (repeatable)")
+    sb.add_argument("--channel", help="with --write-config: the incident channel (id or #name; default #incidents)")
+    sb.add_argument("--send-alerts", metavar="URL", help="replay the scenario's alert storm into a running bot's "
+                                                          "POST /alertmanager (token: SRE_BOT_ALERTMANAGER_TOKEN)")
     corr = sub.add_parser("correlate", help="replay Alertmanager alerts from files and print the incidents they make")
     corr.add_argument("files", nargs="+", metavar="FILE",
                       help="webhook v4 body, a JSON list of them, or a list of /api/v2/alerts alerts")
@@ -61,6 +66,10 @@ def _parser() -> argparse.ArgumentParser:
     rb_check = rb_sub.add_parser("check", help="report every problem in runbook files (file, step, reason)")
     rb_check.add_argument("path", nargs="?", default=None, help="a folder or a file (default: runbooks.dir)")
     rb_check.add_argument("--config", help="the YAML config (http allow-list, webhooks; default: SRE_BOT_CONFIG)")
+    rb_run = rb_sub.add_parser("run", help="run a runbook's read-only steps against your systems and print the "
+                                           "findings (audited; a fix it finds is printed, not requested)")
+    rb_run.add_argument("name", help="the runbook's name (`/sre runbook list` or `sre-bot runbook check`)")
+    rb_run.add_argument("service", nargs="?", default=None, help="the service it checks, when it checks one")
     ev = sub.add_parser("eval", help="run scenarios with ground truth through the bot and score its answers")
     ev.add_argument("paths", nargs="*", metavar="PATH",
                     help="a folder of scenario YAML files, a file, or a shipped name (default: every shipped one)")
@@ -119,13 +128,23 @@ async def _run(args: argparse.Namespace) -> int:
         from .demo import run_sandbox
 
         configure_logging("info", "auto")
-        return await run_sandbox(args.scenario, host=args.host, port=args.port, write_config=args.write_config)
+        import os
+
+        return await run_sandbox(args.scenario, host=args.host, port=args.port, write_config=args.write_config,
+                                 approvers=args.approver, channel=args.channel, send_alerts=args.send_alerts,
+                                 alert_token=os.environ.get("SRE_BOT_ALERTMANAGER_TOKEN"))
     if args.command == "correlate":
         from .correlate import run_correlate
 
         _quiet_logging()
         return await run_correlate(args.files, as_json=args.json, config_path=args.config, discover=args.discover,
                                    show_graph=args.show_graph)
+    if args.command == "runbook" and args.runbook_command == "run":
+        from .runbook import run_runbook
+
+        settings = load_settings()
+        configure_logging(settings.log_level, settings.log_format)
+        return await run_runbook(settings, args.name, args.service)
     if args.command == "runbook":
         from .runbook import run_check
 

@@ -1,4 +1,5 @@
 """`sre-bot runbook check [PATH] [--config sre-bot.yaml]`: check runbook files the way the bot does at start.
+`sre-bot runbook run NAME [SERVICE]`: run one from the terminal (below).
 
 Every problem is printed on its own line with its file, step and reason (an unknown tool, a bad template variable,
 an action not in the catalog, a write-capable or shell-looking step, a URL outside `runbooks.http_allow`, ...).
@@ -16,8 +17,9 @@ from typing import TextIO
 from ..config import Config, load_config
 from ..errors import UsageError
 from ..runbooks.loader import check_runbooks, runbook_files
+from ..settings import Settings
 
-__all__ = ["run_check"]
+__all__ = ["run_check", "run_runbook"]
 
 
 def _config(config_path: str | None) -> Config:
@@ -26,6 +28,7 @@ def _config(config_path: str | None) -> Config:
     from ..settings import load_settings
 
     return load_config(load_settings().config_path)
+
 
 
 def run_check(path: str | None, *, config_path: str | None = None, out: TextIO = sys.stdout) -> int:
@@ -48,3 +51,32 @@ def run_check(path: str | None, *, config_path: str | None = None, out: TextIO =
     print(f"{len(good)} runbook(s) valid; {len(problems)} problem(s) in {bad_files} of {len(files)} file(s)"
           + ("; the bot refuses to start until they are fixed" if problems else ""), file=out)
     return 1 if problems else 0
+
+
+async def run_runbook(settings: Settings, name: str, service: str | None, *, out: TextIO = sys.stdout) -> int:
+    """Run one runbook's read-only steps against the configured systems and print the finished run.
+
+    The run is audited in the bot's store (SRE_BOT_DB_URL) as the terminal's user, like a run from Slack. A fix it
+    finds is not requested from here (nobody could click Approve in a terminal): it is printed with the `/sre run`
+    line that asks for it in Slack. Exit 0 when every step ran, 1 when a step could not check, 2 for a mistake."""
+    import getpass
+
+    from ..compose import open_deps
+    from ..runbooks.report import run_reply
+    from ..runbooks.runner import execute_run
+    from ..services.caller import Caller
+    from ..services.runbook_commands import prepare_run, resolve_run
+    from .console import _show
+
+    user = getpass.getuser()
+    caller = Caller(user=f"cli:{user}", user_name=user, channel="cli")
+    async with open_deps(settings, use_store=True) as deps:
+        if not len(deps.runbooks):
+            raise UsageError("no runbooks are loaded: set `runbooks.dir` in the config (SRE_BOT_CONFIG) to a folder "
+                             "of runbook files; the shipped examples are in runbooks/")
+        req = await resolve_run(deps, name, service)
+        state = prepare_run(deps, req, caller)
+        state = await execute_run(deps, state, svc=req.svc, caller=caller, propose_fixes=False,
+                                  trigger={"kind": "cli", "text": f"runbook run {name} {service or ''}".strip()})
+    _show(run_reply(state), out)
+    return 1 if state.outcome == "incomplete" else 0

@@ -210,7 +210,7 @@ class IncidentWorkflow:
         store, now = self._store, self.deps.clock()
         assert s.channel is not None
         target = self.target(s)
-        investigating = self.deps.config.incidents.investigate and target is not None and s.investigated_root is None
+        investigating = self.wants_investigation(s) and s.investigated_root is None  # never for one already over
         numbers = await self._numbers(s)
         if s.message_ts is None:
             await store.incidents.start_post(s.key, now=now)

@@ -106,7 +106,7 @@ async def _notes(deps: Deps, state: RunState) -> None:
 
 
 async def _remedies(deps: Deps, state: RunState, caller: Caller, trigger: dict[str, Any],
-                    svc: ServiceConfig | None) -> None:
+                    svc: ServiceConfig | None, *, propose_fixes: bool = True) -> None:
     rb, found = state.runbook, {s.step.id for s in state.findings}
     wanted = [r for r in rb.remediation
               if (set(r.if_found) <= found if r.if_found else state.outcome == "cause_found")]
@@ -127,9 +127,10 @@ async def _remedies(deps: Deps, state: RunState, caller: Caller, trigger: dict[s
         except (UsageError, TemplateProblem) as e:
             state.remedies.append(RemedyRun(r.action, r.action, "unsupported", note=str(e)))
             continue
-        if deps.store is None:
+        if deps.store is None or not propose_fixes:
+            why = "this surface has no store" if deps.store is None else "nothing is requested from a terminal"
             state.remedies.append(RemedyRun(r.action, proposal.describe(), "suggest",
-                                            note="this surface has no store: ask with `/sre run` in Slack"))
+                                            note=f"{why}: ask for it in Slack with `{proposal.command()}`"))
             continue
         proposed = await propose(
             deps, proposal, source={"kind": "runbook", "runbook": rb.name, "digest": rb.digest, "run_id": state.id,
@@ -152,8 +153,11 @@ def _outcome(state: RunState) -> None:
 
 
 async def execute_run(deps: Deps, state: RunState, *, svc: ServiceConfig | None, caller: Caller,
-                      trigger: dict[str, Any], on_update: OnUpdate | None = None) -> RunState:
-    """Run `state`'s steps (it comes from `run.new_run`); returns it finished. Needs the store for the audit."""
+                      trigger: dict[str, Any], on_update: OnUpdate | None = None,
+                      propose_fixes: bool = True) -> RunState:
+    """Run `state`'s steps (it comes from `run.new_run`); returns it finished. Needs the store for the audit.
+    `propose_fixes=False` (a terminal, where nobody can click): a fix found is suggested with the `/sre run` line
+    that asks for it, never recorded as a request."""
     rb = state.runbook
 
     async def changed() -> None:
@@ -180,7 +184,7 @@ async def execute_run(deps: Deps, state: RunState, *, svc: ServiceConfig | None,
         await changed()
     _outcome(state)
     await _notes(deps, state)
-    await _remedies(deps, state, caller, trigger, svc)
+    await _remedies(deps, state, caller, trigger, svc, propose_fixes=propose_fixes)
     state.finished_at = deps.clock()
     await audit(deps, "runbook_finished", f"runbook {rb.name}: {state.outcome}"
                 + (f" — {state.cause}" if state.cause else ""), actor=caller.user, run_id=state.id,

@@ -1,19 +1,26 @@
 """The sre-bot configuration that matches a scenario, so the bot and the simulated shop agree on names.
 
 `sandbox_config(scenario)` gives the `Config` (services with namespace, depends_on, tier, argocd_app; the
-scenario's extra signals); `config_yaml(config)` writes it as an `sre-bot.yaml` a team can keep and edit.
+scenario's extra signals); `with_every_section(config, …)` adds what the rest of the product needs to be tried
+(the shipped runbooks, approvers and action policies, an incident channel); `config_yaml(config)` writes it as an
+`sre-bot.yaml` a team can keep and edit.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import yaml
 
+from ..actions.config import ActionPolicy, ActionsConfig, Approvers
 from ..config import Config, Defaults, ServiceConfig
+from ..incidents.config import IncidentsConfig
+from ..runbooks.config import RunbooksConfig
 from .scenario import Scenario
 
-__all__ = ["sandbox_config", "config_yaml"]
+__all__ = ["sandbox_config", "with_every_section", "config_yaml"]
 
 
 def sandbox_config(scenario: Scenario) -> Config:
@@ -36,6 +43,21 @@ def sandbox_config(scenario: Scenario) -> Config:
         },
         services=services,
     )
+
+
+def with_every_section(config: Config, *, runbooks_dir: Path, approvers: Sequence[str] = (),
+                       incidents_channel: str | None = None) -> Config:
+    """`config` with runbooks, actions and incidents filled in, so every feature can be tried against the sandbox.
+
+    `approvers`: Slack member ids (U…) who may approve; with none, actions are only suggested (the bot says so).
+    Every action waits for a click (`approve`, the default), but a sync, which is only suggested."""
+    actions = ActionsConfig(approvers=Approvers(users=list(approvers)),
+                            policies={"argocd.sync": ActionPolicy(autonomy="suggest")})
+    return config.model_copy(update={
+        "runbooks": RunbooksConfig(dir=runbooks_dir),
+        "actions": actions,
+        "incidents": IncidentsConfig(channel=incidents_channel, every="5s"),
+    })
 
 
 def config_yaml(config: Config, *, header: str | None = None) -> str:

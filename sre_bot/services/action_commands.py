@@ -19,6 +19,7 @@ from ..actions.deps import ActionDeps
 from ..actions.executor import EXECUTION_TIMEOUT
 from ..deps import Deps
 from ..errors import UsageError
+from ..store.records import ActionRequest
 from .caller import Caller
 from .names import known_services
 from .reply import Reply, md_escape
@@ -82,13 +83,24 @@ async def run_action(deps: Deps, args: str, caller: Caller | None) -> Reply:
                  text=proposed.note or "turned off in the config", ephemeral=True)
 
 
+def _who(r: ActionRequest) -> str:
+    if r.requested_by:
+        return f"<@{r.requested_by}>"
+    return f"the {r.source.get('kind', 'bot')}" + (" (an incident's investigation)" if r.thread_ts else "")
+
+
+def _where(channel: str) -> str:
+    """A channel id as a Slack link; a channel configured by name (`#incidents`) as written."""
+    return f"<#{channel}>" if channel[:1] in ("C", "G") and channel.isalnum() else md_escape(channel)
+
+
 async def list_actions(deps: Deps) -> Reply:
     actions = ActionDeps.of(deps)
     now = actions.clock()
     pending = await actions.store.pending(now)
     stuck = await actions.store.stuck(now, EXECUTION_TIMEOUT)
     killed = await kill_switch_state(actions)
-    lines = [f"• `{r.action}` {md_escape(r.preview[:140])} — requested by <@{r.requested_by}> in <#{r.channel}>, "
+    lines = [f"• `{r.action}` {md_escape(r.preview[:140])} — requested by {_who(r)} in {_where(r.channel)}, "
              f"expires {r.expires_at:%H:%M} UTC" for r in pending]
     lines += [f"• ⚠️ `{r.action}` approved by <@{r.decided_by}> has been executing since {r.started_at:%H:%M} UTC "
               "with no recorded outcome: check the target" for r in stuck]

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from ..feedback.model import AnswerDraft
 from ..models import Evidence, TimeRange
+from ..runbooks.match import Match
 from ..store.records import ActionRequest
 
 __all__ = ["Section", "Reply", "gaps_of", "md_escape"]
@@ -45,6 +46,7 @@ class Reply(BaseModel):
     requests: list[ActionRequest] = Field(default_factory=list)  # proposals to post with Approve / Reject
     request_notes: dict[str, str] = Field(default_factory=dict)  # request id -> a line to show with it
     answer: AnswerDraft | None = None  # an investigation answer's claims, stored with its feedback buttons
+    runbooks: list[Match] = Field(default_factory=list)  # runbooks that match; Slack posts them with "Run it"
 
     @property
     def evidence(self) -> list[Evidence]:

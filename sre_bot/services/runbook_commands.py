@@ -135,4 +135,5 @@ def with_runbook_suggestions(deps: Deps, reply: Reply, inv: Investigation) -> Re
              f"({', '.join(m.reasons)}): run it? `/sre runbook {m.runbook} {m.service or '<service>'}`"
              for m in matches]
     return reply.model_copy(update={"sections": [*reply.sections, Section(title="Runbooks that match",
-                                                                          note="\n".join(lines))]})
+                                                                          note="\n".join(lines))],
+                                    "runbooks": matches})

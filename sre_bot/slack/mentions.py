@@ -18,6 +18,7 @@ from .approvals import post_request
 from .dedupe import SeenEvents, StoreSeenEvents
 from .feedback import render_answer
 from .render import looking_blocks
+from .runbooks import post_runbook_suggestions
 from .text import unescape
 from .usergroups import GroupMembership
 
@@ -84,6 +85,9 @@ def register(app: AsyncApp, deps: Deps, seen: SeenEvents | StoreSeenEvents, grou
                     await post_request(client, deps, req, note=reply.request_notes.get(req.id))
                 except (UsageError, StoreError) as e:
                     log.warning("approval request not posted", request_id=req.id, error=str(e))
+            if reply.runbooks:  # "runbook X matches: run it?" with a Run it button, in the answer's thread
+                await post_runbook_suggestions(client, deps, channel=channel, thread_ts=thread,
+                                               matches=reply.runbooks)
         elapsed = time.monotonic() - started
         deps.metrics.requests.labels("slack", "mention", outcome).inc()
         deps.metrics.request_seconds.labels("slack", "mention").observe(elapsed)
