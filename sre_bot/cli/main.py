@@ -143,7 +143,7 @@ async def _run(args: argparse.Namespace) -> int:
         from .runbook import run_runbook
 
         settings = load_settings()
-        configure_logging(settings.log_level, settings.log_format)
+        _quiet_logging(settings)
         return await run_runbook(settings, args.name, args.service)
     if args.command == "runbook":
         from .runbook import run_check
