@@ -7,13 +7,15 @@ Checked in README.md and docs/*.md:
   is one of its sub-subcommands where it has them (`sre-bot audit export`);
 - every `/sre <verb>` is in the verb registry;
 - every `SRE_BOT_*` or `*_URL` variable is a field of `Settings`;
-- docs/configuration.md's environment table lists every `Settings` field, in order, with its default;
+- docs/configuration.md's environment table lists every `Settings` field, in order, with its default, and is what
+  `docs/settings_table.py` prints;
 - the README stays under 300 lines.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import re
 from pathlib import Path
 
@@ -165,6 +167,16 @@ def test_configuration_table_lists_every_setting_with_its_default() -> None:
     expected = [(str(f.validation_alias), _shown_default(f.get_default(call_default_factory=True)))
                 for f in Settings.model_fields.values()]
     assert listed == expected
+
+
+def test_configuration_table_is_the_generated_one() -> None:
+    """The environment table in docs/configuration.md is exactly what `docs/settings_table.py` prints."""
+    spec = importlib.util.spec_from_file_location("settings_table", ROOT / "docs" / "settings_table.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    text = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
+    assert module.table() in text, "regenerate it: .venv/bin/python docs/settings_table.py"
 
 
 def test_readme_stays_short() -> None:
