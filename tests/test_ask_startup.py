@@ -31,11 +31,12 @@ def test_importing_the_cli_imports_no_heavy_package(tmp_path: Path) -> None:
 
 
 def test_ask_without_a_key_never_imports_the_model_client(tmp_path: Path) -> None:
-    """A whole `ask --json` with no key and no backends answers without importing anthropic, slack or the store."""
+    """A whole `ask --json` with no key (and a Prometheus that refuses connections) answers without importing
+    anthropic, slack or the store."""
     code = ("import io, contextlib\nfrom sre_bot.cli.main import main\nbuf = io.StringIO()\n"
             "with contextlib.redirect_stdout(buf):\n    rc = main(['ask', '--json', 'why is x slow?'])\n"
             "assert rc == 0 and '\"answered_by\": \"engine\"' in buf.getvalue(), buf.getvalue()[:500]\n")
-    loaded = _modules_after(code, tmp_path)
+    loaded = _modules_after(code, tmp_path, PROMETHEUS_URL="http://127.0.0.1:9")
     assert not loaded & set(HEAVY), sorted(loaded & set(HEAVY))
 
 

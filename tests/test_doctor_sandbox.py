@@ -29,12 +29,14 @@ async def test_doctor_checks_the_model_without_spending_tokens(fake_slack, tmp_p
     from tests.fakes.anthropic_api import FakeAnthropic
 
     monkeypatch.chdir(tmp_path)
-    with FakeAnthropic() as model:
-        for name, code_expected, words in (("claude-sonnet-5-5", 0, "key works; model claude-sonnet-5-5"),
-                                           ("gpt-9", 1, "model 'gpt-9' not found")):
-            settings = load_settings(None, ANTHROPIC_API_KEY="k", ANTHROPIC_BASE_URL=model.url, ANTHROPIC_MODEL=name)
-            out = io.StringIO()
-            code = await doctor(settings, out)
-            line = next(x for x in out.getvalue().splitlines() if " anthropic " in x)
-            assert code == code_expected and words in line, out.getvalue()
-        assert model.bodies == []
+    async with Sandbox(load_scenario()) as sb:  # something to investigate: without it doctor says nothing is set
+        with FakeAnthropic() as model:
+            for name, code_expected, words in (("claude-sonnet-5-5", 0, "key works; model claude-sonnet-5-5"),
+                                               ("gpt-9", 1, "model 'gpt-9' not found")):
+                settings = load_settings(None, ANTHROPIC_API_KEY="k", ANTHROPIC_BASE_URL=model.url,
+                                         ANTHROPIC_MODEL=name, **sb.urls.as_env())
+                out = io.StringIO()
+                code = await doctor(settings, out)
+                line = next(x for x in out.getvalue().splitlines() if " anthropic " in x)
+                assert code == code_expected and words in line, out.getvalue()
+            assert model.bodies == []

@@ -1,4 +1,5 @@
-"""`sre-bot doctor`: one line per system — ok, or what is wrong and how to fix it."""
+"""`sre-bot doctor`: one line per system — ok, or what is wrong and how to fix it. With no system to investigate
+configured it says so, with the next step, and exits 1: an empty setup is not a healthy one."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from ..compose import open_deps
 from ..config import load_config
 from ..errors import ConfigError
 from ..llm.client import check_model
-from ..services.health import Check, check_backends
+from ..services.health import TO_SET, Check, check_backends, nothing_to_investigate
 from ..settings import Settings
 from ..slack.doctor import check_slack
 
@@ -68,7 +69,8 @@ async def _store_check(settings: Settings) -> Check:
 
 
 async def doctor(settings: Settings, out: TextIO = sys.stdout) -> int:
-    """Exit 0 when everything configured works, 1 otherwise (unconfigured optional systems are not failures)."""
+    """Exit 0 when everything configured works, 1 otherwise (unconfigured optional systems are not failures, but
+    no system to investigate at all is)."""
     checks = [_config_check(settings)]
     checks += await check_slack(settings)
     if checks[0].ok:
@@ -79,5 +81,12 @@ async def doctor(settings: Settings, out: TextIO = sys.stdout) -> int:
     for c in checks:
         print(format_check(c), file=out)
     failed = [c for c in checks if c.configured and not c.ok]
+    if nothing_to_investigate(settings):
+        slack = "" if settings.slack_bot_token else ", then SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET to answer in Slack"
+        print(f"\n{len(failed)} problem(s), and nothing configured: no system to investigate.\n"
+              if failed else "\nNothing configured: no system to investigate.", file=out)
+        print(f"  Next: {TO_SET}{slack}; run `sre-bot doctor` again once they are set.\n"
+              f"  Or try it first: `sre-bot demo` (a simulated shop: no credentials, no servers).", file=out)
+        return 1
     print(f"\n{len(failed)} problem(s)." if failed else "\nAll configured systems look good.", file=out)
     return 1 if failed else 0

@@ -1,4 +1,5 @@
-"""Is each configured system reachable? Used by `/readyz` and `sre-bot doctor`."""
+"""Is each configured system reachable? Used by `/readyz` and `sre-bot doctor`; and is anything configured at all
+(`nothing_to_investigate`, used by `doctor` and `ask`, so that an empty setup is never mistaken for a healthy one)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,12 @@ from dataclasses import dataclass
 
 from ..deps import Deps
 from ..errors import BackendError
+from ..settings import Settings
 
-__all__ = ["Check", "check_backends", "FIX"]
+__all__ = ["Check", "check_backends", "FIX", "SYSTEMS", "TO_SET", "nothing_to_investigate"]
+
+SYSTEMS = ("prometheus", "loki", "argocd", "alertmanager")
+TO_SET = "set PROMETHEUS_URL (metrics), and LOKI_URL, ARGOCD_URL, ALERTMANAGER_URL for logs, deploys and alerts"
 
 FIX = {
     "prometheus": "check PROMETHEUS_URL (and PROMETHEUS_TOKEN if it needs auth)",
@@ -45,3 +50,10 @@ async def check_backends(deps: Deps) -> list[Check]:
         _ping("argocd", deps.argocd, timeout),
         _ping("alertmanager", deps.alertmanager, timeout),
     ))
+
+
+def nothing_to_investigate(settings: Settings) -> str | None:
+    """None when at least one system an investigation reads is set; else what to set, and how to try the bot."""
+    if any(getattr(settings, f"{name}_url") is not None for name in SYSTEMS):
+        return None
+    return f"nothing is configured to investigate: {TO_SET} — or try `sre-bot demo` to see the bot on a simulated shop"

@@ -1,9 +1,10 @@
 """A mention ("@sre-bot why is payments-api slow?"): run a verb when it starts with one, otherwise investigate.
 
-A question that names no service investigates every configured service; with none configured or discovered, the
-help text explains what to ask. A mention inside a thread the bot already answered continues that investigation
-(the thread's conversation is kept in the store when there is one, so another replica or a restarted bot continues
-it too); two mentions in one thread take turns.
+A greeting or thanks gets a short reply; a question naming no known service but a word close to one gets "did you
+mean" (`services/understand.py`). A question that names no service investigates every configured service; with
+none configured or discovered, the help text explains what to ask. A mention inside a thread the bot already
+answered continues that investigation (the thread's conversation is kept in the store when there is one, so another
+replica or a restarted bot continues it too); two mentions in one thread take turns.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from .names import find_service, known_services
 from .proposals import propose_from_answer
 from .reply import Reply, Section
 from .runbook_commands import with_runbook_suggestions
+from .understand import understand, understood_reply
 
 __all__ = ["answer_mention"]
 
@@ -35,6 +37,8 @@ async def answer_mention(deps: Deps, text: str, *, thread: str | None = None,
     first = text.split(maxsplit=1)[0].lower() if text else ""
     if first.lstrip("/") in REGISTRY:
         return await run_command(deps, text.lstrip("/"), caller)
+    if text and (said := understand(text, {s.name: s.name for s in deps.config.services})).kind == "greeting":
+        return understood_reply(said)  # "thanks!", "hi", "👍": a short reply, not an investigation
     conversations = deps.llm.conversations if deps.llm is not None else None
     turn: AbstractAsyncContextManager[None] = conversations.lock(thread) if conversations else nullcontext()
     waits = conversations is not None and conversations.busy(thread)
@@ -46,6 +50,8 @@ async def answer_mention(deps: Deps, text: str, *, thread: str | None = None,
         with extended(deps.settings.answer_deadline_s) if waits else nullcontext():
             follow_up = conversations is not None and await conversations.exists(thread, now=deps.clock())
             names = await known_services(deps)
+            if text and (said := understand(text, names)).kind == "unknown_service":
+                return understood_reply(said)  # "I don't know `chekout`. Did you mean `checkout`?"
             if not text or (not follow_up and find_service(text, names) is None and not deps.config.services):
                 return await run_command(deps, "help")
             explained = await explain(deps, text, thread=thread, progress=progress, names=names)
