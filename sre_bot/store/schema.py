@@ -30,7 +30,8 @@ from sqlalchemy.engine import Dialect
 
 __all__ = ["metadata", "action_requests", "audit", "flags", "seen_events", "alert_inbox", "incidents",
            "incident_alerts", "incident_events", "leases", "UTCDateTime", "JSONDoc",
-           "answers", "answer_actions", "feedback", "autonomy_overrides", "conversations"]
+           "answers", "answer_actions", "feedback", "autonomy_overrides", "conversations", "cases",
+           "deploy_verdicts"]
 
 metadata = MetaData()
 
@@ -261,4 +262,46 @@ conversations = Table(
     Column("expires_at", UTCDateTime, nullable=False),
     Index("ix_conversations_expires_at", "expires_at"),
     Index("ix_conversations_updated_at", "updated_at"),
+)
+
+# Incident memory: one row per confirmed cause (a "Right cause?" yes, "the real cause was…", or an approved action that
+# succeeded and was followed by recovery). `fingerprint` is what a new investigation is compared with (services and
+# their anomalous signals with directions, alert names, new log templates, deploys, the cause kind); `fix` the action
+# that ran, its approver and outcome, and the time to recovery. `status`: active, or forgotten by a person (the row
+# stays, for the audit); `version` makes a correction a compare-and-set.
+cases = Table(
+    "cases", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("occurred_at", UTCDateTime, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("service", Text, nullable=False),
+    Column("cause_kind", String(32), nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("source", JSONDoc, nullable=False),
+    Column("fingerprint", JSONDoc, nullable=False),
+    Column("fix", JSONDoc),
+    Column("version", Integer, nullable=False),
+    Index("ix_cases_service", "service"),
+    Index("ix_cases_occurred_at", "occurred_at"),
+)
+
+# Bad-change detection: one verdict per completed Argo CD sync (app, the sync's time), healthy / suspicious / bad,
+# with the statistics and quoted evidence in `doc`; the rollback request it proposed and the message it posted.
+deploy_verdicts = Table(
+    "deploy_verdicts", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("app", Text, nullable=False),
+    Column("service", Text),
+    Column("revision", Text, nullable=False),
+    Column("synced_at", UTCDateTime, nullable=False),
+    Column("checked_at", UTCDateTime, nullable=False),
+    Column("verdict", String(16), nullable=False),
+    Column("doc", JSONDoc, nullable=False),
+    Column("request_id", String(64)),
+    Column("channel", Text),
+    Column("message_ts", Text),
+    Index("ix_deploy_verdicts_app_synced", "app", "synced_at", unique=True),
+    Index("ix_deploy_verdicts_checked_at", "checked_at"),
 )
