@@ -11,8 +11,6 @@ under CI it fails them.
 
 from __future__ import annotations
 
-import copy
-import os
 import re
 import subprocess
 from collections.abc import Iterator
@@ -25,84 +23,21 @@ import yaml
 
 from sre_bot.config import parse_config
 from sre_bot.settings import load_settings
+from tests.deploy.chart import (
+    CHART,
+    CRDS,
+    FULL,
+    ROOT,
+    RULES,
+    SECRET_SETTINGS,
+    SQLITE,
+    container,
+    env_of,
+    merged,
+    one,
+    render,
+)
 from tests.realprom import require_binaries
-
-ROOT = Path(__file__).resolve().parents[2]
-CHART = ROOT / "deploy" / "helm" / "sre-bot"
-RULES = ROOT / "deploy" / "prometheus" / "sre-bot-rules.yml"
-SECRET_SETTINGS = {"SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "ANTHROPIC_API_KEY",
-                   "PROMETHEUS_TOKEN", "LOKI_TOKEN", "ARGOCD_TOKEN", "SRE_BOT_DB_URL", "SRE_BOT_ALERTMANAGER_TOKEN",
-                   "SRE_BOT_ALERTMANAGER_PASSWORD", "SRE_BOT_WEBHOOK_SECRETS"}
-CRDS = {"ServiceMonitor", "PrometheusRule"}
-# Several replicas on PostgreSQL with every optional object on: the deployment the chart is for.
-FULL = {"replicaCount": 3, "existingSecret": "sre-bot-credentials", "database": {"urlSecretKey": "SRE_BOT_DB_URL"},
-        "serviceMonitor": {"enabled": True, "labels": {"release": "kube-prometheus-stack"}},
-        "prometheusRule": {"enabled": True}, "networkPolicy": {"enabled": True},
-        "ingress": {"enabled": True, "className": "nginx", "host": "sre-bot.example.org",
-                    "tls": [{"secretName": "sre-bot-tls", "hosts": ["sre-bot.example.org"]}]},
-        "env": {"PROMETHEUS_URL": "http://prometheus-operated.monitoring:9090", "SRE_BOT_LOG_LEVEL": "debug"}}
-SQLITE = {"replicaCount": 1, "database": {"urlSecretKey": ""}, "persistence": {"enabled": True}}
-
-
-def _require(module: str, package: str) -> ModuleType:
-    try:
-        return __import__(module)
-    except ImportError:
-        msg = f"{package} is not installed (pip install {package})"
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(f"{msg}; CI is set, so the Helm chart checks must run", pytrace=False)
-        pytest.skip(msg)
-
-
-@pytest.fixture(scope="module")
-def helm() -> ModuleType:
-    return _require("helm_python", "helm-python-sdk")
-
-
-@pytest.fixture(scope="module")
-def kv() -> ModuleType:
-    return _require("kubernetes_validate", "kubernetes-validate")
-
-
-def render(helm: ModuleType, values: dict[str, Any], out: Path, *, name: str = "sre-bot",
-           namespace: str = "ops") -> list[dict[str, Any]]:
-    """`helm template NAME CHART --namespace NS -f values` into `out`, parsed."""
-    with helm.Chart.load(str(CHART)) as chart:
-        rendered: dict[str, str] = chart.render(values, name=name, namespace=namespace)
-    docs = []
-    for path, text in sorted(rendered.items()):
-        target = out / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8")
-        if not path.endswith(".yaml"):
-            continue
-        docs.extend(d for d in yaml.safe_load_all(text) if d)
-    return docs
-
-
-def one(docs: list[dict[str, Any]], kind: str, name: str | None = None) -> dict[str, Any]:
-    found = [d for d in docs if d["kind"] == kind and (name is None or d["metadata"]["name"] == name)]
-    assert len(found) == 1, f"{len(found)} {kind} {name or ''}"
-    return found[0]
-
-
-def container(docs: list[dict[str, Any]]) -> dict[str, Any]:
-    pod = one(docs, "Deployment")["spec"]["template"]["spec"]
-    assert len(pod["containers"]) == 1
-    c: dict[str, Any] = pod["containers"][0]
-    return c
-
-
-def env_of(docs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    return {e["name"]: e for e in container(docs)["env"]}
-
-
-def merged(*layers: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for layer in layers:
-        for k, v in layer.items():
-            out[k] = merged(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else copy.deepcopy(v)
-    return out
 
 
 @pytest.mark.parametrize("values", [{}, FULL, SQLITE, {"slack": {"mode": "socket"}}],
