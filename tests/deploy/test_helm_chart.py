@@ -276,3 +276,16 @@ def test_chart_runs_as_the_image_user() -> None:
     values = yaml.safe_load((CHART / "values.yaml").read_text(encoding="utf-8"))
     assert values["podSecurityContext"]["runAsUser"] == int(uid.group(1))
     assert values["podSecurityContext"]["runAsGroup"] == int(uid.group(1))
+
+
+def test_the_readme_example_values_render(helm: ModuleType, tmp_path: Path) -> None:
+    """deploy/README.md's values-prod.yaml lints, renders, and its `config` is one the bot accepts."""
+    text = (ROOT / "deploy" / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"```yaml\n   # values-prod\.yaml\n(.*?)   ```", text, re.S)
+    assert block, "the README no longer has the values-prod.yaml example"
+    values = yaml.safe_load("\n".join(line[3:] for line in block.group(1).splitlines()))
+    report = helm.lint(str(CHART), values, strict=True, namespace="ops")
+    assert report["errors"] == [] and all(m["severity"] <= 1 for m in report["messages"]), report
+    docs = render(helm, values, tmp_path)
+    assert one(docs, "Deployment")["spec"]["replicas"] == values["replicaCount"]
+    parse_config(yaml.safe_load(one(docs, "ConfigMap", "sre-bot")["data"]["sre-bot.yaml"]), source="README example")
