@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["metric_names", "SCRAPE_SERIES"]
+__all__ = ["metric_names", "label_names", "SCRAPE_SERIES", "TARGET_LABELS"]
 
 # Series Prometheus makes itself for every scrape target: the rules may use them beside the bot's own.
 SCRAPE_SERIES = frozenset({"up"})
+# Labels every scraped series gets from its target.
+TARGET_LABELS = frozenset({"job", "instance"})
 
 _STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`')
 _MATCHERS = re.compile(r"\{[^{}]*\}")
@@ -44,4 +46,22 @@ def metric_names(expr: str) -> set[str]:
         if call or name.lower() in _KEYWORDS:
             continue
         names.add(name)
+    return names
+
+
+_MATCHER_LABEL = re.compile(r"([a-zA-Z_][a-zA-Z0-9_]*)\s*(?:=~|!~|!=|=)")
+_GROUPING_LABELS = re.compile(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\(([^()]*)\)")
+
+
+def label_names(expr: str) -> set[str]:
+    """The label names `expr` matches on (`{name="…"}`) or groups by (`by (…)`, `on (…)`, …)."""
+    m = _LABEL_VALUES.match(expr)
+    if m:
+        expr = m.group("selector")
+    text = _STRINGS.sub('""', expr)
+    names = set()
+    for matchers in _MATCHERS.findall(text):
+        names.update(_MATCHER_LABEL.findall(matchers))
+    for grouped in _GROUPING_LABELS.findall(text):
+        names.update(n.strip() for n in grouped.split(",") if n.strip())
     return names

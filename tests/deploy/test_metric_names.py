@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.deploy.promql import SCRAPE_SERIES, metric_names
+from sre_bot.metrics import Metrics
+from tests.deploy.promql import SCRAPE_SERIES, TARGET_LABELS, label_names, metric_names
 from tests.fakes.slack_api import FakeSlack
 from tests.harness import running_bot
 
@@ -65,6 +66,29 @@ def test_extractor_finds_names_and_skips_functions_labels_and_numbers() -> None:
     assert metric_names("sum(rate(c_total[1m])) * 60") == {"c_total"}
 
 
+def test_label_extractor_finds_matchers_and_groupings() -> None:
+    """The label extractor reads matcher names and grouping lists, not label values or metric names."""
+    assert label_names('sum by (job, le) (rate(a_total{kind=~"b|c", outcome!="x{y}"}[5m])) / on (job) b') == {
+        "job", "le", "kind", "outcome"}
+    assert label_names('label_values(up{job="$job"}, instance)') == {"job"}
+
+
+def bot_labels() -> dict[str, set[str]]:
+    """Label names of each sample name the bot's registry serves. prometheus_client lists a labelled metric's
+    label names only once it has a child, so each family gets one child here (placeholder values)."""
+    m = Metrics()
+    families = [getattr(m, f) for f in ("requests", "request_seconds", "backend_seconds", "backend_errors",
+                                        "llm_tokens", "llm_answers", "llm_grounding", "actions", "action_refusals")]
+    for family in families:
+        child = family.labels(*["x"] * len(family._labelnames))  # private, but there is no public accessor
+        (child.observe if hasattr(child, "observe") else child.inc)(1)
+    labels: dict[str, set[str]] = {}
+    for family in m.registry.collect():
+        for sample in family.samples:
+            labels.setdefault(sample.name, set()).update(sample.labels)
+    return labels
+
+
 def test_the_bot_serves_its_documented_metrics(scraped: str) -> None:
     """The scrape lists the metric families of sre_bot/metrics.py (a sanity check of what the next tests use)."""
     names = served_names(scraped)
@@ -85,3 +109,20 @@ def test_every_metric_referenced_is_served(scraped: str, source: str) -> None:
         if names - served:
             unknown[where] = sorted(names - served)
     assert not unknown, f"metrics the bot does not serve: {unknown}"
+
+
+@pytest.mark.parametrize("source", ["rules", "dashboard"])
+def test_every_label_referenced_exists_on_its_metrics(source: str) -> None:
+    """Every label an expression matches on or groups by is a label of one of its metrics (or `job`/`instance`,
+    which the scrape adds), so a misspelt label cannot silently select nothing."""
+    labels = bot_labels()
+    assert set(labels) >= {"sre_bot_requests_total", "sre_bot_request_duration_seconds_bucket"}
+    exprs = rule_exprs() if source == "rules" else dashboard_exprs()
+    wrong = {}
+    for where, expr in exprs:
+        known = set(TARGET_LABELS)
+        for name in metric_names(expr):
+            known |= labels.get(name, set())
+        if label_names(expr) - known:
+            wrong[where] = sorted(label_names(expr) - known)
+    assert not wrong, f"labels the metrics do not have: {wrong}"
