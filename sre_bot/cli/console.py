@@ -26,9 +26,8 @@ from ..services.caller import Caller
 from ..services.commands import run_command
 from ..services.mention import answer_mention
 from ..services.reply import Reply
-from ..slack.render import render_reply
-from ..slack.text import blocks_to_text
 from ..store.records import ActionRequest
+from ..terminal import render_terminal
 
 __all__ = ["ask_console", "repl", "play_script", "Console", "Step", "PROMPT", "LineReader", "Decision"]
 
@@ -50,8 +49,8 @@ async def ask_console(deps: Deps, line: str, *, caller: Caller | None = None) ->
 
 
 def _show(reply: Reply, out: TextIO) -> None:
-    _, blocks = render_reply(reply)
-    print(blocks_to_text(blocks), file=out)
+    # links numbered and listed at the end; requests: `Console.handle` shows each itself
+    print(render_terminal(reply, ansi=out.isatty(), requests=False), file=out)
     print(file=out)
 
 

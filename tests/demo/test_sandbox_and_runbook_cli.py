@@ -114,7 +114,7 @@ async def test_runbook_run_from_the_terminal(tmp_path, shop):
     code, out, err = await _runbook_cli(tmp_path, shop, "db-connection-pool", "payments-db")
     assert code == 0, err
     assert "Root cause found" in out and "too many clients" in out
-    assert "ask for it in Slack with `/sre run argocd.rollback checkout`" in out
+    assert "ask for it in Slack with `/sre run argocd.rollback checkout`" in " ".join(out.split())  # wrapped at 100
     assert err == ""  # quiet: the answer only
     store = await open_store(f"sqlite+aiosqlite:///{tmp_path}/b.db")
     try:
