@@ -21,6 +21,7 @@ from ..services.health import nothing_to_investigate
 from ..services.names import known_services
 from ..services.understand import understand
 from ..settings import Settings
+from ..terminal import render_terminal
 from ..windows import parse_duration, parse_time
 
 __all__ = ["ask"]
@@ -54,9 +55,5 @@ async def ask(settings: Settings, question: str, *, at: str | None = None, windo
         json.dump(data, out, indent=2)
         print(file=out)
     else:
-        from ..slack.render import render_reply  # Block Kit (slack_sdk) only for the text answer
-        from ..slack.text import blocks_to_text
-
-        _, blocks = render_reply(done.reply)
-        print(blocks_to_text(blocks), file=out)
+        print(render_terminal(done.reply, ansi=out.isatty()), file=out)
     return 0
