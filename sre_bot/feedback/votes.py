@@ -13,6 +13,7 @@ from datetime import timedelta
 
 from ..actions.approvals import audit
 from ..deps import Deps
+from ..services import memory
 from ..store.feedback import StoredAnswer, Vote
 from .model import VERDICTS
 from .stepdown import StepDown, check_step_down
@@ -83,6 +84,7 @@ async def record_vote(deps: Deps, *, answer_id: str, verdict: str, voter: str, v
     changed = " (your vote replaces your earlier one)" if vote.votes > 1 else ""
     thanks = f"Thanks: recorded *{verdict}* for this answer{changed}. Votes so far: {so_far}."
     steps = await check_step_down(deps, answer.actions, channel=answer.channel, answer_id=answer.id)
+    await memory.on_vote(deps, answer, vote)  # a "yes" makes the answer a case of the incident memory
     return VoteResult(answer=answer, vote=vote, thanks=thanks, step_downs=steps)
 
 
@@ -99,4 +101,5 @@ async def record_real_cause(deps: Deps, *, answer_id: str, voter: str, voter_nam
         return "Vote on the answer first (Yes, Partly or No); the real cause goes with your vote."
     await audit(deps, "feedback_cause", f"answer {answer_id[:8]}: the real cause was {text[:200]}", actor=voter,
                 user_name=voter_name, answer_id=answer_id, verdict=vote.verdict, real_cause=text)
+    await memory.on_real_cause(deps, answer_id, vote, text)  # the case of the incident memory, with this cause
     return None

@@ -26,6 +26,7 @@ from ..windows import format_duration, looks_like_window, parse_window
 from .accuracy_commands import accuracy_command, autonomy_command
 from .action_commands import killswitch, list_actions, run_action, show_audit
 from .caller import Caller
+from .history_commands import history_verb
 from .incident_commands import list_incidents, show_incident
 from .reply import Reply, Section, gaps_of
 from .runbook_commands import runbook_command
@@ -218,5 +219,7 @@ REGISTRY = Registry([
          "matched", _accuracy),
     Verb("autonomy", "[<action> <level>]", "each action's autonomy (feedback lowers it); with an action and a "
          "level, raise it back", _autonomy, groups=True),
+    Verb("history", "[service]|forget <id>|correct <id> cause=…", "past incidents whose cause was confirmed, newest "
+         "first; approvers may forget or correct one", history_verb, groups=True),
     Verb("help", "", "this message", _help, instant=True),
 ])

@@ -20,6 +20,7 @@ from ..store.errors import StoreError
 from .caller import Caller
 from .commands import REGISTRY, run_command
 from .explain import explain
+from .memory import with_memory
 from .names import find_service, known_services
 from .proposals import propose_from_answer
 from .reply import Reply, Section
@@ -71,4 +72,5 @@ async def answer_mention(deps: Deps, text: str, *, thread: str | None = None,
     if notes:
         sections.append(Section(title="Suggested actions, not offered for approval", note="\n".join(notes)))
     request_notes = {p.request.id: p.note for p in proposed if p.request is not None and p.note}
-    return reply.model_copy(update={"requests": requests, "sections": sections, "request_notes": request_notes})
+    reply = reply.model_copy(update={"requests": requests, "sections": sections, "request_notes": request_notes})
+    return await with_memory(deps, reply, explained.engine, caller=caller, names=names, question=text)  # "Seen before"

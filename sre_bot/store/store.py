@@ -50,6 +50,7 @@ from ._dialect import (
     upsert,
     write_lock,
 )
+from .cases import CaseStore
 from .conversations import ConversationStore
 from .errors import StoreError
 from .feedback import FeedbackStore
@@ -127,6 +128,7 @@ class Store:
         self.leases = LeaseStore(self)
         self.feedback = FeedbackStore(self)
         self.conversations = ConversationStore(self)
+        self.cases = CaseStore(self)
 
     async def close(self) -> None:
         """Close every pooled connection; later calls raise StoreError."""
