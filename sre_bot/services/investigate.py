@@ -304,8 +304,8 @@ async def _investigate(deps: Deps, question: str, *, at: datetime | None, window
     evidence = _dedupe_not_configured(gathered)
     edge_ev = [*probe_ev, *more_edges]
     edge_ev = [e for e in edge_ev if e.kind != "edge" or e.data["client"] in in_scope or e.data["server"] in in_scope]
-    failing = {e.source for e in [*evidence, *edge_ev]
-               if e.status == "error" and e.data.get("error_kind") != "not_configured"}
+    failing = {e.source for e in [*evidence, *edge_ev]  # a selector matching no stream is a gap, not a failure
+               if e.status == "error" and e.data.get("error_kind") not in ("not_configured", "no_stream")}
     typed = engine_evidence([*evidence, *edge_ev], deps.config)
     result: Analysis = await analyse(deps, engine.analyse, typed, graph=graph, focus=focus,
                                      window=(win.start.timestamp(), win.end.timestamp()), gaps=len(failing))

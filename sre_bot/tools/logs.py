@@ -19,7 +19,7 @@ from ..models import Evidence, LogLine, LogResult, Series, TimeRange, evidence_i
 from ..querylang import quote_value, regex_matcher, render_template
 from ._common import analyse, failure, not_configured
 
-__all__ = ["logql_for", "fetch_logs", "log_lines", "error_templates", "error_shift", "scope_log_shifts"]
+__all__ = ["logql_for", "fetch_logs", "log_lines", "error_templates", "error_shift", "scope_log_shifts", "no_stream"]
 
 
 def logql_for(deps: Deps, svc: ServiceConfig, *, errors_only: bool, text: str | None = None) -> str:
@@ -98,7 +98,8 @@ async def error_templates(deps: Deps, svc: ServiceConfig, window: TimeRange, *, 
 async def error_shift(deps: Deps, svc: ServiceConfig, window: TimeRange, baseline: TimeRange) -> list[Evidence]:
     """Error templates that are new in the window, or jumped in rate, versus the baseline: one item each.
 
-    An empty list means the logs were read and nothing changed; an `error` item means they could not be read."""
+    An empty list means the logs were read and nothing changed; an `error` item means they could not be read, or
+    that no log stream matches the service's selector at all (`no_stream`: a gap, not "logs unchanged")."""
     label = f"{svc.name} error logs"
     if deps.loki is None:
         return [not_configured("loki", "logs", label, service=svc.name)]
@@ -109,6 +110,9 @@ async def error_shift(deps: Deps, svc: ServiceConfig, window: TimeRange, baselin
                                               fetch_logs(deps, logql, window, direction="forward"))
     except BackendError as e:
         return [failure("loki", "logs", label, logql, window, e, service=svc.name)]
+    if not before.lines and not during.lines and not await _has_stream(deps, deps.config.loki_selector(svc),
+                                                                        baseline, window):
+        return [no_stream(deps, svc.name, deps.config.loki_selector(svc), logql, window, baseline)]
     shifts = await analyse(deps, template_shifts, [x.line for x in before.lines], [x.line for x in during.lines],
                            before_minutes=baseline.duration.total_seconds() / 60,
                            during_minutes=window.duration.total_seconds() / 60)
@@ -132,6 +136,40 @@ def _shift_evidence(deps: Deps, service: str, logql: str, window: TimeRange, bas
               "first_seen": first.isoformat(), "baseline_window": {
                   "start": baseline.start.isoformat(), "end": baseline.end.isoformat()}, **(extra or {})},
     )
+
+
+def _whole_step(whole: TimeRange) -> int:
+    return _STEP_S * max(1, math.ceil(whole.duration.total_seconds() / _STEP_S / 10_000))  # Loki: ≤ 11,000 points
+
+
+async def _has_stream(deps: Deps, selector: str, baseline: TimeRange, window: TimeRange) -> bool:
+    """Whether any line of `selector` (error or not) is in Loki over the baseline and the window. Loki answers a
+    selector that matches no stream exactly as one whose streams hold no matching line (an empty result), so this
+    counts every line; when the count cannot be made, the stream is assumed to exist (nothing is claimed)."""
+    assert deps.loki is not None
+    whole = TimeRange(start=baseline.start, end=window.end)
+    step = _whole_step(whole)
+    try:
+        series = await deps.loki.query_range_matrix(f"sum(count_over_time({selector} [{step}s]))", whole, step)
+    except BackendError:
+        return True
+    return any(p.v > 0 for s in series for p in s.points)
+
+
+def no_stream(deps: Deps, service: str, selector: str, logql: str, window: TimeRange, baseline: TimeRange
+              ) -> Evidence:
+    """A gap: no log stream matches the service's selector in Loki over the baseline and the window, so its logs
+    were not read at all (an `error` item of kind `no_stream`: said in the answer's gaps, never "logs unchanged";
+    not a system failure, so it does not lower the answer's confidence)."""
+    whole = TimeRange(start=baseline.start, end=window.end)
+    own = " (its own `loki_selector`)" if deps.config.service(service).loki_selector else \
+        " (or `defaults.loki_labels`)"
+    quote = (f"no log stream matches `{selector}` in Loki in {whole.label()}: check `loki_selector` for {service}"
+             f"{own} in the config, or whether its logs are collected")
+    return Evidence(id=evidence_id("loki", logql, window, f"nostream:{service}"), source="loki", kind="log_shift",
+                    label=f"{service} error logs", query=selector, window=window, quote=quote, status="error",
+                    extra_urls=_links(deps, selector, whole), service=service,
+                    data={"error_kind": "no_stream", "selector": selector})
 
 
 _SCOPE_MAX_LIMIT = 5000  # Loki's default max_entries_limit_per_query
@@ -229,7 +267,7 @@ async def _group_shifts(deps: Deps, shared: dict[str, str], members: dict[str, S
     logql = f"{selector} |~ {quote_value(deps.config.defaults.log_error_filter)}"
     limit = min(_SCOPE_MAX_LIMIT, deps.settings.log_line_limit * len(members))
     whole = TimeRange(start=baseline.start, end=window.end)
-    step = _STEP_S * max(1, math.ceil(whole.duration.total_seconds() / _STEP_S / 10_000))  # Loki: ≤ 11,000 points
+    step = _whole_step(whole)
     # all four at once: the counts need nothing from the lines (one wave, not two)
     before, during, totals, errors = await asyncio.gather(
         deps.loki.query_range(logql, baseline, limit=limit, direction="backward"),
@@ -267,9 +305,13 @@ async def _group_shifts(deps: Deps, shared: dict[str, str], members: dict[str, S
                            {v: [x.line for x in lines_during[v]] for v in members},
                            before_minutes=covered_before, during_minutes=covered_during)
     true_before, true_during = _counts(errors, label, baseline), _counts(errors, label, window)
+    any_line = _counts(totals, label, whole)  # None when the count failed: then nothing is claimed
     out: dict[str, list[Evidence]] = {}
     for value, svc in members.items():
         n_before, n_during = len(lines_before[value]), len(lines_during[value])
+        if any_line is not None and not any_line.get(value) and not n_before and not n_during:
+            out[svc.name] = [no_stream(deps, svc.name, deps.config.loki_selector(svc), logql, window, baseline)]
+            continue
         short = []
         for period, hit, n, true in (("baseline", before.limit_hit, n_before, true_before),
                                      ("window", during.limit_hit, n_during, true_during)):

@@ -95,10 +95,13 @@ async def test_same_shape_as_error_shift(loki_server: FakeLoki, client: httpx.As
 
 
 async def test_no_lines_at_all(loki_server: FakeLoki, client: httpx.AsyncClient) -> None:
-    """With no line anywhere, every service maps to an empty list (logs read, nothing changed)."""
+    """With no line anywhere, no service's selector matches a stream: each gets a `no_stream` gap, not "unchanged"."""
     deps = _deps(loki_server, client, _config())
     found = await scope_log_shifts(deps, deps.config.services, WINDOW, BASELINE)
-    assert found == {"cart": [], "checkout": [], "payments": []}
+    for name in ("cart", "checkout", "payments"):
+        [ev] = found[name]
+        assert ev.status == "error" and ev.data["error_kind"] == "no_stream"
+        assert ev.quote.startswith(f'no log stream matches `{{namespace="shop", app="{name}"}}` in Loki')
 
 
 async def test_template_only_in_baseline_is_not_a_shift(loki_server: FakeLoki, client: httpx.AsyncClient) -> None:
@@ -145,7 +148,9 @@ async def test_empty_baseline_says_it_cannot_judge(loki_server: FakeLoki, client
     [ev] = found["checkout"]
     assert ev.status == "no_data" and ev.kind == "log_shift" and ev.data["kind"] == "unjudged"
     assert "cannot be told new or old" in ev.quote
-    assert found["cart"] == [] and found["payments"] == []
+    assert found["cart"] == []
+    [none] = found["payments"]  # not a line of payments anywhere: its selector matches no stream
+    assert none.data["error_kind"] == "no_stream"
 
 
 async def test_limit_hit_is_said(loki_server: FakeLoki, client: httpx.AsyncClient) -> None:
