@@ -261,10 +261,9 @@ class QueryTable:
     def unknown_note(self) -> str:
         """What the simulator says beside an empty answer to a query it does not know: that it is one, and what it
         does answer."""
+        example = f"; e.g. {self.examples[0]}" if self.examples else ""
         scope = f" (e.g. {self.scope_example})" if self.scope_example else ""
-        return (f"{SIMULATOR}: no series for this query here, because this is not a real Prometheus: it simulates "
-                f"only the queries sre-bot itself sends. Those are the signal queries sre-bot renders from its "
-                f"config (signals {', '.join(self.signal_names)} for services {', '.join(self.service_names)}, "
-                f"e.g. {' or '.join(self.examples)}), the same signals for several of those services at once "
-                f"exactly as sre-bot's scope queries render them{scope}, the call-graph queries (no series: the shop "
-                f"has no service graph) and up / up{{...}}. Metrics it has: {', '.join(self.metric_names())}")
+        return (f"{SIMULATOR}: no series for this query. This is not a real Prometheus: it simulates only the queries "
+                f"sre-bot itself sends, that is each service's signal queries ({', '.join(self.signal_names)}"
+                f"{example}), one signal for several services at once{scope}, the call-graph queries and up{{...}}. "
+                f"Metrics: {', '.join(self.metric_names())}. Services: {', '.join(self.service_names)}")

@@ -124,8 +124,8 @@ async def test_valid_promql_it_does_not_know_gets_no_series_and_a_warning(sandbo
 
 
 async def test_sre_query_in_the_sandbox_is_honest() -> None:
-    """Through the bot: bad PromQL is a gap quoting Prometheus's parse error, unknown valid PromQL is no data, a
-    known query answers series."""
+    """Through the bot: bad PromQL is a gap quoting Prometheus's parse error, unknown valid PromQL is no data with
+    the simulator's warning (what it does answer), a known query answers series."""
     async with bot_on("checkout-bad-deploy") as (_, deps):
         bad = await run_command(deps, "query sum(rate(foo[5m]) 30m", None)
         (ev,) = bad.evidence
@@ -134,9 +134,11 @@ async def test_sre_query_in_the_sandbox_is_honest() -> None:
         unknown = await run_command(deps, "query rate(foo[5m]) 30m", None)
         (ev,) = unknown.evidence
         assert ev.status == "no_data" and not unknown.gaps
+        assert "\nPrometheus warns: sre-bot sandbox simulator: no series for this query" in ev.quote
+        assert "http_requests_total" in ev.quote and ev.data["warnings"] == [ev.quote.split("warns: ", 1)[1]]
         known = await run_command(deps, 'query sum(rate(http_requests_total{service="checkout"}[5m])) 30m', None)
         (ev,) = known.evidence
-        assert ev.status == "ok" and ev.quote.startswith("{} last ")
+        assert ev.status == "ok" and ev.quote.startswith("{} last ") and "warns" not in ev.quote
 
 
 def _real(base: str, path: str, query: str) -> tuple[int, dict[str, Any]]:
@@ -163,3 +165,23 @@ async def test_the_simulator_and_a_real_prometheus_agree(sandbox: Sandbox, http:
                 assert ours.json().get("error") == body.get("error"), (path, query)
                 if status == 200:
                     assert ours.json()["data"]["result"] == body["data"]["result"] == []
+
+
+async def test_the_backend_hands_on_prometheus_warnings(sandbox: Sandbox) -> None:
+    """`query_range_warned` returns the body's `warnings` beside the series; none for a query the simulator knows."""
+    from datetime import timedelta
+
+    from sre_bot.backends import PrometheusBackend
+    from sre_bot.models import TimeRange
+    from tests.sandbox._support import NOW
+
+    prom = PrometheusBackend(sandbox.urls.prometheus, timeout=5)
+    window = TimeRange.ending(NOW, timedelta(hours=1))
+    try:
+        series, warnings = await prom.query_range_warned("rate(foo[5m])", window)
+        assert series == [] and len(warnings) == 1 and warnings[0].startswith("sre-bot sandbox simulator")
+        known = sandbox.config.signal_queries(sandbox.config.service("checkout"))[1].query
+        series, warnings = await prom.query_range_warned(known, window)
+        assert warnings == [] and [s.values for s in series] == [s.values for s in await prom.query_range(known, window)]
+    finally:
+        prom.close()

@@ -78,8 +78,8 @@ async def test_deploys_and_logs_and_query_verbs(fake, shop):
 
 
 async def test_unknown_promql_is_refused_with_the_backends_message(fake, shop):
-    """A query the simulator does not answer comes back as a plain 'rejected' gap, not a crash."""
+    """PromQL that does not parse comes back as a plain 'rejected' gap with Prometheus's parse error, not a crash."""
     async with running_bot(fake, config=shop.config, **shop.urls.as_env()) as bot:
-        await bot.post(slash_command(text="query rate(foo[5m]) 30m", response_url=fake.response_url()))
+        await bot.post(slash_command(text="query sum(rate(foo[5m]) 30m", response_url=fake.response_url()))
         [call] = await fake.wait_for("response_url", timeout=20)
-    assert "rejected" in _text(call.args["blocks"])
+    assert "rejected" in _text(call.args["blocks"]) and "unclosed left parenthesis" in _text(call.args["blocks"])
