@@ -36,7 +36,11 @@ async def ask(settings: Settings, question: str, *, at: str | None = None, windo
     length = parse_duration(window) if window else None
     said = understand(question, {})
     if said.kind == "greeting":
-        print(said.text, file=out)
+        if as_json:
+            json.dump({"question": question, "reply": "greeting", "text": said.text}, out, indent=2)
+            print(file=out)
+        else:
+            print(said.text, file=out)
         return 0
     empty = nothing_to_investigate(settings)
     if empty:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from sre_bot.sandbox.bot_config import config_yaml
@@ -35,6 +36,9 @@ async def test_a_greeting_needs_nothing_configured(tmp_path: Path) -> None:
     assert code == 0, err
     assert out.startswith("You're welcome!") and "why is" in out
     assert err == ""
+    code, out, err = await run_cli("ask", "hi", "--json", env={}, cwd=tmp_path)
+    assert code == 0, err
+    assert json.loads(out)["reply"] == "greeting" and json.loads(out)["text"].startswith("Hi!")
 
 
 async def test_ask_about_an_unknown_service_says_did_you_mean(shop: Sandbox, tmp_path: Path) -> None:
