@@ -213,8 +213,9 @@ def render_terminal(reply: Reply, width: int = 100, *, links: LinkStyle = "list"
         out += _wrap(reply.summary, width)
     if reply.window:
         out.append(f"window {reply.window.label()}")
-    if reply.text:
-        out += ["", *_wrap(plain(reply.text, ansi=ansi).strip("\n"), width)]
+    if reply.text:  # its bullets indented like a section's items
+        text = re.sub(r"^• ", "  • ", plain(reply.text, ansi=ansi).strip("\n"), flags=re.M)
+        out += ["", *_wrap(text, width)]
     for s in reply.sections:
         out += _section(s, reply.window, link_list, width, bold)
     if reply.gaps:

@@ -169,9 +169,11 @@ def _facts(text: str, services: list[str]) -> set[str]:
 
 async def test_nothing_slack_shows_is_lost_in_a_demo_run() -> None:
     """For each reply of the demo's conversation: every number, evidence id and service name in Slack's rendering
-    (flattened) is in the terminal text, every URL is in its link list, and no line but a link is over 100."""
+    (flattened) is in the terminal text, every URL is in its link list, and no line is over 100 columns but a link or
+    a single token longer than that."""
     async with bot_on("checkout-bad-deploy") as (_, deps):
         services = deps.config.service_names
+        compared = 0
         for line in (*DEMO_SCRIPT, "/sre query rate(foo[5m]) 30m", "/sre query sum(rate(foo[5m]) 30m", "/sre help"):
             reply = await ask_console(deps, line)
             _, blocks = render_reply(reply)
@@ -179,14 +181,17 @@ async def test_nothing_slack_shows_is_lost_in_a_demo_run() -> None:
             for style in STYLES:
                 text = render_terminal(reply, links=style)
                 missing = _facts(slack, services) - _facts(text, services)
+                compared += len(_facts(slack, services))
                 assert not missing, (line, style, sorted(missing))
                 body = text.split("\nLinks:\n")[0]
-                assert all(len(ln) <= 100 for ln in body.splitlines()), line
+                # over 100 only for one unbreakable token (here the sandbox's example scope query)
+                assert all(len(ln) <= 100 or " " not in ln.strip() for ln in body.splitlines()), line
             urls = {u.strip("<>") for u in _URL.findall(slack)}
             listed = {ln.split("] ", 1)[1] for ln in render_terminal(reply).split("\nLinks:\n")[-1].splitlines()
                       if ln.startswith("  [")}
             assert urls <= listed, line
             assert "http://" not in render_terminal(reply, links="none"), line
+    assert compared > 300  # the demo's answers are full of numbers, ids and service names
 
 
 @pytest.mark.parametrize("width", [60, 100, 140])
