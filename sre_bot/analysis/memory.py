@@ -187,9 +187,9 @@ def _overlap(a: Mapping[str, float], b: Mapping[str, float]) -> tuple[float, lis
     return math.fsum(min(a.get(k, 0.0), b.get(k, 0.0)) for k in keys) / top, both
 
 
-def _listed(keys: list[str], limit: int = 3) -> str:
+def _listed(keys: list[str], limit: int = 3, width: int = 60) -> str:
     more = f", +{len(keys) - limit} more" if len(keys) > limit else ""
-    return ", ".join(keys[:limit]) + more
+    return ", ".join(k if len(k) <= width else k[:width - 1] + "…" for k in keys[:limit]) + more
 
 
 _NOUNS = {"signals": "anomalous signals", "edges": "call findings", "logs": "new error templates",

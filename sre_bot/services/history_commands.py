@@ -66,7 +66,7 @@ async def history_command(deps: Deps, args: str, caller: Caller | None) -> Reply
             " A case is kept when someone answers *Right cause?* with Yes (or gives the real cause), or when an "
             "approved fix is followed by recovery.")
         return Reply(kind="incidents", title=title, text=text, ephemeral=True)
-    lines = [f"• {case_line(c)} — {md_escape(c.service or 'no service named')}" for c in cases]
+    lines = [f"• {case_line(c, escape=True)} — {md_escape(c.service or 'no service named')}" for c in cases]
     return Reply(kind="incidents", title=f"{title} (newest first, {len(cases)})", text="\n".join(lines),
                  ephemeral=True, footer="`/sre history forget <id>` · `/sre history correct <id> cause=\"…\"`")
 
@@ -114,5 +114,5 @@ async def _change(deps: ActionDeps, verb: str, words: list[str], caller: Caller 
     await audit(deps, f"case_{verb}", f"case #{case.id} {what}", actor=caller.user, user_name=caller.user_name,
                 case=case.id, before={"summary": case.summary, "service": case.service, "status": case.status},
                 after={"summary": done.summary, "service": done.service, "status": done.status})
-    return Reply(kind="incidents", title=f"Case #{case.id} {what.split(':')[0]}", text=case_line(done),
+    return Reply(kind="incidents", title=f"Case #{case.id} {what.split(':')[0]}", text=case_line(done, escape=True),
                  footer=f"by <@{caller.user}>")

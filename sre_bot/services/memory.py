@@ -120,20 +120,22 @@ def _fix_text(fix: dict[str, Any] | None) -> str:
         return "no fix recorded"
     args = fix.get("args") or {}
     target = f" {args['service']}" if args.get("service") else ""
-    who = f" (approved by <@{fix['approved_by']}>)" if fix.get("approved_by") and fix["approved_by"] != "auto" \
-        else " (run automatically)" if fix.get("approved_by") == "auto" else ""
+    approver = fix.get("approved_by_name") or fix.get("approved_by")
+    who = " (run automatically)" if fix.get("approved_by") == "auto" else f" (approved by @{approver})" if approver \
+        else ""
     text = f"fixed by `{fix['action']}{target}`{who}"
     if fix.get("recovered_in_s") is not None:
         text += f", recovered in {max(1, round(fix['recovered_in_s'] / 60))} min"
     return text
 
 
-def case_line(case: Case, similarity: Similarity | None = None) -> str:
+def case_line(case: Case, similarity: Similarity | None = None, *, escape: bool = False) -> str:
     """`#id on 2026-11-03 — <cause>; fixed by `action service` (approved by @x), recovered in 6 min; 0.91 similar
-    because …` (mrkdwn)."""
-    line = f"*#{case.id}* on {case.occurred_at:%Y-%m-%d} — {md_escape(case.summary[:300])}; {_fix_text(case.fix)}"
+    because …`. `escape`: for mrkdwn text (`Reply.text`); a section's note is escaped by the renderer."""
+    esc = md_escape if escape else (lambda t: t)
+    line = f"*#{case.id}* on {case.occurred_at:%Y-%m-%d} — {esc(case.summary[:300])}; {esc(_fix_text(case.fix))}"
     if similarity is not None:
-        line += f"; {similarity.score:.2f} similar because {md_escape(similarity.because())}"
+        line += f"; {similarity.score:.2f} similar because {esc(similarity.because())}"
     return line
 
 
