@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .actions.config import ActionsConfig
 from .analysis.correlation import CorrelationRules
+from .deploys_config import DeploysConfig
 from .errors import ConfigError
 from .incidents.config import IncidentsConfig
 from .querylang import LABEL_NAME_RE, matchers, quote_value, render_template, selector
@@ -224,6 +225,7 @@ class Config(_Strict):
     runbooks: RunbooksConfig = Field(default_factory=RunbooksConfig)  # interactive runbooks: folder, URLs
     incidents: IncidentsConfig = Field(default_factory=IncidentsConfig)  # where incident messages go
     call_graph: CallGraphConfig = Field(default_factory=CallGraphConfig)  # per-edge metrics (Tempo, Istio, own)
+    deploys: DeploysConfig = Field(default_factory=DeploysConfig)  # bad-change detection: a verdict on every sync
 
     @model_validator(mode="after")
     def _check(self) -> Config:

@@ -59,6 +59,7 @@ from .migrate import upgrade_to_head
 from .records import ActionRequest, AuditRecord, Flag
 from .schema import action_requests, alert_inbox, audit, flags
 from .seen import SeenKeys
+from .verdicts import VerdictStore
 
 __all__ = ["Store", "open_store"]
 
@@ -129,6 +130,7 @@ class Store:
         self.feedback = FeedbackStore(self)
         self.conversations = ConversationStore(self)
         self.cases = CaseStore(self)
+        self.verdicts = VerdictStore(self)
 
     async def close(self) -> None:
         """Close every pooled connection; later calls raise StoreError."""
