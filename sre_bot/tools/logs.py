@@ -57,6 +57,9 @@ async def log_lines(deps: Deps, svc: ServiceConfig, window: TimeRange, *, text: 
     base = dict(id=evidence_id("loki", logql, window), source="loki", kind="logs", label=label, query=logql,
                 window=window, extra_urls=_links(deps, logql, window), service=svc.name)
     if not lines:
+        selector = deps.config.loki_selector(svc)
+        if not await _has_stream(deps, selector, window):  # not "no lines matched": nothing to match against
+            return no_stream(deps, svc.name, selector, logql, window, window, kind="logs", label=label)
         return Evidence(**base, quote=f"no log lines matched in {window.label()}", status="no_data")
     total = f"{len(result.lines)}+" if result.limit_hit else str(len(result.lines))
     partial = f"showing {len(lines)} of {total} lines" if len(lines) < len(result.lines) or result.limit_hit else None
@@ -76,6 +79,9 @@ async def error_templates(deps: Deps, svc: ServiceConfig, window: TimeRange, *, 
         return [failure("loki", "logs", label, logql, window, e, service=svc.name)]
     links = _links(deps, logql, window)
     if not result.lines:
+        selector = deps.config.loki_selector(svc)
+        if not await _has_stream(deps, selector, window):
+            return [no_stream(deps, svc.name, selector, logql, window, window, kind="log_template", label=label)]
         return [Evidence(id=evidence_id("loki", logql, window), source="loki", kind="log_template", label=label,
                          query=logql, window=window, quote=f"no error lines in {window.label()}", status="no_data",
                          extra_urls=links, service=svc.name)]
@@ -110,9 +116,10 @@ async def error_shift(deps: Deps, svc: ServiceConfig, window: TimeRange, baselin
                                               fetch_logs(deps, logql, window, direction="forward"))
     except BackendError as e:
         return [failure("loki", "logs", label, logql, window, e, service=svc.name)]
-    if not before.lines and not during.lines and not await _has_stream(deps, deps.config.loki_selector(svc),
-                                                                        baseline, window):
-        return [no_stream(deps, svc.name, deps.config.loki_selector(svc), logql, window, baseline)]
+    whole = TimeRange(start=baseline.start, end=window.end)
+    selector = deps.config.loki_selector(svc)
+    if not before.lines and not during.lines and not await _has_stream(deps, selector, whole):
+        return [no_stream(deps, svc.name, selector, logql, window, whole)]
     shifts = await analyse(deps, template_shifts, [x.line for x in before.lines], [x.line for x in during.lines],
                            before_minutes=baseline.duration.total_seconds() / 60,
                            during_minutes=window.duration.total_seconds() / 60)
@@ -142,12 +149,11 @@ def _whole_step(whole: TimeRange) -> int:
     return _STEP_S * max(1, math.ceil(whole.duration.total_seconds() / _STEP_S / 10_000))  # Loki: ≤ 11,000 points
 
 
-async def _has_stream(deps: Deps, selector: str, baseline: TimeRange, window: TimeRange) -> bool:
-    """Whether any line of `selector` (error or not) is in Loki over the baseline and the window. Loki answers a
-    selector that matches no stream exactly as one whose streams hold no matching line (an empty result), so this
-    counts every line; when the count cannot be made, the stream is assumed to exist (nothing is claimed)."""
+async def _has_stream(deps: Deps, selector: str, whole: TimeRange) -> bool:
+    """Whether any line of `selector` (error or not) is in Loki in `whole`. Loki answers a selector that matches
+    no stream exactly as one whose streams hold no matching line (an empty result), so this counts every line;
+    when the count cannot be made, the stream is assumed to exist (nothing is claimed)."""
     assert deps.loki is not None
-    whole = TimeRange(start=baseline.start, end=window.end)
     step = _whole_step(whole)
     try:
         series = await deps.loki.query_range_matrix(f"sum(count_over_time({selector} [{step}s]))", whole, step)
@@ -156,18 +162,17 @@ async def _has_stream(deps: Deps, selector: str, baseline: TimeRange, window: Ti
     return any(p.v > 0 for s in series for p in s.points)
 
 
-def no_stream(deps: Deps, service: str, selector: str, logql: str, window: TimeRange, baseline: TimeRange
-              ) -> Evidence:
-    """A gap: no log stream matches the service's selector in Loki over the baseline and the window, so its logs
-    were not read at all (an `error` item of kind `no_stream`: said in the answer's gaps, never "logs unchanged";
-    not a system failure, so it does not lower the answer's confidence)."""
-    whole = TimeRange(start=baseline.start, end=window.end)
+def no_stream(deps: Deps, service: str, selector: str, logql: str, window: TimeRange, whole: TimeRange, *,
+              kind: str = "log_shift", label: str | None = None) -> Evidence:
+    """A gap: no log stream matches the service's selector in Loki in `whole` (the baseline and the window), so
+    its logs were not read at all (an `error` item of kind `no_stream`: said in the answer's gaps, never "logs
+    unchanged"; not a system failure, so it does not lower the answer's confidence)."""
     own = " (its own `loki_selector`)" if deps.config.service(service).loki_selector else \
         " (or `defaults.loki_labels`)"
     quote = (f"no log stream matches `{selector}` in Loki in {whole.label()}: check `loki_selector` for {service}"
              f"{own} in the config, or whether its logs are collected")
-    return Evidence(id=evidence_id("loki", logql, window, f"nostream:{service}"), source="loki", kind="log_shift",
-                    label=f"{service} error logs", query=selector, window=window, quote=quote, status="error",
+    return Evidence(id=evidence_id("loki", logql, window, f"nostream:{service}"), source="loki", kind=kind,
+                    label=label or f"{service} error logs", query=selector, window=window, quote=quote, status="error",
                     extra_urls=_links(deps, selector, whole), service=service,
                     data={"error_kind": "no_stream", "selector": selector})
 
@@ -310,7 +315,7 @@ async def _group_shifts(deps: Deps, shared: dict[str, str], members: dict[str, S
     for value, svc in members.items():
         n_before, n_during = len(lines_before[value]), len(lines_during[value])
         if any_line is not None and not any_line.get(value) and not n_before and not n_during:
-            out[svc.name] = [no_stream(deps, svc.name, deps.config.loki_selector(svc), logql, window, baseline)]
+            out[svc.name] = [no_stream(deps, svc.name, deps.config.loki_selector(svc), logql, window, whole)]
             continue
         short = []
         for period, hit, n, true in (("baseline", before.limit_hit, n_before, true_before),

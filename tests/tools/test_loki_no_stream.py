@@ -18,7 +18,7 @@ from sre_bot.sandbox import load_scenario
 from sre_bot.sandbox.bot_config import config_yaml
 from sre_bot.sandbox.server import Sandbox
 from sre_bot.settings import load_settings
-from sre_bot.tools.logs import error_shift, scope_log_shifts
+from sre_bot.tools.logs import error_shift, error_templates, log_lines, scope_log_shifts
 from tests.cli._run import run_cli
 from tests.fakes.loki import FakeLoki
 
@@ -94,3 +94,19 @@ async def test_the_answer_names_the_gap_and_keeps_its_confidence(tmp_path: Path)
     assert "error logs unchanged" not in line
     assert any("error logs unchanged" in c for c in data["checked"] if c.startswith("cart:"))
     assert data["hypotheses"][0]["service"] == "card-gateway" and data["hypotheses"][0]["confidence"] > 0.9
+
+
+async def test_logs_and_templates_tell_no_stream_from_no_match(loki_server: FakeLoki, client: httpx.AsyncClient) -> None:
+    """`/sre logs` and `/sre status` (and the model's tools): a filter that matches nothing is "no lines matched";
+    a selector that matches no stream is a gap naming the selector."""
+    _info(loki_server, {"namespace": "shop", "app": "cart"})
+    deps = _deps(loki_server, client)
+    quiet = await log_lines(deps, deps.config.service("cart"), WINDOW, text="no such words")
+    assert quiet.status == "no_data" and quiet.quote.startswith("no log lines matched")
+    [no_errors] = await error_templates(deps, deps.config.service("cart"), WINDOW)
+    assert no_errors.status == "no_data" and no_errors.quote.startswith("no error lines")
+    gap = await log_lines(deps, deps.config.service("checkout"), WINDOW, text="timeout")
+    assert gap.status == "error" and gap.kind == "logs" and gap.data["error_kind"] == "no_stream"
+    assert gap.quote.startswith('no log stream matches `{namespace="shop", app="checkout"}` in Loki in ')
+    [tgap] = await error_templates(deps, deps.config.service("checkout"), WINDOW)
+    assert tgap.status == "error" and tgap.kind == "log_template" and tgap.data["error_kind"] == "no_stream"
