@@ -18,11 +18,12 @@ at least the kind's `rel` and the absolute change at least its `abs` (and the si
 ratio going from 0.1% to 0.2% is never a finding (below the 1-point floor), however significant.
 
 **The verdict.** `bad`: a symptom (errors, latency, traffic) of the changed service is worse with a relative effect
-of at least `bad_rel` (×(1 + bad_rel) the before median), or two or more signals are worse, or a signal is worse and
-a new error template appeared — unless a dependency was already worse before the change (below). `suspicious`: a
-finding that is not enough for `bad` (a resource signal alone, a smaller symptom, a caller's symptom, a new error
-template alone, or findings while a dependency was already worse). `healthy`: signals were judged and none is worse.
-`unknown`: too few samples after (or before) the change to judge any signal.
+of at least `bad_rel` (×(1 + bad_rel) the before median; a resource signal: `bad_rel_resource`), or two or more
+signals are worse, or a signal is worse and a new error template appeared — unless a dependency was already worse
+before the change (below). `suspicious`: a finding that is not enough for `bad` (a resource signal alone, a
+smaller symptom, a caller's symptom, a new error template alone, or findings while a dependency was already worse).
+`healthy`: signals were judged and none is worse. `unknown`: too few samples after (or before) the change to judge
+any signal.
 
 **The onset guard.** When the samples of the last minutes just before the change (`recent`, kept out of `before`)
 are already worse than `before` by the floor (one-sided p < `onset_alpha`), the signal's change began before the
@@ -107,6 +108,7 @@ FLOORS: dict[str, Floor] = {
 class Thresholds:
     alpha: float = 0.01  # the false discovery rate over one change's tests
     bad_rel: float = 1.0  # a symptom of the changed service this much worse (relative) is `bad` on its own
+    bad_rel_resource: float = math.inf  # and a resource signal (CPU, memory) this much worse (inf: never alone)
     min_after: int = 3  # samples needed after the change to judge a signal
     min_before: int = 5  # and before it
     new_min_lines: int = 3  # a template needs this many lines after the change
@@ -423,7 +425,7 @@ def _decide(findings: list[SignalFinding], logs: list[LogFinding], th: Threshold
     worse = [f for f in findings if f.status == "worse"]
     own = [f for f in worse if not f.caller]
     new_logs = [g for g in logs if g.status != "ok" and not _caller_service(g.service, findings)]
-    strong = [f for f in own if f.kind in SYMPTOMS and (f.effect or 0) >= th.bad_rel]
+    strong = [f for f in own if (f.effect or 0) >= (th.bad_rel if f.kind in SYMPTOMS else th.bad_rel_resource)]
     upstream = [f for f in findings if f.dependency and f.status == "earlier"]
     reasons = [f.quote for f in sorted(worse, key=lambda f: (f.caller, f.kind not in SYMPTOMS, -(f.effect or 0)))]
     reasons += [g.quote for g in logs if g.status != "ok"]

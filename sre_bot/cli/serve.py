@@ -15,6 +15,7 @@ from ..compose import open_deps
 from ..logging import get_logger
 from ..settings import Settings
 from ..slack.app import build_app
+from ..slack.deploys import run_deploys
 from ..slack.http import slack_events_handler
 from ..slack.incidents import run_incidents
 from ..slack.socket import start_socket_mode
@@ -57,6 +58,8 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
         sweeper = asyncio.create_task(run_sweeper(bolt.client, deps, stop))
         wake = asyncio.Event()
         incidents = asyncio.create_task(run_incidents(bolt.client, deps, stop, wake))
+        watch = deps.config.deploys.enabled and deps.argocd is not None and deps.prometheus is not None
+        deploys = asyncio.create_task(run_deploys(bolt.client, deps, stop)) if watch else None
         events = None if settings.socket_mode else slack_events_handler(bolt, deps)
         runner = web.AppRunner(build_web_app(deps, events, alertmanager_handler(deps, notify=wake.set)),
                                access_log=None)
@@ -77,6 +80,8 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
             stop.set()
             await sweeper
             await incidents
+            if deploys is not None:
+                await deploys
             if socket is not None:
                 await socket.close_async()
             await runner.cleanup()

@@ -26,6 +26,7 @@ from ..windows import format_duration, looks_like_window, parse_window
 from .accuracy_commands import accuracy_command, autonomy_command
 from .action_commands import killswitch, list_actions, run_action, show_audit
 from .caller import Caller
+from .deploy_check import deploy_check_command
 from .history_commands import history_verb
 from .incident_commands import list_incidents, show_incident
 from .reply import Reply, Section, gaps_of
@@ -206,6 +207,8 @@ REGISTRY = Registry([
     Verb("logs", "<service> [filter] [window]", "recent log lines, optionally containing `filter`", _logs,
          window=True),
     Verb("deploys", "[app]", "Argo CD apps and their last deploys", _deploys),
+    Verb("deploy-check", "<app> [revision]", "a verdict on a deploy (its signals and error logs after vs before); "
+         "bad offers a rollback", deploy_check_command),
     Verb("incidents", "[all]", "open incidents made from Alertmanager's alerts", _incidents),
     Verb("incident", "<n>", "one incident in detail: its alerts, why each joined, the timeline", _incident),
     Verb("runbook", "list|<name> [service]", "the runbooks, or run one's read-only checks step by step; a fix it "

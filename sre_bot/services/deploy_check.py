@@ -45,7 +45,7 @@ from .caller import Caller
 from .reply import Reply, Section, gaps_of, md_escape
 from .verbs import Invocation
 
-__all__ = ["DeployCheck", "check_deploy", "record_check", "propose_rollback", "check_reply",
+__all__ = ["DeployCheck", "check_deploy", "headline", "record_check", "propose_rollback", "check_reply",
            "deploy_check_command", "service_for_app", "ICON", "ENGINE_VERSION", "sandbox_changes"]
 
 ENGINE_VERSION = "change-verdict-v1"

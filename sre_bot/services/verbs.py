@@ -64,7 +64,7 @@ class Registry:
         for v in verbs:
             if v.name in self._verbs:
                 raise ValueError(f"verb {v.name!r} is registered twice")
-            if v.name != v.name.lower() or not v.name.isidentifier():
+            if v.name != v.name.lower() or not v.name.replace("-", "_").isidentifier():  # `deploy-check`
                 raise ValueError(f"verb {v.name!r} must be one lower-case word")
             self._verbs[v.name] = v
 
