@@ -57,6 +57,6 @@ printf 'deb %s %s main\n' "$MIRROR" "$SUITE" >"$root/etc/apt/sources.list"
 chroot "$root" python3 -c 'import ensurepip, ssl, venv' || die "python3 (with venv, ensurepip, ssl) does not run in the new root"
 
 tar --numeric-owner --xattrs -C "$root" -c . |
-    podman import --change 'CMD ["/bin/bash"]' --change 'ENV LANG=C.UTF-8' \
+    podman import --quiet --change 'CMD ["/bin/bash"]' --change 'ENV LANG=C.UTF-8' \
         --message "debootstrap $SUITE minbase + python3 python3-venv ca-certificates ($MIRROR)" - "$IMAGE" >/dev/null
 echo "built $IMAGE in $((SECONDS - start)) s: $(podman image inspect --format '{{.Size}}' "$IMAGE" | numfmt --to=iec)B"

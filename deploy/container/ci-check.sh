@@ -6,9 +6,11 @@
 # (a) installs podman, buildah, runc and debootstrap when missing; (b) pulls the Containerfile's default base, or
 # when no registry answers builds a local one from Debian packages (build-base.sh, kept for the next run);
 # (c) builds the image (docker format, so HEALTHCHECK is kept); (d) runs it with runc in Slack HTTP mode (a signing
-# secret and a bot token that point nowhere: enough to start, nothing leaves the machine); (e) waits for /healthz to
-# answer 200 from the host, checks it runs as the image's fixed non-root UID and that the image has a HEALTHCHECK
-# that passes; (f) stops it (a clean exit on SIGTERM) and removes it. Any failure exits 1 and says which step.
+# secret and a bot token that point nowhere: enough to start, nothing leaves the machine) the way the Helm chart
+# does: read-only root filesystem, a volume on /var/lib/sre-bot; (e) waits for /healthz to answer 200 from the
+# host, checks it runs as the image's fixed non-root UID, that its SQLite store is in the volume and that the image
+# has a HEALTHCHECK that passes; (f) stops it (a clean exit on SIGTERM) and removes it and its volume. Any failure
+# exits 1 and says which step.
 #
 # Environment: IMAGE (default localhost/sre-bot:ci), BASE (skip (b) and use this base), CONTAINERS_CONF (else a
 # temporary one: runc, cgroupfs, no default ulimits), PIP_INDEX_URL / PIP_EXTRA_INDEX_URL / PIP_CERT (else pip's
@@ -21,6 +23,7 @@ LOCAL_BASE=localhost/sre-bot-base:bookworm
 IMAGE="${IMAGE:-localhost/sre-bot:ci}"
 EXPECTED_UID=10001
 NAME="sre-bot-ci-$$"
+VOLUME="sre-bot-ci-data-$$"
 
 T0=$SECONDS
 step() { printf -- '-- [%3ds] %s\n' "$((SECONDS - T0))" "$*"; }
@@ -29,7 +32,10 @@ fail() { printf 'ci-check: FAILED: %s\n' "$*" >&2; exit 1; }
 work=$(mktemp -d /tmp/sre-bot-ci.XXXXXX)
 started=0
 cleanup() {
-    if [ "$started" = 1 ]; then podman rm -f -t 2 "$NAME" >/dev/null 2>&1 || true; fi
+    if [ "$started" = 1 ]; then
+        podman rm -f -t 2 "$NAME" >/dev/null 2>&1 || true
+        podman volume rm -f "$VOLUME" >/dev/null 2>&1 || true
+    fi
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -125,12 +131,13 @@ step "image: USER $user, HEALTHCHECK $(printf '%s' "$healthcheck" | cut -c1-90)â
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 # --health-interval disable: no systemd here to time the checks; (e) runs the image's HEALTHCHECK itself.
 podman run -d --runtime runc --name "$NAME" --network host --health-interval disable \
+    --read-only --mount "type=volume,source=$VOLUME,target=/var/lib/sre-bot" \
     -e SRE_BOT_HTTP_PORT="$port" \
     -e SLACK_BOT_TOKEN=xoxb-ci-not-a-real-token -e SLACK_SIGNING_SECRET=ci-signing-secret \
     -e SLACK_API_URL=http://127.0.0.1:9/api/ \
     "$IMAGE" >"$work/run.log" 2>&1 || { cat "$work/run.log" >&2; fail "podman run"; }
 started=1
-step "started $NAME (--network host, SRE_BOT_HTTP_PORT=$port)"
+step "started $NAME (--network host, SRE_BOT_HTTP_PORT=$port, read-only root, volume $VOLUME)"
 
 # ---- (e) checks --------------------------------------------------------------------------------------------------
 logs() { echo "---- podman logs $NAME (last 30 lines)" >&2; podman logs --tail 30 "$NAME" >&2 || true; }
@@ -149,7 +156,8 @@ step "GET http://127.0.0.1:$port/healthz -> 200"
 uid=$(podman exec "$NAME" id -u) || fail "podman exec id -u"
 [ "$uid" != 0 ] || fail "the bot runs as root"
 [ "$uid" = "$EXPECTED_UID" ] || fail "the bot runs as uid $uid, not $EXPECTED_UID"
-step "runs as uid $uid"
+podman exec "$NAME" test -s /var/lib/sre-bot/sre-bot.db || fail "no SQLite store in the volume (/var/lib/sre-bot)"
+step "runs as uid $uid; its store is /var/lib/sre-bot/sre-bot.db on the volume"
 
 podman healthcheck run "$NAME" >"$work/hc.log" 2>&1 || { cat "$work/hc.log" >&2; logs; fail "the HEALTHCHECK command fails"; }
 step "HEALTHCHECK passes: $(podman inspect --format '{{.State.Health.Status}}' "$NAME" 2>/dev/null || echo '?')"
@@ -160,6 +168,7 @@ podman stop -t 20 "$NAME" >"$work/stop.log" 2>&1 || { cat "$work/stop.log" >&2; 
 exit_code=$(podman inspect --format '{{.State.ExitCode}}' "$NAME")
 [ "$exit_code" = 0 ] || { logs; fail "the bot exited $exit_code on SIGTERM (expected a clean 0)"; }
 podman rm "$NAME" >>"$work/stop.log" 2>&1 || { cat "$work/stop.log" >&2; fail "podman rm"; }
+podman volume rm "$VOLUME" >>"$work/stop.log" 2>&1 || { cat "$work/stop.log" >&2; fail "podman volume rm"; }
 started=0
-step "stopped cleanly on SIGTERM (exit 0) and removed"
+step "stopped cleanly on SIGTERM (exit 0); container and volume removed"
 echo "ci-check: OK in $((SECONDS - T0)) s ($IMAGE from $BASE)"
