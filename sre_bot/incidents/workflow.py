@@ -34,6 +34,7 @@ from ..llm.incident_advice import incident_advice
 from ..llm.oneshot import OneShotUnavailable
 from ..logging import get_logger
 from ..runbooks.match import Match, match_runbooks
+from ..services.memory import incident_recovered, with_incident_memory
 from ..services.reply import Reply
 from ..store.errors import StoreError
 from ..store.incidents import StoredAlert, StoredIncident
@@ -232,6 +233,7 @@ class IncidentWorkflow:
         if self._drawn.get(s.key) != s.version:
             await out.send(Redraw(s, numbers, investigating))
             self._drawn[s.key] = s.version
+            await incident_recovered(self.deps, s)  # resolved after a fix that ran: the memory records the case
         if await self._note(s, out):
             await store.incidents.mark_posted(s.key, s.version)
         if s.investigated_root != target and not s.incident.resolved:
@@ -335,6 +337,7 @@ class IncidentWorkflow:
             done = None if target is None else await self.investigate(self.deps, s, target=target)
             if done is None:
                 return
+            done = await with_incident_memory(self.deps, s, done)  # "Seen before" and the past fix, if one is close
             requests = approval_requests(done)
             await out.send(Answer(s, done.reply, requests))  # with "Right cause?" buttons
             for req in requests:

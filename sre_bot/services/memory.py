@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, ParamSpec
 
@@ -31,19 +31,22 @@ from ..analysis.engine import DEPLOY_LOOKBACK_S
 from ..analysis.memory import Fingerprint, Similarity, describe, fingerprint_of, nearest
 from ..deps import Deps
 from ..errors import UsageError
+from ..incidents.investigate import Investigated
 from ..investigation import Investigation
 from ..logging import get_logger
 from ..models import Evidence
 from ..store.cases import Case, new_case_id
 from ..store.errors import StoreError
 from ..store.feedback import StoredAnswer, Vote
+from ..store.incidents import StoredIncident
 from ..store.records import ActionRequest
 from .caller import Caller
-from .names import find_service
+from .names import find_service, known_services
 from .reply import Reply, Section, md_escape
 
 __all__ = ["SEEN_THRESHOLD", "NEAREST", "Recalled", "remember", "recall", "seen_before_section", "propose_fix",
-           "with_memory", "on_vote", "on_real_cause", "on_fix", "on_recovered", "case_line"]
+           "with_memory", "remembered", "with_incident_memory", "incident_recovered", "on_vote", "on_real_cause",
+           "on_fix", "on_recovered", "case_line"]
 
 log = get_logger(__name__)
 
@@ -207,19 +210,44 @@ def _same(req: ActionRequest, proposal: ProposedAction) -> bool:
 
 
 async def with_memory(deps: Deps, reply: Reply, engine: Investigation, *, caller: Caller | None,
-                      names: dict[str, str], question: str = "",
-                      thread_ts: str | None = None) -> Reply:
+                      names: dict[str, str], question: str = "") -> Reply:
     """`reply` with a "Seen before" section when a past case is close, the fix of the closest one proposed (unless
-    the answer already proposes it), and this answer remembered as a candidate case. Needs the store and a caller
-    (where the answer goes); otherwise, or when the store fails, the reply as it was."""
+    the answer already proposes it; its request joins `reply.requests`), and this answer remembered as a candidate
+    case. Needs the store and a caller (where the answer goes); otherwise, or when the store fails, the reply as
+    it was."""
+    return (await remembered(deps, reply, engine, caller=caller, names=names, question=question))[0]
+
+
+async def with_incident_memory(deps: Deps, s: StoredIncident, done: Investigated) -> Investigated:
+    """An incident's investigation with the memory's "Seen before" and fix (`with_memory`), in its thread."""
+    if deps.store is None or not s.channel or not s.message_ts:
+        return done
+    caller = Caller(user="", channel=s.channel, thread_ts=s.message_ts, user_name=f"incident #{s.number}")
+    names = await known_services(deps)
+    reply, proposed = await remembered(deps, done.explained.reply, done.explained.engine, caller=caller,
+                                       names=names, question=f"incident #{s.number}: {s.incident.title}")
+    return Investigated(done.target, replace(done.explained, reply=reply), [*done.proposed, *proposed])
+
+
+async def incident_recovered(deps: Deps, s: StoredIncident) -> Case | None:
+    """A resolved incident: the fix that ran in its thread is followed by recovery (`on_recovered`)."""
+    if not s.incident.resolved or s.incident.resolved_at is None or not s.channel or not s.message_ts:
+        return None
+    return await on_recovered(deps, s.channel, s.message_ts, at=s.incident.resolved_at)
+
+
+async def remembered(deps: Deps, reply: Reply, engine: Investigation, *, caller: Caller | None,
+                     names: dict[str, str], question: str = "") -> tuple[Reply, list[Proposed]]:
+    """`with_memory`, and the proposal it made (for a surface that posts proposals itself)."""
     if deps.store is None or caller is None:
-        return reply
-    thread = thread_ts if thread_ts is not None else caller.thread_ts
+        return reply, []
+    thread = caller.thread_ts
     try:
         recalled = await recall(deps, engine)
         await remember(deps, engine, channel=caller.channel, thread_ts=thread, question=question or engine.question)
         if not recalled:
-            return reply
+            return reply, []
+        made: list[Proposed] = []
         offered: dict[str, str] = {}
         requests = list(reply.requests)
         notes = dict(reply.request_notes)
@@ -235,8 +263,9 @@ async def with_memory(deps: Deps, reply: Reply, engine: Investigation, *, caller
                 trigger = {"kind": "memory", "case": best.case.id, "question": question[:300],
                            "channel": caller.channel, "thread_ts": thread}
                 p = await propose_fix(deps, best, engine, channel=caller.channel, thread_ts=thread,
-                                      requested_by=caller.user, requested_by_name=caller.user_name, names=names,
-                                      trigger=trigger)
+                                      requested_by=caller.user or None, requested_by_name=caller.user_name,
+                                      names=names, trigger=trigger)
+                made.append(p)
                 if p.request is not None and p.kind in ("approve", "auto"):
                     requests.append(p.request)
                     notes[p.request.id] = f"the fix of #{best.case.id} ({best.similarity.score:.2f} similar)" + (
@@ -246,10 +275,10 @@ async def with_memory(deps: Deps, reply: Reply, engine: Investigation, *, caller
                     offered[best.case.id] = p.note or "not offered"
         section = seen_before_section(recalled, engine, offered)
         return reply.model_copy(update={"sections": [*reply.sections, section], "requests": requests,
-                                        "request_notes": notes})
+                                        "request_notes": notes}), made
     except StoreError as e:
         log.warning("incident memory skipped: the store failed", error=str(e))
-        return reply
+        return reply, []
 
 
 # -- confirmations -----------------------------------------------------------------------------------------------
@@ -274,8 +303,11 @@ async def _confirm(deps: Deps, case: Case, *, service: str | None, cause_kind: s
                    confirmed_by: dict[str, Any], fix: dict[str, Any] | None) -> Case | None:
     assert deps.store is not None
     fp = _fingerprint(case)
+    if cause_kind == "reported":  # a person's words, not the engine's vocabulary: nothing to compare it with
+        fp = fp.model_copy(update={"cause_kind": None})
+        cause_kind = None
     if service:
-        fp = fp.confirmed(service, cause_kind)
+        fp = fp.confirmed(service, cause_kind).model_copy(update={"cause_kind": cause_kind})
     else:  # the real cause names no service we know: no suspect, the symptoms still count
         fp = fp.model_copy(update={"suspects": (), "cause_kind": cause_kind})
     done = await deps.store.cases.update(

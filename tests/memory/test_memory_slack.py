@@ -61,6 +61,8 @@ async def test_a_confirmed_answer_is_seen_before_with_its_fix_offered(fake_slack
         req_msg = request_message(fake_slack)
         assert (await bot.post(click(APPROVE, req_msg, user="W222"))).status_code == 200
         await message_with(fake_slack, "*done*")
+        [cand] = await bot.deps.store.cases.list(statuses=("candidate",))  # the approved fix, on the answer's case
+        assert cand.fix is not None and cand.fix["action"] == "argocd.rollback"
         assert (await bot.post(_yes(first))).status_code == 200
         for _ in range(100):
             if cases := await bot.deps.store.cases.list():
