@@ -140,10 +140,19 @@ started=1
 step "started $NAME (--network host, SRE_BOT_HTTP_PORT=$port, read-only root, volume $VOLUME)"
 
 # ---- (e) checks --------------------------------------------------------------------------------------------------
+http_status() {  # the HTTP status of a GET, 000 when nothing answers (python3: curl is not always installed)
+    python3 - "$1" <<'PY' 2>/dev/null || echo 000
+import sys, urllib.error, urllib.request
+try:
+    print(urllib.request.urlopen(sys.argv[1], timeout=2).status)
+except urllib.error.HTTPError as e:
+    print(e.code)
+PY
+}
 logs() { echo "---- podman logs $NAME (last 30 lines)" >&2; podman logs --tail 30 "$NAME" >&2 || true; }
 code=000
 for _ in $(seq 1 120); do
-    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$port/healthz" || true)
+    code=$(http_status "http://127.0.0.1:$port/healthz")
     [ "$code" = 200 ] && break
     if [ "$(podman inspect --format '{{.State.Running}}' "$NAME")" != true ]; then
         logs; fail "the container exited before /healthz answered ($(podman inspect --format '{{.State.ExitCode}}' "$NAME"))"
