@@ -25,11 +25,11 @@ smaller symptom, a caller's symptom, a new error template alone, or findings whi
 `healthy`: signals were judged and none is worse. `unknown`: too few samples after (or before) the change to judge
 any signal.
 
-**The onset guard.** When the samples of the last minutes just before the change (`recent`, kept out of `before`)
-are already worse than `before` by the floor (one-sided p < `onset_alpha`), the signal's change began before the
-deploy: its status is `earlier` and it is not a finding (a deploy landing during an outage it did not cause). The
-same test on the changed service's dependencies (`dependency=True`, only `before` and `recent` are read): one
-already worse before the change makes the verdict `suspicious` at most, quoted among the reasons.
+**The onset guard.** When the newest half of the samples of the last minutes just before the change (`recent`,
+kept out of `before`) is already worse than `before` by the floor (one-sided p < `onset_alpha`), the signal's change
+began before the deploy: its status is `earlier` and it is not a finding (a deploy landing during an outage it did
+not cause). The same test on the changed service's dependencies (`dependency=True`: only `before` and `recent` are
+read): one already worse before the change makes the verdict `suspicious` at most, quoted among the reasons.
 """
 
 from __future__ import annotations
@@ -106,9 +106,10 @@ FLOORS: dict[str, Floor] = {
 
 @dataclass(frozen=True)
 class Thresholds:
-    alpha: float = 0.01  # the false discovery rate over one change's tests
-    bad_rel: float = 1.0  # a symptom of the changed service this much worse (relative) is `bad` on its own
-    bad_rel_resource: float = math.inf  # and a resource signal (CPU, memory) this much worse (inf: never alone)
+    # alpha, bad_rel and bad_rel_resource: what benchmarks/nezha_changes.py picked on each Nezha day (both the same)
+    alpha: float = 0.05  # the false discovery rate over one change's tests
+    bad_rel: float = 2.0  # a symptom of the changed service this much worse (relative) is `bad` on its own
+    bad_rel_resource: float = 3.0  # and a resource signal (CPU, memory) this much worse (inf: never alone)
     min_after: int = 3  # samples needed after the change to judge a signal
     min_before: int = 5  # and before it
     new_min_lines: int = 3  # a template needs this many lines after the change
@@ -297,7 +298,9 @@ class _Pending:
 def _signal(s: SignalSamples, th: Thresholds) -> _Pending:
     kind = s.kind or kind_of(s.signal, s.unit)
     before, after, day = _clean(s.before), _clean(s.after), _clean(s.day_before)
-    pend = _Pending(s, kind, before, after, day, _clean(s.recent), median(before) if before else None,
+    lead = _clean(s.recent)
+    lead = lead[len(lead) // 2:]  # its newest half: how things stood when the change landed (a ramp shows there)
+    pend = _Pending(s, kind, before, after, day, lead, median(before) if before else None,
                     median(after) if after else None, median(day) if day else None)
     if s.dependency and len(before) >= th.min_before and pend.b_med is not None and pend.recent:
         floor = _floor(kind, s.unit)

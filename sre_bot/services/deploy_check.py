@@ -69,6 +69,7 @@ class DeployCheck:
     evidence: list[Evidence] = field(default_factory=list)
     deploy_evidence: Evidence | None = None
     verdict_id: str = field(default_factory=new_verdict_id)
+    project: str | None = None  # the Argo CD project (a route may match it)
 
     @property
     def revision(self) -> str:
@@ -212,7 +213,8 @@ async def check_deploy(deps: Deps, app_name: str, *, revision: str | None = None
     return DeployCheck(app=app.name, service=svc.name, deploy=deploy, previous=older[0] if older else None,
                        current=bool(history) and history[0].id == deploy.id and history[0].deployed_at == at,
                        verdict=verdict, after=after, before=before, checked_at=now,
-                       complete=now >= at + cfg.wait_delta, evidence=evidence, deploy_evidence=dev)
+                       complete=now >= at + cfg.wait_delta, evidence=evidence, deploy_evidence=dev,
+                       project=app.project)
 
 
 async def record_check(deps: Deps, check: DeployCheck) -> VerdictRecord | None:

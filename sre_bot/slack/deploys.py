@@ -103,10 +103,10 @@ class DeployWatcher:
         self._epoch = None
 
 
-async def post_verdict(client: AsyncWebClient, deps: Deps, check: DeployCheck, project: str | None = None) -> None:
+async def post_verdict(client: AsyncWebClient, deps: Deps, check: DeployCheck) -> None:
     """Post one recorded verdict where it belongs (see the module docstring)."""
     cfg = deps.config.deploys
-    labels = {"app": check.app, "service": check.service, **({"project": project} if project else {})}
+    labels = {"app": check.app, "service": check.service, **({"project": check.project} if check.project else {})}
     channel = cfg.channel_for(labels)
     v = check.verdict.verdict
     if channel is None or v in ("healthy", "unknown") or (v == "suspicious" and cfg.suspicious == "quiet"):

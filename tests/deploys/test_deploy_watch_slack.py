@@ -123,3 +123,26 @@ async def test_deploy_check_on_demand_and_bad_input(fake_slack: FakeSlack):
     assert "needs an Argo CD app" in _text(empty)
     assert "no deploy of revision 'zzzzzzz'" in _text(revision)
     assert [m for m in fake_slack.messages("C111") if "🔧" in _text(m)], "the rollback request is posted"
+
+
+async def test_a_route_sends_the_verdict_to_its_channel(fake_slack: FakeSlack):
+    """A route on the Argo CD project (`shop`) takes the verdict and its rollback request to that channel."""
+    from sre_bot.incidents.config import Route
+
+    async with _shop(fake_slack, routes=[Route(match={"project": "shop"}, channel="C0SHOP")]) as (sb, bot):
+        await cycle(bot.bolt.client, bot.deps, DeployWatcher(bot.deps))
+        [stored] = await bot.deps.store.verdicts.latest()
+    assert stored.channel == "C0SHOP" and fake_slack.messages(CHANNEL) == []
+    assert any("Deploy check" in _text(m) for m in fake_slack.messages("C0SHOP"))
+
+
+async def test_one_replica_judges(fake_slack: FakeSlack):
+    """Two watchers on one store: the lease holder judges the sync, the other does nothing; an app outside
+    `deploys.apps` is never judged."""
+    async with _shop(fake_slack) as (sb, bot):
+        first, second = DeployWatcher(bot.deps, holder="a"), DeployWatcher(bot.deps, holder="b")
+        assert len(await first.step()) == 1
+        assert await second.step() == []
+        await first.release()
+    async with _shop(fake_slack, apps=["catalog"]) as (sb, bot):
+        assert await DeployWatcher(bot.deps).step() == []
