@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .actions.config import ActionsConfig
 from .analysis.correlation import CorrelationRules
-from .deploys_config import DeploysConfig
+from .deploys.config import DeploysConfig
 from .errors import ConfigError
 from .incidents.config import IncidentsConfig
 from .querylang import LABEL_NAME_RE, matchers, quote_value, render_template, selector

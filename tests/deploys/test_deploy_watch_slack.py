@@ -11,9 +11,10 @@ from contextlib import asynccontextmanager
 
 from sre_bot.actions.config import ActionsConfig, Approvers
 from sre_bot.config import Config
-from sre_bot.deploys_config import DeploysConfig
+from sre_bot.deploys.config import DeploysConfig
+from sre_bot.deploys.watcher import DeployWatcher
 from sre_bot.sandbox import Sandbox, load_scenario
-from sre_bot.slack.deploys import DeployWatcher, cycle
+from sre_bot.slack.deploys import cycle
 from tests.actions._support import APPROVE, ask, click
 from tests.fakes.slack_api import FakeSlack
 from tests.harness import BotUnderTest, running_bot

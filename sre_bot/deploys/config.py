@@ -27,8 +27,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from .incidents.config import Route
-from .windows import duration_field, parse_duration
+from ..incidents.config import Route
+from ..windows import duration_field, parse_duration
 
 __all__ = ["DeploysConfig"]
 
