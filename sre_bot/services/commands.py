@@ -222,7 +222,7 @@ REGISTRY = Registry([
          "matched", _accuracy),
     Verb("autonomy", "[<action> <level>]", "each action's autonomy (feedback lowers it); with an action and a "
          "level, raise it back", _autonomy, groups=True),
-    Verb("history", "[service]|forget <id>|correct <id> cause=…", "past incidents whose cause was confirmed, newest "
-         "first; approvers may forget or correct one", history_verb, groups=True),
+    Verb("history", "[service]|confirm|forget <id>|correct <id> cause=…", "past incidents whose cause was confirmed, "
+         "newest first; approvers may confirm the last answer, forget or correct a case", history_verb, groups=True),
     Verb("help", "", "this message", _help, instant=True),
 ])

@@ -3,9 +3,10 @@
     /sre history [service]                       past cases, newest first (every service, or one)
     /sre history forget <id>                     never show or compare it again (the row stays, for the audit)
     /sre history correct <id> cause="…" [service=<name>]
+    /sre history confirm [cause="…"] [service=<name>]   the newest answer here (no thread) was right: keep it as a case
 
-Only approvers (of any action) and admins may forget or correct a case; every change and every refusal is audited.
-A change is a compare-and-set on the case's version: one made by someone else in between is refused, not lost.
+Only approvers (of any action) and admins may confirm, forget or correct a case; every change and every refusal is
+audited. A change is a compare-and-set on the case's version: one made by someone else in between is refused, not lost.
 """
 
 from __future__ import annotations
@@ -19,14 +20,15 @@ from ..analysis.memory import Fingerprint
 from ..deps import Deps
 from ..errors import UsageError
 from .caller import Caller
-from .memory import case_line
+from .memory import case_line, confirm_latest
 from .reply import Reply, md_escape
 from .verbs import Invocation
 
 __all__ = ["history_command", "history_verb", "MAX_LISTED"]
 
 MAX_LISTED = 20
-_USAGE = "`/sre history [service]`, `/sre history forget <id>` or `/sre history correct <id> cause=\"…\" [service=…]`"
+_USAGE = ("`/sre history [service]`, `/sre history forget <id>`, `/sre history correct <id> cause=\"…\" [service=…]` "
+          "or `/sre history confirm [cause=\"…\"] [service=…]`")
 
 
 async def _refuse(deps: ActionDeps, caller: Caller | None, code: str, message: str, **data: Any) -> UsageError:
@@ -54,7 +56,7 @@ async def history_command(deps: Deps, args: str, caller: Caller | None) -> Reply
     except ValueError as e:
         raise UsageError(f"could not read that ({e}); quote the cause: cause=\"…\"") from None
     verb = words[0].lower() if words else ""
-    if verb in ("forget", "correct"):
+    if verb in ("forget", "correct", "confirm"):
         return await _change(actions, verb, words[1:], caller)
     if len(words) > 1:
         raise UsageError(f"{_USAGE}")
@@ -74,11 +76,11 @@ async def history_command(deps: Deps, args: str, caller: Caller | None) -> Reply
 async def _change(deps: ActionDeps, verb: str, words: list[str], caller: Caller | None) -> Reply:
     if caller is None:
         raise UsageError(f"`/sre history {verb}` needs to know who is asking: use it from Slack")
-    if not words:
+    if not words and verb != "confirm":
         raise await _refuse(deps, caller, "bad_input", f"`/sre history {verb}` needs a case id. {_USAGE}", verb=verb)
-    case_id = words[0].lstrip("#")
+    case_id = "" if verb == "confirm" else words[0].lstrip("#")
     fields: dict[str, str] = {}
-    for w in words[1:]:
+    for w in words[(0 if verb == "confirm" else 1):]:
         key, eq, value = w.partition("=")
         if not eq or key not in ("cause", "service") or verb == "forget":
             raise await _refuse(deps, caller, "bad_input", f"`{md_escape(w)}`: {_USAGE}", verb=verb, case=case_id[:64])
@@ -87,8 +89,16 @@ async def _change(deps: ActionDeps, verb: str, words: list[str], caller: Caller 
         raise await _refuse(deps, caller, "bad_input", f"say what to correct: cause=\"…\" and/or service=…. {_USAGE}",
                             verb=verb, case=case_id[:64])
     if not _may_change(deps, caller):
-        raise await _refuse(deps, caller, "unauthorised", "Only approvers and admins may forget or correct a case.",
-                            verb=verb, case=case_id[:64])
+        raise await _refuse(deps, caller, "unauthorised", "Only approvers and admins may confirm, forget or correct a "
+                            "case.", verb=verb, case=case_id[:64])
+    if verb == "confirm":
+        confirmed = await confirm_latest(deps, channel=caller.channel, thread_ts=caller.thread_ts, user=caller.user,
+                                         service=fields.get("service"), cause=fields.get("cause"))
+        if confirmed is None:
+            raise await _refuse(deps, caller, "unknown_case", "No unconfirmed answer here to confirm (answers in a "
+                                "thread take *Right cause?* Yes).", verb=verb)
+        return Reply(kind="incidents", title=f"Case #{confirmed.id} recorded", text=case_line(confirmed, escape=True),
+                     footer=f"confirmed by <@{caller.user}>; a similar answer will say \"Seen before\"")
     case = await deps.store.cases.get(case_id) if len(case_id) <= 64 else None
     if case is None or case.status != "active":
         raise await _refuse(deps, caller, "unknown_case", f"There is no case #{md_escape(case_id[:64])} "

@@ -46,7 +46,7 @@ from .reply import Reply, Section, md_escape
 
 __all__ = ["SEEN_THRESHOLD", "NEAREST", "Recalled", "remember", "recall", "seen_before_section", "propose_fix",
            "with_memory", "remembered", "with_incident_memory", "incident_recovered", "on_vote", "on_real_cause",
-           "on_fix", "on_recovered", "case_line"]
+           "on_fix", "on_recovered", "confirm_latest", "case_line"]
 
 log = get_logger(__name__)
 
@@ -360,6 +360,20 @@ async def on_real_cause(deps: Deps, answer_id: str, vote: Vote, text: str) -> Ca
                           confirmed_by={"kind": "real_cause", "user": vote.voter, "answer_id": answer_id,
                                         "verdict": vote.verdict},
                           fix=await _fix_of(deps, answer.requests))
+
+
+async def confirm_latest(deps: Deps, *, channel: str, thread_ts: str | None, user: str,
+                         service: str | None = None, cause: str | None = None) -> Case | None:
+    """A person confirms the newest answer in this channel (and thread) by command (`/sre history confirm`): its
+    strongest candidate, or the service and cause they name. None when there is no unconfirmed answer there."""
+    if deps.store is None:
+        return None
+    case = await deps.store.cases.for_thread(channel, thread_ts, at=deps.clock())
+    if case is None:
+        return None
+    return await _confirm(deps, case, service=service or case.service,
+                          cause_kind="reported" if cause or service else case.cause_kind,
+                          summary=cause or case.summary, confirmed_by={"kind": "command", "user": user}, fix=None)
 
 
 @_quiet

@@ -138,6 +138,8 @@ async def test_history_lists_corrects_and_forgets_approvers_only(fake_slack: Fak
         assert "There is no case #zzzzzzzz" in unknown
         empty = json.dumps(await ask(bot, fake_slack, f"history correct {cases[0].id}", user="W222", name="h5"))
         assert "say what to correct" in empty
+        nothing = json.dumps(await ask(bot, fake_slack, "history confirm", user="W222", name="h9"))
+        assert "No unconfirmed answer here" in nothing
         refusals = [r for r in await bot.deps.store.latest(50) if r.kind == "refused"]
         assert {r.data["code"] for r in refusals} >= {"unauthorised", "unknown_case", "bad_input"}
 
