@@ -55,6 +55,7 @@ log = get_logger(__name__)
 # the stricter of the two (OnlineBoutique's 0.64; TrainTicket's was 0.55).
 SEEN_THRESHOLD = 0.64
 NEAREST = 3  # past cases compared in detail and shown at most
+FIX_WITHIN = timedelta(days=1)  # an action counts as the fix of an answer in its thread asked at most this long before
 _SCAN = 500  # active cases compared with each answer (newest first)
 _DROP_ARGS = ("to_history_id", "revision", "silence_id")  # specific to the past occurrence, not to the fix
 
@@ -383,7 +384,7 @@ async def on_fix(deps: Deps, req: ActionRequest) -> Case | None:
     if deps.store is None:
         return None
     case = await deps.store.cases.for_thread(req.channel, req.thread_ts, at=req.created_at,
-                                             statuses=("candidate", "active"))
+                                             statuses=("candidate", "active"), within=FIX_WITHIN)
     if case is None or (case.fix or {}).get("action"):
         return None
     done = await deps.store.get_request(req.id) or req  # as finished (its outcome and time)

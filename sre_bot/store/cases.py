@@ -101,11 +101,12 @@ class CaseStore:
 
     async def for_thread(self, channel: str, thread_ts: str | None, *, at: datetime,
                          statuses: tuple[CaseStatus, ...] = ("candidate",),
-                         slack: timedelta = timedelta(minutes=5)) -> Case | None:
+                         slack: timedelta = timedelta(seconds=30),
+                         within: timedelta = CANDIDATE_TTL) -> Case | None:
         """The newest row (in `statuses`) recorded for an answer posted in `channel` (and thread) no later than
-        `at` (+ `slack`, the time between recording it and posting the answer)."""
+        `at` (+ `slack`, the time between recording it and posting the answer), and no earlier than `within`."""
         query = (select(cases).where(_C.status.in_(statuses), _C.created_at <= at + slack,
-                                     _C.created_at >= at - CANDIDATE_TTL)
+                                     _C.created_at >= at - within)
                  .order_by(_C.created_at.desc(), _C.id).limit(_CANDIDATE_SCAN))
         async with self._s._tx("case_candidate") as conn:
             for row in await conn.execute(query):
