@@ -27,8 +27,8 @@ sync.
 **Sandbox library** (`--no-sandbox` skips it): every Argo CD sync in the history of every scenario
 (`sre_bot/sandbox/scenarios/*.yaml`) that has at least 30 min of data before it and `wait` after it, judged
 through the bot's own path (`services/deploy_check.py` against the sandbox's Prometheus, Loki and Argo CD, frozen
-clock at sync + wait). Bad: the scenario's truth says `bad_deploy` with that revision; every other sync is harmless
-(the red-herring deploys among them).
+clock at sync + wait). Bad: the scenario's truth names that revision as its cause (`bad_deploy`, or a `config_change`
+shipped as a sync, whose truth action is the rollback); every other sync is harmless (the red herrings among them).
 """
 
 from __future__ import annotations
@@ -293,10 +293,11 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", type=Path, default=REPO_ROOT.parent / "shared/benchmarks/nezha")
     p.add_argument("--no-sandbox", action="store_true")
+    p.add_argument("--no-nezha", action="store_true", help="the sandbox library only")
     p.add_argument("--out", type=Path, default=RESULTS_DIR / "nezha_changes.json")
     args = p.parse_args()
     started = time.time()
-    res = run_nezha(args.data)
+    res = run_nezha(args.data) if not args.no_nezha else {"rows": [], "picks": {}, "default_rows": [], "days": {}}
     if not args.no_sandbox:
         res["sandbox"] = asyncio.run(run_sandbox(5))
     text = _render(res)

@@ -70,6 +70,7 @@ class DeployCheck:
     deploy_evidence: Evidence | None = None
     verdict_id: str = field(default_factory=new_verdict_id)
     project: str | None = None  # the Argo CD project (a route may match it)
+    full_at: datetime | None = None  # when the whole after-window has passed (the watcher's verdict time)
 
     @property
     def revision(self) -> str:
@@ -214,7 +215,7 @@ async def check_deploy(deps: Deps, app_name: str, *, revision: str | None = None
                        current=bool(history) and history[0].id == deploy.id and history[0].deployed_at == at,
                        verdict=verdict, after=after, before=before, checked_at=now,
                        complete=now >= at + cfg.wait_delta, evidence=evidence, deploy_evidence=dev,
-                       project=app.project)
+                       project=app.project, full_at=at + cfg.wait_delta)
 
 
 async def record_check(deps: Deps, check: DeployCheck) -> VerdictRecord | None:
@@ -274,10 +275,9 @@ def check_reply(check: DeployCheck, proposed: Proposed | None = None) -> Reply:
     v = check.verdict
     lines = [headline(check)]
     lines += [f"• {md_escape(r)}" for r in v.reasons[:6]]
-    if not check.complete:
-        lines.append(f"_Judged on the first {int(check.after.duration.total_seconds() // 60)} min after the sync; "
-                     f"the watcher's verdict uses {check.after.start + (check.after.end - check.after.start):%H:%M}"
-                     "–the full wait._")
+    if not check.complete and check.full_at is not None:
+        lines.append(f"_Judged on the first {int(check.after.duration.total_seconds())} s after the sync; the "
+                     f"watcher gives its verdict at {check.full_at:%H:%M} UTC, once the whole wait has passed._")
     if v.verdict == "bad" and proposed is None:
         if not check.current:
             lines.append("_Not proposing a rollback: the app has been deployed again since._")
@@ -325,7 +325,8 @@ async def sandbox_changes(*, wait: timedelta = timedelta(minutes=5),
                           before: timedelta = timedelta(minutes=30)) -> list[dict[str, Any]]:
     """Every Argo CD sync of every sandbox scenario with `before` of history before it and `wait` after it (and
     before the scenario's now), judged through `check_deploy` against the sandbox with the clock at sync + wait.
-    Bad when the scenario's truth is a bad deploy of that revision (the benchmark's sandbox rows)."""
+    Bad when the scenario's truth names that revision as the cause (a bad deploy, or a config change shipped as a
+    sync; the benchmark's sandbox rows)."""
     from ..clock import frozen_clock
     from ..compose import open_deps
     from ..sandbox import Sandbox, list_scenarios, load_scenario
@@ -343,7 +344,10 @@ async def sandbox_changes(*, wait: timedelta = timedelta(minutes=5),
             settings = load_settings(None, **sb.urls.as_env())
             async with open_deps(settings, config=sb.config, use_store=False) as deps:
                 assert deps.argocd is not None
-                apps = await deps.argocd.list_apps()
+                try:
+                    apps = await deps.argocd.list_apps()
+                except BackendError:
+                    continue  # Argo CD is down in this scenario: no syncs to see
             for app in apps:
                 for d in app.history:
                     if d.deployed_at - before < start or d.deployed_at + wait > now:
@@ -372,4 +376,4 @@ def _naive_worse(after: float, before: float, unit: str, signal: str, deps: Deps
 def _bad_revisions(scenario: Any) -> set[str]:
     truth = scenario.truth
     return {t.revision for t in (truth.cases() if truth is not None else [])
-            if t.cause == "bad_deploy" and t.revision}
+            if t.cause in ("bad_deploy", "config_change") and t.revision}
