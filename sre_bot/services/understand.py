@@ -103,18 +103,17 @@ class Understood:
 
 
 def _words(text: str) -> list[str]:
-    return re.findall(r"[a-z][a-z0-9'’_-]*[a-z0-9]|[a-z]", text.lower())
+    """The words of `text`, lowercased; Slack markup (`<@U123>`, `<#C1|name>`, `<https://…|label>`) and bare links
+    left out."""
+    plain = re.sub(r"<[^>]*>|https?://\S+", " ", text.lower()).replace("’", "'")
+    return re.findall(r"[a-z][a-z0-9'_-]*[a-z0-9]|[a-z]", plain)
 
 
 def greeting(text: str) -> str | None:
     """"thanks" / "hello" / "ack" when the whole text is only that (with emoji, punctuation, "bot"), else None."""
-    stripped = re.sub(r"<@[^>]*>", " ", text).strip()
-    for emoji in _ACK_EMOJI:
-        stripped = stripped.replace(emoji, " ")
-    had_emoji = stripped != re.sub(r"<@[^>]*>", " ", text).strip()
-    words = set(_words(stripped.replace("’", "'")))
+    words = set(_words(text))
     if not words:
-        return "ack" if had_emoji else None
+        return "ack" if any(e in text for e in _ACK_EMOJI) else None
     for kind in ("thanks", "hello", "ack"):
         if words & _CORE[kind] and words <= _CORE[kind] | _FILLER:
             return kind
@@ -155,7 +154,7 @@ def near_miss(text: str, names: dict[str, str]) -> tuple[str, list[str]] | None:
         close = difflib.get_close_matches(word, list(candidates), n=5, cutoff=_CUTOFF)
         if close:
             found = sorted({s for c in close for s in candidates[c]},
-                           key=lambda s: -difflib.SequenceMatcher(None, word, s.lower()).ratio())
+                           key=lambda s: (-difflib.SequenceMatcher(None, word, s.lower()).ratio(), s))
             return word, found[:3]
     return None
 
