@@ -12,8 +12,11 @@ random (seeded) from the day's services.
 (`benchmarks/nezha/*.yml`: request rate, latency p95/p99, CPU of limit, memory), from the pod CSVs in process:
 the 30 min before the change against the `wait` minutes after it. There is no day-before data in Nezha (each day
 is 6–9 h), so the seasonality guard is not exercised here (its tests are `tests/deploys/test_change_verdict.py`).
-Logs are not used: Nezha's log files cover only the minutes around each fault, so a harmless moment has none and
-using them would tell the verdict where the faults are.
+Logs are not used there: Nezha's log files cover only the minutes around each fault, so a harmless moment has none
+and using them would tell the verdict where the faults are. A separate table adds TrainTicket's error logs at the
+fault moments only (1 min before, up to 2 min after: what the files cover), where the faulty service is the bad
+change and every other service with log lines a harmless change at the same moment (`run_logs`), with the
+thresholds picked on OnlineBoutique.
 
 **Baselines, same changes, same samples:** `naive` — any signal's after median worse than its before median by
 10% or more; `status check` — any signal the bot's `/sre status` comparison (`analysis/baseline.compare`: robust
@@ -157,6 +160,7 @@ class Setting:
                 "wait_min": self.wait, "before_min": self.before}
 
 
+_DAYS: dict[str, tuple[Day, Config, list[Change]]] = {}  # the loaded days (for the logs section)
 _CACHE: dict[tuple[str, int, int, int], tuple[list[SignalSamples], tuple[bool, bool]]] = {}
 
 
@@ -234,6 +238,7 @@ def run_nezha(data: Path) -> dict[str, Any]:
         day = load_day(data, name)
         config = load_config(REPO_ROOT / "benchmarks" / "nezha" / CONFIGS[name], required=True)
         days[name] = (day, config, _changes(day, config, rng))
+        _DAYS[name] = days[name]
         progress(f"{name}: {len(day.faults)} faults, "
                  f"{sum(1 for c in days[name][2] if not c.bad)} harmless changes")
     held: list[dict[str, Any]] = []
@@ -253,6 +258,51 @@ async def run_sandbox(wait: int) -> list[dict[str, Any]]:
     from sre_bot.services.deploy_check import sandbox_changes
 
     return await sandbox_changes(wait=timedelta(minutes=wait))
+
+
+def run_logs(data: Path, days: dict[str, tuple[Day, Config, list[Change]]], setting: Setting,
+             day: str = "2023-01-29") -> dict[str, Any] | None:
+    """TrainTicket's fault moments with error logs added (the only minutes its log files cover: about one before
+    and two after each injection). Every service with log lines then is a change at that moment: the faulty one is
+    the bad change, every other one a harmless change (a caller hit by the fault counts against the verdict too)."""
+    if day not in days or not (data / day / "log").is_dir():
+        return None
+    import re
+
+    from benchmarks._nezha_logs import load_logs
+    from sre_bot.analysis.change_verdict import TemplateCounts
+    from sre_bot.analysis.log_shift import template_shifts
+    from sre_bot.config import Defaults
+
+    d, config, _ = days[day]
+    logs = load_logs(data, day)
+    errors = re.compile(Defaults().log_error_filter)
+    after_min = min(setting.wait, 2)
+
+    def lines(svc: str, a: float, b: float) -> list[str]:
+        out: list[tuple[int, str]] = []
+        for st in logs.streams:
+            if st.labels["app"] == svc:
+                i, j = st.span(int(a * 1e9), int(b * 1e9))
+                out += [(t, x) for t, x in zip(st.ts[i:j], st.lines[i:j], strict=True) if errors.search(x)]
+        return [x for _, x in sorted(out)]
+
+    rows = []
+    for f in d.faults:
+        t = f.at.timestamp()
+        for svc in logs.services():
+            before, after = lines(svc, t - 60, t), lines(svc, t, t + after_min * 60)
+            shifts = template_shifts(before, after, before_minutes=1.0, during_minutes=after_min, top=5)
+            tpl = [TemplateCounts(service=svc, template=x.template, example=x.example, before=x.before,
+                                  after=x.during, before_minutes=1.0, after_minutes=after_min) for x in shifts]
+            change = Change(day, f.at, svc, svc == f.service, f.kind if svc == f.service else "harmless", f.index, ())
+            samples = _samples(d, config, change, setting.wait, setting.before)
+            metrics = judge(samples, thresholds=setting.th)
+            both = judge(samples, logs=tpl, thresholds=setting.th)
+            rows.append({"fault": f.index, "kind": f.kind, "service": svc, "bad": svc == f.service,
+                         "metrics": metrics.verdict, "logs": both.verdict, "templates": len(tpl),
+                         "reasons": both.reasons[:2]})
+    return {"day": day, "after_min": after_min, "rows": rows}
 
 
 def _render(res: dict[str, Any]) -> str:
@@ -277,6 +327,20 @@ def _render(res: dict[str, Any]) -> str:
     out.append(format_table(heads, [["both days", *(_pr(_score(d, k)) for k in ("is_bad", "flagged", "naive",
                                                                                 "status_check"))]],
                             title=f"the shipped defaults ({DEFAULT.describe()}), both days"))
+    lg = res.get("logs")
+    if lg:
+        table = []
+        for label, key in (("metrics only", "metrics"), ("metrics + error logs", "logs")):
+            for kind in ("return", "exception", "cpu_contention"):
+                pos = [r for r in lg["rows"] if r["bad"] and r["kind"] == kind]
+                table.append([label, kind, f"{sum(r[key] == 'bad' for r in pos)}/{len(pos)}",
+                              f"{sum(r[key] in ('bad', 'suspicious') for r in pos)}/{len(pos)}"])
+            neg = [r for r in lg["rows"] if not r["bad"]]
+            table.append([label, "other services, same moments", f"{sum(r[key] == 'bad' for r in neg)}/{len(neg)}",
+                          f"{sum(r[key] in ('bad', 'suspicious') for r in neg)}/{len(neg)}"])
+        out.append(format_table(["signals", "changes", "bad", "bad or suspicious"], table,
+                                title=f"{lg['day']} fault moments with error logs (1 min before, "
+                                      f"{lg['after_min']} min after: all the log files cover)"))
     sb = res.get("sandbox")
     if sb:
         out.append(format_table(["scenario", "app", "revision", "truth", "verdict", "naive", "reason"],
@@ -298,6 +362,11 @@ def main() -> None:
     args = p.parse_args()
     started = time.time()
     res = run_nezha(args.data) if not args.no_nezha else {"rows": [], "picks": {}, "default_rows": [], "days": {}}
+    if res["picks"].get("2023-01-29"):
+        pick = res["picks"]["2023-01-29"]
+        setting = Setting(Thresholds(alpha=pick["alpha"], bad_rel=pick["bad_rel"],
+                                     bad_rel_resource=pick["bad_rel_resource"]), pick["wait_min"], pick["before_min"])
+        res["logs"] = run_logs(args.data, _DAYS, setting)
     if not args.no_sandbox:
         res["sandbox"] = asyncio.run(run_sandbox(5))
     text = _render(res)
