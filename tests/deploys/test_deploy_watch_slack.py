@@ -147,3 +147,17 @@ async def test_one_replica_judges(fake_slack: FakeSlack):
         await first.release()
     async with _shop(fake_slack, apps=["catalog"]) as (sb, bot):
         assert await DeployWatcher(bot.deps).step() == []
+
+
+async def test_deploy_check_without_argo_cd_says_so_from_a_command_and_a_mention(fake_slack: FakeSlack):
+    """With no Argo CD configured, `/sre deploy-check checkout` and `@sre-bot deploy-check checkout` both reach the
+    verb and say what to set."""
+    from tests.fakes.slack_api import BOT_USER_ID
+    from tests.slack_signing import app_mention
+
+    async with running_bot(fake_slack, config=Config(), incidents=False) as bot:
+        answer = await ask(bot, fake_slack, "deploy-check checkout")
+        await bot.post(app_mention(f"<@{BOT_USER_ID}> deploy-check checkout", channel="C7"))
+        [posted] = await fake_slack.wait_for("chat.update", timeout=10)
+    assert "Argo CD is not configured (set ARGOCD_URL)" in _text(answer)
+    assert "Argo CD is not configured" in json.dumps(posted.args, ensure_ascii=False)
