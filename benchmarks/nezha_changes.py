@@ -343,9 +343,10 @@ def _render(res: dict[str, Any]) -> str:
                                       f"{lg['after_min']} min after: all the log files cover)"))
     sb = res.get("sandbox")
     if sb:
-        out.append(format_table(["scenario", "app", "revision", "truth", "verdict", "naive", "reason"],
+        out.append(format_table(["scenario", "app", "revision", "truth", "verdict", "naive", "s", "reason"],
                                 [[r["scenario"], r["app"], r["revision"][:7], "bad" if r["bad"] else "harmless",
-                                  r["verdict"], "yes" if r.get("naive") else "-", (r["reasons"] or [""])[0][:80]]
+                                  r["verdict"], "yes" if r.get("naive") else "-", r.get("seconds", ""),
+                                  (r["reasons"] or [""])[0][:80]]
                                  for r in sb], title="sandbox library: every sync with 30 min before, 5 after"))
         keys = ("is_bad", "flagged", "naive")
         out.append(format_table(heads[:4], [["sandbox", *(_pr(_score(sb, k)) for k in keys)]],

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -354,7 +355,9 @@ async def sandbox_changes(*, wait: timedelta = timedelta(minutes=5),
                         continue
                     clock = frozen_clock(d.deployed_at + wait)
                     async with open_deps(settings, config=sb.config, use_store=False, clock=clock) as deps:
+                        started = time.perf_counter()
                         check = await check_deploy(deps, app.name, synced_at=d.deployed_at, app=app)
+                        seconds = time.perf_counter() - started
                     naive = any(f.after_median is not None and f.before_median is not None and not f.caller
                                 and _naive_worse(f.after_median, f.before_median, f.unit, f.signal, deps)
                                 for f in check.verdict.signals)
@@ -362,7 +365,8 @@ async def sandbox_changes(*, wait: timedelta = timedelta(minutes=5),
                     rows.append({"scenario": name, "app": app.name, "revision": d.revision,
                                  "bad": d.revision in truth, "verdict": v.verdict, "is_bad": v.verdict == "bad",
                                  "flagged": v.verdict in ("bad", "suspicious"), "naive": naive,
-                                 "reasons": v.reasons[:3], "gaps": gaps_of(check.evidence)})
+                                 "reasons": v.reasons[:3], "gaps": gaps_of(check.evidence),
+                                 "seconds": round(seconds, 3)})
     return rows
 
 
