@@ -302,7 +302,9 @@ def run_logs(data: Path, days: dict[str, tuple[Day, Config, list[Change]]], sett
             rows.append({"fault": f.index, "kind": f.kind, "service": svc, "bad": svc == f.service,
                          "metrics": metrics.verdict, "logs": both.verdict, "templates": len(tpl),
                          "reasons": both.reasons[:2]})
-    return {"day": day, "after_min": after_min, "rows": rows}
+    kept = [r for r in rows if r["bad"] or {r["metrics"], r["logs"]} & {"bad", "suspicious"}]
+    return {"day": day, "after_min": after_min, "negatives": sum(1 for r in rows if not r["bad"]), "rows": kept,
+            "note": "rows: every fault's service, and the other services flagged (the rest were healthy/unknown)"}
 
 
 def _render(res: dict[str, Any]) -> str:
@@ -335,9 +337,9 @@ def _render(res: dict[str, Any]) -> str:
                 pos = [r for r in lg["rows"] if r["bad"] and r["kind"] == kind]
                 table.append([label, kind, f"{sum(r[key] == 'bad' for r in pos)}/{len(pos)}",
                               f"{sum(r[key] in ('bad', 'suspicious') for r in pos)}/{len(pos)}"])
-            neg = [r for r in lg["rows"] if not r["bad"]]
-            table.append([label, "other services, same moments", f"{sum(r[key] == 'bad' for r in neg)}/{len(neg)}",
-                          f"{sum(r[key] in ('bad', 'suspicious') for r in neg)}/{len(neg)}"])
+            neg, n = [r for r in lg["rows"] if not r["bad"]], lg["negatives"]
+            table.append([label, "other services, same moments", f"{sum(r[key] == 'bad' for r in neg)}/{n}",
+                          f"{sum(r[key] in ('bad', 'suspicious') for r in neg)}/{n}"])
         out.append(format_table(["signals", "changes", "bad", "bad or suspicious"], table,
                                 title=f"{lg['day']} fault moments with error logs (1 min before, "
                                       f"{lg['after_min']} min after: all the log files cover)"))
