@@ -17,7 +17,6 @@ from sre_bot.resources import shipped_runbooks_dir
 from sre_bot.sandbox import Sandbox, load_scenario
 from sre_bot.sandbox.bot_config import config_yaml, with_every_section
 from sre_bot.store.store import open_store
-from tests.fakes import free_port
 from tests.harness import running_bot
 
 _CLEARED = ("SLACK_", "SRE_BOT_", "PROMETHEUS_", "LOKI_", "ARGOCD_", "ALERTMANAGER_", "ANTHROPIC_")
@@ -48,8 +47,7 @@ async def _stop(proc: asyncio.subprocess.Process) -> str:
 
 
 async def test_write_config_has_every_section(tmp_path):
-    port = free_port()
-    proc, printed = await _sandbox_process("--port", str(port), "--write-config", "sre-bot.yaml",
+    proc, printed = await _sandbox_process("--port", "0", "--write-config", "sre-bot.yaml",
                                            "--approver", "U0123ABC", "--channel", "C0INCIDENTS",
                                            cwd=tmp_path, env=_env())
     try:
@@ -65,7 +63,7 @@ async def test_write_config_has_every_section(tmp_path):
 
 
 async def test_without_an_approver_the_config_says_how_to_add_one(tmp_path):
-    proc, _ = await _sandbox_process("--port", str(free_port()), "--write-config", "c.yaml", cwd=tmp_path,
+    proc, _ = await _sandbox_process("--port", "0", "--write-config", "c.yaml", cwd=tmp_path,
                                      env=_env())
     await _stop(proc)
     text = (tmp_path / "c.yaml").read_text()
@@ -80,12 +78,12 @@ async def test_send_alerts_feeds_a_running_bots_webhook(tmp_path, fake_slack):
             running_bot(fake_slack, config=sb.config, incidents=False, SRE_BOT_ALERTMANAGER_TOKEN="t0ken",
                         **sb.urls.as_env()) as bot:
         done = ("Sent the scenario's alert storm", "was not delivered")
-        proc, out = await _sandbox_process("--port", str(free_port()), "--send-alerts", f"{bot.url}/alertmanager",
+        proc, out = await _sandbox_process("--port", "0", "--send-alerts", f"{bot.url}/alertmanager",
                                            cwd=tmp_path, env=_env(SRE_BOT_ALERTMANAGER_TOKEN="t0ken"), until=done)
         await _stop(proc)
         assert "Sent the scenario's alert storm" in out, out
         assert await bot.deps.store.inbox_pending(limit=100)
-        proc, out = await _sandbox_process("--port", str(free_port()), "--send-alerts", f"{bot.url}/alertmanager",
+        proc, out = await _sandbox_process("--port", "0", "--send-alerts", f"{bot.url}/alertmanager",
                                            cwd=tmp_path, env=_env(SRE_BOT_ALERTMANAGER_TOKEN="wrong"), until=done)
         await _stop(proc)
         assert "was not delivered" in out and "401" in out
