@@ -7,7 +7,9 @@
 Each `step()`: takes (or renews) the `deploys` lease (a replica without it does nothing); lists the Argo CD apps
 (those in `deploys.apps`, or all); for every sync in `[now - lookback, now - wait]` that has no verdict yet, judges it
 (`services/deploy_check.check_deploy`) and records the verdict (`store.verdicts.record`: one per sync, the database
-decides, so a sync is never judged twice, across replicas and restarts).
+decides, so a sync is never judged twice, across replicas and restarts). A sync whose check hit a failing backend (an
+error in its evidence) is not recorded for `RETRY_FOR` after its wait, so the next steps try again; after that the
+verdict on what could be read is recorded, its gaps with it.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ log = get_logger(__name__)
 
 LEASE = "deploys"
 LEASE_TTL = timedelta(seconds=90)
+RETRY_FOR = timedelta(minutes=10)  # a sync whose check hit a failing backend is tried again this long
 
 
 def _holder() -> str:
@@ -74,6 +77,11 @@ class DeployWatcher:
                     check = await check_deploy(deps, app.name, synced_at=d.deployed_at, app=app)
                 except UsageError as e:
                     log.warning("deploy not judged", app=app.name, revision=d.revision[:12], error=str(e))
+                    continue
+                failed = any(e.status == "error" for e in check.evidence)
+                if failed and now < d.deployed_at + cfg.wait_delta + RETRY_FOR:
+                    log.warning("deploy not judged yet: a backend failed; trying again", app=app.name,
+                                revision=d.revision[:12])
                     continue
                 if await record_check(deps, check) is None:
                     continue  # another replica judged it first
