@@ -68,7 +68,7 @@ GRID = {"alpha": (0.01, 0.05), "bad_rel": (0.5, 1.0, 2.0), "bad_rel_resource": (
 NAIVE_REL = 0.10
 TARGET_PRECISION = 0.9
 SEED = 19
-DEFAULT_WAIT, DEFAULT_BEFORE = 5, 30  # what the bot ships (deploys.wait, deploy_check.BEFORE)
+DEFAULT_WAIT, DEFAULT_BEFORE = 4, 30  # what the bot ships (deploys.wait, deploy_check.BEFORE)
 
 
 @dataclass(frozen=True)
@@ -349,7 +349,7 @@ def _render(res: dict[str, Any]) -> str:
                                 [[r["scenario"], r["app"], r["revision"][:7], "bad" if r["bad"] else "harmless",
                                   r["verdict"], "yes" if r.get("naive") else "-", r.get("seconds", ""),
                                   (r["reasons"] or [""])[0][:80]]
-                                 for r in sb], title="sandbox library: every sync with 30 min before, 5 after"))
+                                 for r in sb], title=f"sandbox library: every sync, {DEFAULT_WAIT} min after"))
         keys = ("is_bad", "flagged", "naive")
         out.append(format_table(heads[:4], [["sandbox", *(_pr(_score(sb, k)) for k in keys)]],
                                 title="sandbox library"))
@@ -371,7 +371,7 @@ def main() -> None:
                                      bad_rel_resource=pick["bad_rel_resource"]), pick["wait_min"], pick["before_min"])
         res["logs"] = run_logs(args.data, _DAYS, setting)
     if not args.no_sandbox:
-        res["sandbox"] = asyncio.run(run_sandbox(5))
+        res["sandbox"] = asyncio.run(run_sandbox(DEFAULT_WAIT))
     text = _render(res)
     print(text)
     res.update({"machine": machine_info(), "started": utc_now(), "elapsed_s": time.time() - started,

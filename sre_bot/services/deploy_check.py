@@ -322,7 +322,7 @@ async def deploy_check_command(deps: Deps, inv: Invocation) -> Reply:
     return check_reply(check, proposed)
 
 
-async def sandbox_changes(*, wait: timedelta = timedelta(minutes=5),
+async def sandbox_changes(*, wait: timedelta = timedelta(minutes=4),
                           before: timedelta = timedelta(minutes=30)) -> list[dict[str, Any]]:
     """Every Argo CD sync of every sandbox scenario with `before` of history before it and `wait` after it (and
     before the scenario's now), judged through `check_deploy` against the sandbox with the clock at sync + wait.

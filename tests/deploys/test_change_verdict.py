@@ -43,7 +43,8 @@ def test_an_error_ratio_jump_is_bad_and_quoted_with_its_numbers():
     v = judge(sigs)
     assert v.verdict == "bad"
     [reason] = v.reasons
-    assert reason.startswith("checkout error ratio: 0.30% before → 16.0% after (median of 30 and 5 samples)")
+    assert reason.startswith("checkout error ratio: 0.30% before → 16.0% after (medians of 30 samples before and "
+                             "the newest 3 of 5 after)")
     assert "p=" in reason and "effect +" in reason
     [f] = v.worse
     assert f.p_adjusted is not None and f.p_adjusted < 0.05 and f.effect is not None and f.effect > 40
