@@ -40,6 +40,9 @@ class RollbackArgs(_Args):
     service: str
     to_history_id: int | None = Field(None, ge=0, description="Argo CD history id to return to; default the one "
                                                                "before the current deploy")
+    away_from: str | None = Field(None, min_length=4, max_length=64, pattern=r"^[A-Za-z0-9._/-]+$",
+                                  description="the revision blamed: prepared only while the app runs it, and never "
+                                              "rolled back to")
 
 
 class SyncArgs(_Args):

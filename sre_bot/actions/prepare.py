@@ -59,6 +59,14 @@ def _short(rev: str | None) -> str:
     return (rev or "?")[:10]
 
 
+def _same_revision(a: str | None, b: str | None) -> bool:
+    """The same commit, one of them possibly abbreviated (at least 7 characters, as git abbreviates)."""
+    if not a or not b:
+        return False
+    n = min(len(a), len(b))
+    return n >= 7 and a[:n].lower() == b[:n].lower() or a == b
+
+
 def _when(t: datetime) -> str:
     return f"{t:%Y-%m-%d %H:%M} UTC"
 
@@ -95,15 +103,24 @@ async def _argocd(deps: Deps, spec: ActionSpec, args: dict[str, Any]) -> Prepare
             raise UsageError(f"{app.name} has no deploy history in Argo CD: nothing to roll back to")
         current = app.history[0]
         wanted = args.get("to_history_id")
-        earlier = [d for d in app.history if d.id != current.id]
+        bad = args.get("away_from")
+        if bad and not _same_revision(current.revision, bad):
+            raise UsageError(f"{app.name} no longer runs `{_short(bad)}` (it runs `{_short(current.revision)}`, "
+                             f"history {current.id}): nothing to roll back")
+        # the deploy before the current one: never the current revision again, never the one blamed
+        earlier = [d for d in app.history if d.id != current.id and d.revision != current.revision
+                   and not (bad and _same_revision(d.revision, bad))]
         target = next((d for d in app.history if d.id == wanted), None) if wanted is not None else \
             (earlier[0] if earlier else None)
         if target is None:
             known = ", ".join(str(d.id) for d in app.history[:10])
             raise UsageError(f"{app.name}: no history id {wanted} to roll back to (known: {known})" if wanted
-                             is not None else f"{app.name} has only one deploy in its history: nothing earlier")
+                             is not None else f"{app.name} has no earlier deploy of another revision to roll back to")
         if target.id == current.id:
             raise UsageError(f"{app.name} already runs history id {current.id} ({_short(current.revision)})")
+        if bad and _same_revision(target.revision, bad):
+            raise UsageError(f"{app.name}: history id {target.id} is `{_short(bad)}`, the revision blamed; "
+                             "choose another")
         args.update(to_history_id=target.id, to_revision=target.revision, from_revision=current.revision)
         by = f" by {current.initiated_by}" if current.initiated_by else ""
         preview = (f"Roll back {where} from `{_short(current.revision)}` (history {current.id}, deployed "

@@ -25,8 +25,13 @@ def engine_suggestions(inv: Investigation, services: Mapping[str, str]) -> list[
     deploys = [e.id for e in top.evidence if e.kind == "deploy" and e.service == top.service and e.status == "ok"]
     if not deploys:
         return []
+    revision = next((str(e.data["revision"]) for e in top.evidence if e.kind == "deploy" and e.service ==
+                     top.service and e.status == "ok" and e.data.get("revision")), None)
+    args: dict[str, object] = {"service": top.service}
+    if revision:  # roll back from the deploy blamed, only while it runs, and never back to it
+        args["away_from"] = revision
     try:
-        return [validate_action("argocd.rollback", {"service": top.service},
+        return [validate_action("argocd.rollback", args,
                                 reason=f"{top.cause} (confidence {top.confidence:.2f})",
                                 evidence_ids=deploys, evidence={e.id: e for e in inv.evidence} | {
                                     e.id: e for e in top.evidence}, services=services,

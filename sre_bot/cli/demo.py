@@ -80,6 +80,11 @@ def tour(incident: int | None) -> tuple[Step, ...]:
              note="Ask for a rollback: nothing runs until an approver says so. Here, you approve it.",
              decision="approve"),
         Step("/sre deploys checkout", note="Argo CD now shows the rollback, initiated by sre-bot."),
+        Step("/sre history confirm", note="The team confirms the last answer's cause: it becomes a case, with the "
+                                          "rollback that fixed it and who approved it."),
+        Step(DEMO_SCRIPT[1], note="The checkout incident again: the answer says \"Seen before\" (the past case, its "
+                                  "fix and approver, why it is similar) and offers the same fix for approval."),
+        Step("/sre history", note="Past cases, newest first; approvers may correct or forget one."),
         Step("/sre killswitch on", note="The kill switch: one switch stops every execution."),
         Step("/sre run argocd.rollback checkout", note="The same request again, approved again: refused.",
              decision="approve"),

@@ -57,7 +57,7 @@ SEEN_THRESHOLD = 0.64
 NEAREST = 3  # past cases compared in detail and shown at most
 FIX_WITHIN = timedelta(days=1)  # an action counts as the fix of an answer in its thread asked at most this long before
 _SCAN = 500  # active cases compared with each answer (newest first)
-_DROP_ARGS = ("to_history_id", "revision", "silence_id")  # specific to the past occurrence, not to the fix
+_DROP_ARGS = ("to_history_id", "revision", "silence_id", "away_from")  # specific to the past occurrence, not to the fix
 
 
 P = ParamSpec("P")

@@ -23,6 +23,7 @@ LINES = {
     "killswitch": "/sre killswitch status",
     "accuracy": "/sre accuracy",
     "autonomy": "/sre autonomy",
+    "history": "/sre history",
 }
 
 

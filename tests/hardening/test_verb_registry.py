@@ -40,6 +40,7 @@ EXAMPLES: dict[str, tuple[str, str]] = {
     "accuracy": ("accuracy 7", "Answer accuracy, last 7 days"),
     "autonomy": ("autonomy", "Autonomy of each action"),
     "help": ("help", "sre-bot help"),
+    "history": ("history", "Past cases"),
 }
 _ERROR_TEXT = {"incident": "no incident #7", "run": "argocd.rollback"}
 
