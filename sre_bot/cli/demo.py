@@ -23,6 +23,7 @@ from aiohttp import web
 from ..alert_webhook import alertmanager_handler
 from ..clock import system_clock
 from ..compose import open_deps
+from ..deploys.watcher import DeployWatcher
 from ..deps import Deps
 from ..errors import ConfigError
 from ..incidents.processor import IncidentProcessor
@@ -43,9 +44,10 @@ from ..sandbox.replay import send_storm
 from ..sandbox.scenario import list_scenarios, load_scenario
 from ..sandbox.server import Sandbox, SandboxPorts, run_forever
 from ..services.caller import Caller
+from ..services.deploy_check import check_reply, propose_rollback
 from ..settings import load_settings
 from ..web import build_web_app
-from .console import Step, play_script, repl
+from .console import Step, _show, play_script, repl
 
 __all__ = ["run_demo", "run_sandbox", "DEMO_SCRIPT", "tour", "DEFAULT_SCENARIO", "DEMO_USER", "DEMO_CHANNEL"]
 
@@ -76,6 +78,8 @@ def tour(incident: int | None) -> tuple[Step, ...]:
         Step("/sre runbook list", note="The shipped runbooks, loaded from runbooks/."),
         Step("/sre runbook db-connection-pool payments-db",
              note="A runbook run: read-only checks, step by step; a fix it finds is offered for approval."),
+        Step("/sre deploy-check checkout", note="Bad-change detection on demand: checkout's deploy judged from its "
+                                               "signals and error logs after vs before."),
         Step("/sre run argocd.rollback checkout",
              note="Ask for a rollback: nothing runs until an approver says so. Here, you approve it.",
              decision="approve"),
@@ -181,6 +185,22 @@ async def _alert_storm(deps: Deps, sb: Sandbox, out: TextIO) -> int | None:
         await runner.cleanup()
 
 
+async def _judge_deploys(deps: Deps, out: TextIO) -> None:
+    """The deploy watcher's pass, as `serve` runs it every `deploys.every`: each completed sync gets a verdict; a bad
+    one is posted with its evidence and a rollback request (shown here, left for a person to decide)."""
+    checks = await DeployWatcher(deps).step()
+    if not checks:
+        return
+    print(f"The deploy watcher judged {len(checks)} Argo CD sync(s) without anyone asking:", file=out)
+    for c in checks:
+        if c.verdict.verdict == "healthy":
+            print(f"  ✅ {c.app} {c.deploy.revision[:10]}: healthy (nothing is posted)", file=out)
+            continue
+        proposed = await propose_rollback(deps, c, channel=DEMO_CHANNEL)
+        _show(check_reply(c, proposed), out)
+    print(file=out)
+
+
 async def run_demo(scenario: str | None = None, *, interactive: bool | None = None,
                    inp: TextIO = sys.stdin, out: TextIO = sys.stdout,
                    script: Sequence[str | Step] | None = None) -> int:
@@ -203,6 +223,7 @@ async def run_demo(scenario: str | None = None, *, interactive: bool | None = No
                 print("The bot's real clients talk to it exactly as they would to production. "
                       "(It is a simulator: it answers the bot's own queries only.)\n", file=out)
                 biggest = await _alert_storm(deps, sb, out)
+                await _judge_deploys(deps, out)
                 caller = Caller(user=DEMO_USER, channel=DEMO_CHANNEL, user_name="you")
                 if interactive:
                     print("You are an approver here. Type `/sre help`, `/sre status checkout`, `/sre incidents`, "

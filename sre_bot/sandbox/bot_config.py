@@ -2,8 +2,8 @@
 
 `sandbox_config(scenario)` gives the `Config` (services with namespace, depends_on, tier, argocd_app; the
 scenario's extra signals); `with_every_section(config, …)` adds what the rest of the product needs to be tried
-(the shipped runbooks, approvers and action policies, an incident channel); `config_yaml(config)` writes it as an
-`sre-bot.yaml` a team can keep and edit.
+(the shipped runbooks, approvers and action policies, an incident channel, deploy verdicts posted there);
+`config_yaml(config)` writes it as an `sre-bot.yaml` a team can keep and edit.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import yaml
 
 from ..actions.config import ActionPolicy, ActionsConfig, Approvers
 from ..config import Config, Defaults, ServiceConfig
+from ..deploys.config import DeploysConfig
 from ..incidents.config import IncidentsConfig
 from ..runbooks.config import RunbooksConfig
 from .scenario import Scenario
@@ -57,6 +58,7 @@ def with_every_section(config: Config, *, runbooks_dir: Path, approvers: Sequenc
         "runbooks": RunbooksConfig(dir=runbooks_dir),
         "actions": actions,
         "incidents": IncidentsConfig(channel=incidents_channel, every="5s"),
+        "deploys": DeploysConfig(channel=incidents_channel),  # a verdict on every Argo CD sync, bad ones posted
     })
 
 

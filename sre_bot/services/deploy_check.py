@@ -244,7 +244,10 @@ async def propose_rollback(deps: Deps, check: DeployCheck, *, channel: str, thre
     names.setdefault(check.service, check.service)
     reason = f"deploy check: {check.verdict.reasons[0]}" if check.verdict.reasons else "deploy check: bad"
     try:
-        proposal = validate_action("argocd.rollback", {"service": check.service, "to_history_id": check.previous.id},
+        args: dict[str, object] = {"service": check.service, "to_history_id": check.previous.id}
+        if len(check.deploy.revision or "") >= 7:  # the revision judged bad: only while it runs, never back to it
+            args["away_from"] = check.deploy.revision
+        proposal = validate_action("argocd.rollback", args,
                                    reason=reason, evidence_ids=cited, evidence=evidence, services=names,
                                    since=check.deploy.deployed_at - timedelta(seconds=1))
     except UsageError:
@@ -263,19 +266,20 @@ def _worse_evidence(check: DeployCheck, e: Evidence) -> bool:
     return e.status == "ok" and (e.service, (e.data or {}).get("signal")) in worse
 
 
-def headline(check: DeployCheck) -> str:
-    """`🔴 bad: checkout 4f1c2e9 (dana.kim, 14:05 UTC) — 3 findings: …` (mrkdwn-safe)."""
+def headline(check: DeployCheck, *, mrkdwn: bool = True) -> str:
+    """`🔴 bad: checkout 4f1c2e9 (dana.kim, 14:05 UTC) — 3 findings: …`; mrkdwn-safe, or plain for a summary (which
+    the renderer escapes itself)."""
     d = check.deploy
     by = f", {d.initiated_by}" if d.initiated_by else ""
     v = check.verdict
-    return md_escape(f"{ICON[v.verdict]} {v.verdict}: {check.app} `{d.revision[:7]}` (synced "
-                     f"{d.deployed_at:%H:%M} UTC{by}) — {v.summary}")
+    text = (f"{ICON[v.verdict]} {v.verdict}: {check.app} {d.revision[:7]} (synced {d.deployed_at:%H:%M} UTC{by}) — "
+            f"{v.summary}")
+    return md_escape(text) if mrkdwn else text
 
 
 def check_reply(check: DeployCheck, proposed: Proposed | None = None) -> Reply:
     v = check.verdict
-    lines = [headline(check)]
-    lines += [f"• {md_escape(r)}" for r in v.reasons[:6]]
+    lines = [f"• {md_escape(r)}" for r in v.reasons[:6]]  # mrkdwn (`Reply.text`); the headline is the summary
     if not check.complete and check.full_at is not None:
         lines.append(f"_Judged on the first {int(check.after.duration.total_seconds())} s after the sync; the "
                      f"watcher gives its verdict at {check.full_at:%H:%M} UTC, once the whole wait has passed._")
@@ -297,7 +301,8 @@ def check_reply(check: DeployCheck, proposed: Proposed | None = None) -> Reply:
         sections.append(Section(title="Argo CD", evidence=[check.deploy_evidence]))
     notes = {r.id: f"Proposed by the deploy check ({v.verdict}) of {check.app} {check.revision[:7]}"
              for r in requests}
-    return Reply(kind="deploys", title=f"Deploy check: {check.app} {check.revision[:7]}", summary="\n".join(lines),
+    return Reply(kind="deploys", title=f"Deploy check: {check.app} {check.revision[:7]}",
+                 summary=headline(check, mrkdwn=False), text="\n".join(lines),
                  window=check.after, sections=sections, gaps=gaps_of(check.evidence), requests=requests,
                  request_notes=notes)
 

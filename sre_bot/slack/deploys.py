@@ -27,6 +27,7 @@ from ..deps import Deps
 from ..errors import UsageError
 from ..logging import get_logger
 from ..services.deploy_check import DeployCheck, check_reply, headline, propose_rollback
+from ..services.reply import md_escape
 from ..store.errors import StoreError
 from .approvals import post_request
 from .render import render_reply
@@ -47,7 +48,7 @@ async def post_verdict(client: AsyncWebClient, deps: Deps, check: DeployCheck) -
     store = deps.store
     assert store is not None
     if v == "suspicious":
-        text = headline(check) + "".join(f"\n• {r}" for r in check.verdict.reasons[:3]) + \
+        text = headline(check) + "".join(f"\n• {md_escape(r)}" for r in check.verdict.reasons[:3]) + \
             f"\n_No rollback proposed; `/sre deploy-check {check.app} {check.revision[:7]}` shows the evidence._"
         posted = await client.chat_postMessage(channel=channel, text=text[:3000], unfurl_links=False)
         await store.verdicts.attach(check.verdict_id, channel=channel, message_ts=str(posted["ts"]))

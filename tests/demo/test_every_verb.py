@@ -24,6 +24,7 @@ LINES = {
     "accuracy": "/sre accuracy",
     "autonomy": "/sre autonomy",
     "history": "/sre history",
+    "deploy-check": "/sre deploy-check checkout",
 }
 
 

@@ -37,7 +37,7 @@ async def test_early_check_refused_then_partial_then_recorded_once():
                 full = await check_deploy(deps, "checkout", revision="4f1c2e9")
                 first = await record_check(deps, full)
                 again = await record_check(deps, await check_deploy(deps, "checkout", revision="4f1c2e9"))
-    assert not early.complete and "watcher gives its verdict at" in (reply.summary or "")
+    assert not early.complete and "watcher gives its verdict at" in ((reply.summary or "") + "\n" + (reply.text or ""))
     assert full.complete and full.verdict.verdict == "bad"
     assert first is not None and again is None
 

@@ -59,7 +59,7 @@ async def test_a_bad_deploy_gets_a_verdict_and_a_rollback_request_without_asking
         [stored] = await bot.deps.store.verdicts.latest()
         operations = list(sb.world.operations)
     text = _text(verdict_msg)
-    assert "bad: checkout `4f1c2e9`" in text and "checkout error ratio" in text and "before →" in text
+    assert "bad: checkout 4f1c2e9" in text and "checkout error ratio" in text and "before →" in text
     assert "p=" in text and "effect +" in text
     assert request["thread_ts"] == verdict_msg["ts"]
     assert "argocd.rollback" in _text(request) or "Roll back" in _text(request)

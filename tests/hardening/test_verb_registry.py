@@ -41,8 +41,9 @@ EXAMPLES: dict[str, tuple[str, str]] = {
     "autonomy": ("autonomy", "Autonomy of each action"),
     "help": ("help", "sre-bot help"),
     "history": ("history", "Past cases"),
+    "deploy-check": ("deploy-check checkout", "Sorry, I can't do that"),
 }
-_ERROR_TEXT = {"incident": "no incident #7", "run": "argocd.rollback"}
+_ERROR_TEXT = {"incident": "no incident #7", "run": "argocd.rollback", "deploy-check": "Argo CD is not configured"}
 
 
 def _title(answer: dict[str, Any]) -> str:
