@@ -55,6 +55,14 @@ def test_the_scripted_tour_walks_through_every_part_and_exits_0(tmp_path):
     second_at = out.index("sre> /sre run argocd.rollback checkout", asked + 1)
     second = out[second_at: out.index("\nsre> ", second_at + 1)]
     assert "✋ Refused (kill_switch)" in second and "✅" not in second
+    # bad-change detection without anyone asking, and on demand
+    assert "The deploy watcher judged" in out and "bad: checkout 4f1c2e9" in out
+    assert "bad: checkout 4f1c2e9" in _after(out, "/sre deploy-check checkout")
+    # incident memory: the confirmed cause becomes a case; the next answer says "Seen before"
+    assert "recorded" in _after(out, "/sre history confirm")
+    seen_at = out.index("sre> /sre history confirm")
+    assert "Seen before" in out[seen_at:] and "fixed by `argocd.rollback checkout`" in out[seen_at:]
+    assert "Past cases" in _after(out, "/sre history")
     # the audit shows the chain
     audit = _after(out, "/sre audit 25")
     for kind in ("`suggested`", "`approved`", "`started`", "`succeeded`", "`kill_switch`", "`refused`",
