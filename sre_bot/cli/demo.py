@@ -86,6 +86,8 @@ def tour(incident: int | None) -> tuple[Step, ...]:
         Step("/sre deploys checkout", note="Argo CD now shows the rollback, initiated by sre-bot."),
         Step("/sre history confirm", note="The team confirms the last answer's cause: it becomes a case, with the "
                                           "rollback that fixed it and who approved it."),
+        Step("/sre run argocd.sync checkout revision=4f1c2e9a7b3d", decision="approve",
+             note="A second occurrence: the bad revision is deployed again (here through the bot, as anyone could)."),
         Step(DEMO_SCRIPT[1], note="The checkout incident again: the answer says \"Seen before\" (the past case, its "
                                   "fix and approver, why it is similar) and offers the same fix for approval."),
         Step("/sre history", note="Past cases, newest first; approvers may correct or forget one."),

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from ..actions.config import ActionPolicy, ActionsConfig, Approvers
+from ..actions.config import ActionsConfig, Approvers
 from ..config import Config, Defaults, ServiceConfig
 from ..deploys.config import DeploysConfig
 from ..incidents.config import IncidentsConfig
@@ -51,9 +51,8 @@ def with_every_section(config: Config, *, runbooks_dir: Path, approvers: Sequenc
     """`config` with runbooks, actions and incidents filled in, so every feature can be tried against the sandbox.
 
     `approvers`: Slack member ids (U…) who may approve; with none, actions are only suggested (the bot says so).
-    Every action waits for a click (`approve`, the default), but a sync, which is only suggested."""
-    actions = ActionsConfig(approvers=Approvers(users=list(approvers)),
-                            policies={"argocd.sync": ActionPolicy(autonomy="suggest")})
+    Every action waits for a click (`approve`, the default)."""
+    actions = ActionsConfig(approvers=Approvers(users=list(approvers)))
     return config.model_copy(update={
         "runbooks": RunbooksConfig(dir=runbooks_dir),
         "actions": actions,

@@ -60,15 +60,19 @@ def test_the_scripted_tour_walks_through_every_part_and_exits_0(tmp_path):
     assert "bad: checkout 4f1c2e9" in _after(out, "/sre deploy-check checkout")
     # incident memory: the confirmed cause becomes a case; the next answer says "Seen before"
     assert "recorded" in _after(out, "/sre history confirm")
-    seen_at = out.index("sre> /sre history confirm")
-    assert "Seen before" in out[seen_at:] and "fixed by `argocd.rollback checkout`" in out[seen_at:]
+    assert "✅ `argocd.sync` approved by you" in _after(out, "/sre run argocd.sync checkout revision=4f1c2e9a7b3d")
+    again_at = out.index("sre> @sre-bot why is payments-api slow?", out.index("sre> /sre history confirm"))
+    again = out[again_at: out.index("\nsre> ", again_at + 1)]  # the second occurrence: seen before, fix offered
+    assert "Seen before" in again and "fixed by `argocd.rollback checkout`" in again
+    assert "🔐 Approval request `argocd.rollback`" in again and "from `4f1c2e9a7b`" in again
     assert "Past cases" in _after(out, "/sre history")
     # the audit shows the chain
     audit = _after(out, "/sre audit 25")
     for kind in ("`suggested`", "`approved`", "`started`", "`succeeded`", "`kill_switch`", "`refused`",
                  "`runbook_started`"):
         assert kind in audit, kind
-    assert audit.count("`succeeded`") == 1  # exactly one execution: the approved one before the kill switch
+    # exactly the two approved executions (the rollback, the sync), each once; nothing after the kill switch
+    assert audit.count("`succeeded`") == 2 and audit.count("`started`") == 2
     assert "Next steps" in out
 
 
