@@ -32,7 +32,7 @@ _FENCE = re.compile(r"^(```|~~~)")
 _LINK = re.compile(r"!?\[(?:[^\[\]]|\[[^\]]*\])*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
 _INLINE_CODE = re.compile(r"(`+)(.+?)\1")
 _CLI = re.compile(r"(?:^|[\s(/`])sre-bot((?:\s+[a-z][a-z-]*){1,2})")
-_VERB = re.compile(r"(?<![\w/])/sre\s+([a-z][a-z_]*)")
+_VERB = re.compile(r"(?<![\w/])/sre\s+([a-z][a-z_-]*[a-z])")
 _ENV = re.compile(r"\b(SRE_BOT_[A-Z0-9_]*[A-Z0-9]|[A-Z][A-Z0-9_]*_URL)\b")
 
 
