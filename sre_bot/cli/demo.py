@@ -47,7 +47,7 @@ from ..services.caller import Caller
 from ..services.deploy_check import check_reply, propose_rollback
 from ..settings import load_settings
 from ..web import build_web_app
-from .console import Step, _show, play_script, repl
+from .console import Console, Step, _show, play_script, repl
 
 __all__ = ["run_demo", "run_sandbox", "DEMO_SCRIPT", "tour", "DEFAULT_SCENARIO", "DEMO_USER", "DEMO_CHANNEL"]
 
@@ -199,7 +199,10 @@ async def _judge_deploys(deps: Deps, out: TextIO) -> None:
             print(f"  ✅ {c.app} {c.deploy.revision[:10]}: healthy (nothing is posted)", file=out)
             continue
         proposed = await propose_rollback(deps, c, channel=DEMO_CHANNEL)
-        _show(check_reply(c, proposed), out)
+        reply = check_reply(c, proposed)
+        _show(reply, out)
+        for req in reply.requests:  # posted in the verdict's thread with Approve / Reject; left for a person
+            Console(deps, out).show_request(req, reply.request_notes.get(req.id))
     print(file=out)
 
 
