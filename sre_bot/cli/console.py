@@ -48,9 +48,10 @@ async def ask_console(deps: Deps, line: str, *, caller: Caller | None = None) ->
     return await answer_mention(deps, text.removeprefix("@sre-bot").strip(), caller=caller)
 
 
-def _show(reply: Reply, out: TextIO) -> None:
-    # links numbered and listed at the end; requests: `Console.handle` shows each itself
-    print(render_terminal(reply, ansi=out.isatty(), requests=False), file=out)
+def _show(reply: Reply, out: TextIO, *, links: Literal["list", "none"] = "none") -> None:
+    """The reply for a terminal; `requests`: `Console.handle` shows each itself. `links`: labels only by default
+    (the demo's point at a simulator; Slack and --json carry the full URLs), or numbered and listed at the end."""
+    print(render_terminal(reply, links=links, ansi=out.isatty(), requests=False), file=out)
     print(file=out)
 
 

@@ -78,5 +78,5 @@ async def run_runbook(settings: Settings, name: str, service: str | None, *, out
         state = prepare_run(deps, req, caller)
         state = await execute_run(deps, state, svc=req.svc, caller=caller, propose_fixes=False,
                                   trigger={"kind": "cli", "text": f"runbook run {name} {service or ''}".strip()})
-    _show(run_reply(state), out)
+    _show(run_reply(state), out, links="list")  # real systems: the links are worth having
     return 1 if state.outcome == "incomplete" else 0
