@@ -6,6 +6,8 @@ out, each number with what it counts.
 - calibration: Brier score and ECE of the engine's stated top confidence against "was the vote yes" (partly counts
   as not right: the confidence claims the top cause is *the* cause), and of the confidence as shown (calibrated),
   with the number of points. The model's confidences are scored apart: they are its own, not the engine's.
+- deploy verdicts (answerer `deploy_check`) have their own tally, apart from the investigation answers (`overall`,
+  `by_answerer`) and never in a calibration; `by_action` counts them (as the step-down does).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 
 from ..analysis.calibration import MIN_FEEDBACK_POINTS, Calibration, CalibrationPoint, brier, expected_calibration_error
 from ..store.feedback import FeedbackPoint
-from .model import CALIBRATION_HISTORY, VERDICT_SCORE
+from .model import CALIBRATION_HISTORY, DEPLOY_CHECK, VERDICT_SCORE
 
 __all__ = ["Tally", "CalibrationScores", "AccuracyReport", "tally", "calibration_scores", "build_report"]
 
@@ -85,8 +87,8 @@ class AccuracyReport:
     since: datetime
     until: datetime
     days: int
-    posted: int  # answers that named a cause, posted in the window (rated or not)
-    overall: Tally
+    posted: int  # answers that named a cause, posted in the window (rated or not), deploy verdicts included
+    overall: Tally  # the investigation answers (engine and model), not the deploy verdicts
     by_answerer: dict[str, Tally]
     by_action: dict[str, Tally]
     engine: CalibrationScores
@@ -94,6 +96,7 @@ class AccuracyReport:
     in_use: Calibration | None  # how engine confidences are shown now
     team: Calibration | None  # the fit on the team's own votes (identity while too few)
     real_causes: list[tuple[datetime, str]] = field(default_factory=list)  # newest "the real cause was …"
+    verdicts: Tally = field(default_factory=lambda: tally(()))  # votes on the deploy check's posted verdicts
 
     def calibration_line(self) -> str:
         """Which calibration is in use, on how many points; when it is not the team's, why not yet."""
@@ -112,6 +115,7 @@ class AccuracyReport:
         return {
             "since": self.since.isoformat(), "until": self.until.isoformat(), "days": self.days,
             "answers_posted": self.posted, "overall": self.overall.as_dict(),
+            "deploy_verdicts": self.verdicts.as_dict(),
             "by_answerer": {k: v.as_dict() for k, v in self.by_answerer.items()},
             "by_action": {k: v.as_dict() for k, v in self.by_action.items()},
             "calibration": {"engine": self.engine.as_dict(), "model": self.model.as_dict(),
@@ -125,12 +129,14 @@ class AccuracyReport:
 
 def build_report(points: Sequence[FeedbackPoint], *, since: datetime, until: datetime, days: int, posted: int,
                  in_use: Calibration | None, team: Calibration | None, real_causes: int = 5) -> AccuracyReport:
-    by_answerer = {who: tally(p for p in points if p.answered_by == who)
-                   for who in sorted({p.answered_by for p in points})}
+    answers = [p for p in points if p.answered_by != DEPLOY_CHECK]
+    by_answerer = {who: tally(p for p in answers if p.answered_by == who)
+                   for who in sorted({p.answered_by for p in answers})}
     by_action = {a: tally(p for p in points if a in p.actions) for a in sorted({a for p in points for a in p.actions})}
     causes = sorted(((p.answer_at, p.real_cause) for p in points if p.real_cause), reverse=True)[:real_causes]
     return AccuracyReport(
-        since=since, until=until, days=days, posted=posted, overall=tally(points), by_answerer=by_answerer,
+        since=since, until=until, days=days, posted=posted, overall=tally(answers), by_answerer=by_answerer,
         by_action=by_action, engine=calibration_scores(p for p in points if p.answered_by == "engine"),
         model=calibration_scores(p for p in points if p.answered_by == "llm"), in_use=in_use, team=team,
-        real_causes=[(at, text) for at, text in causes if text])
+        real_causes=[(at, text) for at, text in causes if text],
+        verdicts=tally(p for p in points if p.answered_by == DEPLOY_CHECK))

@@ -1,5 +1,9 @@
 """What an investigation answer claimed, as the feedback needs it: who answered, its ranked hypotheses with their
-stated (and, for the engine, calibrated) confidences. Built by `answers.answer_draft`, carried on the Reply."""
+stated (and, for the engine, calibrated) confidences. Built by `answers.answer_draft`, carried on the Reply.
+
+A deploy verdict posted by the watcher is scored like an answer: answerer `deploy_check`
+(`services.deploy_check.verdict_draft`), kept apart from the engine's and the model's in the accuracy report and
+never in the engine's calibration, but counted by the step-down of the rollback it proposed."""
 
 from __future__ import annotations
 
@@ -8,13 +12,16 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["Verdict", "VERDICTS", "VERDICT_SCORE", "CALIBRATION_HISTORY", "AnswerHypothesis", "AnswerDraft"]
+__all__ = ["Verdict", "VERDICTS", "VERDICT_SCORE", "CALIBRATION_HISTORY", "Answerer", "DEPLOY_CHECK",
+           "AnswerHypothesis", "AnswerDraft"]
 
 Verdict = Literal["yes", "partly", "no"]
 VERDICTS: tuple[Verdict, ...] = ("yes", "partly", "no")
 # How a vote counts towards accuracy: "partly" (the right area, not the whole cause) is half right.
 VERDICT_SCORE: dict[str, float] = {"yes": 1.0, "partly": 0.5, "no": 0.0}
 CALIBRATION_HISTORY = timedelta(days=365)  # votes on answers older than this no longer shape the calibration
+Answerer = Literal["engine", "llm", "deploy_check"]  # stored in answers.answered_by (String(16))
+DEPLOY_CHECK: Answerer = "deploy_check"  # a deploy verdict's message, scored like an answer
 
 
 class AnswerHypothesis(BaseModel):
@@ -33,8 +40,8 @@ class AnswerDraft(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     question: str
-    answered_by: Literal["engine", "llm"]
-    engine: str  # the engine's version (it ran either way)
+    answered_by: Answerer
+    engine: str  # the engine's version (it ran either way); for a deploy verdict, the deploy check's version
     model: str | None = None  # the model that answered, with its prompt version
     insufficient: bool = False
     hypotheses: list[AnswerHypothesis] = Field(default_factory=list)
@@ -46,5 +53,5 @@ class AnswerDraft(BaseModel):
 
     @property
     def rateable(self) -> bool:
-        """Whether "Right cause?" can be asked: the answer named a cause."""
+        """Whether "Right cause?" (a verdict: "Right call?") can be asked: the answer named a cause."""
         return not self.insufficient and self.top is not None

@@ -58,16 +58,20 @@ def _scores(name: str, s: CalibrationScores) -> str:
 def report_lines(r: AccuracyReport, *, levels: Sequence[Level] = (),
                  quote: Callable[[str], str] = lambda s: s) -> list[str]:
     """The report as lines; `quote` escapes what people typed (the real causes) for the surface."""
-    out = [f"Answers rated: {r.overall.answers} of {r.posted} that named a cause, "
-           f"{r.since:%Y-%m-%d} – {r.until:%Y-%m-%d %H:%M} UTC ({r.days} days)."]
+    rated = r.overall.answers + r.verdicts.answers
+    out = [f"Answers rated: {rated} of {r.posted} that named a cause"
+           + (" (deploy verdicts included)" if r.verdicts.answers else "")
+           + f", {r.since:%Y-%m-%d} – {r.until:%Y-%m-%d %H:%M} UTC ({r.days} days)."]
     if not r.overall.votes:
-        out.append("No votes yet: each investigation answer in Slack has Yes / Partly / No buttons under "
+        out.append("No votes yet on investigation answers: each one in Slack has Yes / Partly / No buttons under "
                    "\"Right cause?\".")
     else:
-        out.append(f"Overall: {r.overall.describe()}.")
+        out.append(f"Overall (investigation answers): {r.overall.describe()}.")
         out.append("Accuracy counts partly as ½; top-1 strict counts only yes.")
         out += [f"• answered by the {'model' if who == 'llm' else 'engine'}: {t.describe()}"
                 for who, t in r.by_answerer.items()]
+    if r.verdicts.votes:
+        out.append(f"Deploy verdicts (scored apart, never in the engine's calibration): {r.verdicts.describe()}.")
     out.append("*Calibration*")
     out.append(_scores("Engine", r.engine) + " (a vote of yes is right; partly and no are not)")
     if r.model.points:

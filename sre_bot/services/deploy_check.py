@@ -17,6 +17,11 @@ A `bad` verdict on the app's current deploy proposes `argocd.rollback` to the de
 source `{"kind": "deploy_check", "verdict": <id>, …}`, so the autonomy ladder, approvers and kill switch apply as to
 any proposal, and a deploy check never runs an action without a person's click (`policy.unattended_refusal`).
 
+A posted bad or suspicious verdict is scored like an answer (`verdict_draft`: answerer `deploy_check`, the
+hypothesis "bad deploy of <service> (<revision>)", its confidence the level's measured track record,
+`VERDICT_TRACK_RECORD`); votes on it count for the rollback it proposed (the step-down), never for the engine's
+calibration.
+
 `/sre deploy-check <app> [revision]` runs the same check on demand (`deploy_check_command`).
 `sandbox_changes` judges every sync of the sandbox library through this path (the benchmark's sandbox rows).
 """
@@ -37,6 +42,7 @@ from ..analysis.change_verdict import ChangeVerdict, SignalSamples, TemplateCoun
 from ..config import ServiceConfig
 from ..deps import Deps
 from ..errors import BackendError, NotFound, UsageError
+from ..feedback.model import DEPLOY_CHECK, AnswerDraft, AnswerHypothesis
 from ..models import Application, DeployRecord, Evidence, TimeRange
 from ..store.verdicts import VerdictRecord, new_verdict_id
 from ..tools.deploys import deploy_history
@@ -47,12 +53,23 @@ from .reply import Reply, Section, gaps_of, md_escape
 from .verbs import Invocation
 
 __all__ = ["DeployCheck", "check_deploy", "headline", "record_check", "propose_rollback", "check_reply",
-           "deploy_check_command", "service_for_app", "ICON", "ENGINE_VERSION", "sandbox_changes"]
+           "deploy_check_command", "service_for_app", "ICON", "ENGINE_VERSION", "sandbox_changes",
+           "VERDICT_TRACK_RECORD", "verdict_confidence", "track_record", "verdict_draft"]
 
 ENGINE_VERSION = "change-verdict-v1"
 ICON = {"bad": "🔴", "suspicious": "🟡", "healthy": "🟢", "unknown": "⚪"}
 MIN_AFTER = timedelta(minutes=1)  # before this, nothing after the sync can be judged
 LEAD = timedelta(minutes=3)  # the minutes just before the sync, kept apart for the onset guard
+
+# How often each posted verdict level was right on the benchmark, as (right, of): the confidence a verdict's
+# answer states is its Laplace-smoothed precision (right + 1) / (of + 2) (`verdict_confidence`). Measured by
+# `python -m benchmarks.nezha_changes` (benchmarks/results/nezha_changes.json, started 2026-12-05T14:30:25Z) with
+# the shipped thresholds: both Nezha days (`default_rows`, 91 changes: bad 12 right of 12, suspicious 4 of 4) and
+# the sandbox library (`sandbox`, 14 syncs: bad 9 of 9, suspicious 0 of 2 — both red herrings). Counted by
+#   python -c "import json, collections; d = json.load(open('benchmarks/results/nezha_changes.json')); \
+#     print(collections.Counter((r['verdict'], r['bad']) for k in ('default_rows', 'sandbox') for r in d[k]))"
+# → bad 21/21 → 22/23 = 0.96; suspicious 4/6 → 5/8 = 0.62. Re-measure and update together with the thresholds.
+VERDICT_TRACK_RECORD: dict[str, tuple[int, int]] = {"bad": (21, 21), "suspicious": (4, 6)}
 
 
 @dataclass
@@ -277,6 +294,38 @@ def headline(check: DeployCheck, *, mrkdwn: bool = True) -> str:
     return md_escape(text) if mrkdwn else text
 
 
+def verdict_confidence(verdict: str) -> float | None:
+    """The measured, Laplace-smoothed precision of a verdict level (`VERDICT_TRACK_RECORD`); None for the others."""
+    if verdict not in VERDICT_TRACK_RECORD:
+        return None
+    right, of = VERDICT_TRACK_RECORD[verdict]
+    return round((right + 1) / (of + 2), 2)
+
+
+def track_record(verdict: str) -> str | None:
+    """`bad verdicts were right 21 of 21 times on the benchmark (confidence 0.96)`, or None."""
+    confidence = verdict_confidence(verdict)
+    if confidence is None:
+        return None
+    right, of = VERDICT_TRACK_RECORD[verdict]
+    return (f"{verdict} verdicts were right {right} of {of} times on the benchmark (Nezha and the sandbox library; "
+            f"confidence {confidence:.2f})")
+
+
+def verdict_draft(check: DeployCheck) -> AnswerDraft | None:
+    """A bad or suspicious verdict as an answer to score: "bad deploy of <service> (<revision>)" at the level's
+    measured confidence; None for healthy and unknown (nothing claimed)."""
+    confidence = verdict_confidence(check.verdict.verdict)
+    if confidence is None:
+        return None
+    rev = check.revision[:7]
+    return AnswerDraft(
+        question=f"deploy check of {check.app} {rev}", answered_by=DEPLOY_CHECK, engine=ENGINE_VERSION,
+        calibration=f"{check.verdict.verdict}: the benchmark's track record, (right+1)/(of+2)",
+        hypotheses=[AnswerHypothesis(service=check.service, cause=f"bad deploy of {check.service} ({rev})",
+                                     cause_kind="bad_deploy", confidence=confidence)])
+
+
 def check_reply(check: DeployCheck, proposed: Proposed | None = None) -> Reply:
     v = check.verdict
     lines = [f"• {md_escape(r)}" for r in v.reasons[:6]]  # mrkdwn (`Reply.text`); the headline is the summary
@@ -291,6 +340,9 @@ def check_reply(check: DeployCheck, proposed: Proposed | None = None) -> Reply:
     elif proposed is not None and proposed.kind == "suggest":
         lines.append(md_escape(f"Rollback suggested, not requested ({proposed.note}): "
                                f"`/sre run {proposed.proposal.command()}`"))
+    record = track_record(v.verdict)
+    if record is not None:
+        lines.append(f"_{md_escape(record[0].upper() + record[1:])}._")
     requests = [proposed.request] if proposed is not None and proposed.request is not None else []
     shown = sorted(check.evidence, key=lambda e: (not _worse_evidence(check, e), e.status != "ok"))
     sections = [Section(title="Signals after the sync vs before", evidence=[e for e in shown if e.kind == "signal"])]

@@ -11,6 +11,11 @@ verdict is posted to the app's route or the deploys channel (`DeploysConfig.chan
 - suspicious: a short note (`deploys.suspicious: note`), or nothing (`quiet`);
 - healthy / unknown: nothing (recorded only).
 
+A posted bad or suspicious verdict is stored as an answer (`verdict_draft`, answerer `deploy_check`) linked to the
+rollback request it proposed, and carries the "Right call?" buttons: votes on it measure the deploy check
+(`/sre accuracy`, apart from the investigation answers) and count for the rollback's step-down. A bad verdict's
+buttons are added by `chat.update` once its request exists (the request is proposed in the message's thread).
+
 A Slack failure is logged; the verdict stays recorded (a restart does not post it again).
 """
 
@@ -26,15 +31,34 @@ from ..deploys.watcher import DeployWatcher
 from ..deps import Deps
 from ..errors import UsageError
 from ..logging import get_logger
-from ..services.deploy_check import DeployCheck, check_reply, headline, propose_rollback
+from ..services.deploy_check import DeployCheck, check_reply, headline, propose_rollback, track_record, verdict_draft
 from ..services.reply import md_escape
 from ..store.errors import StoreError
+from ..store.feedback import StoredAnswer
+from ..store.records import new_request_id
 from .approvals import post_request
+from .feedback_blocks import FEEDBACK_BLOCKS, feedback_blocks
 from .render import render_reply
 
 __all__ = ["run_deploys", "post_verdict", "cycle"]
 
 log = get_logger(__name__)
+
+
+async def _store_answer(deps: Deps, check: DeployCheck, *, channel: str, ts: str | None,
+                        requests: list[tuple[str, str]]) -> StoredAnswer | None:
+    """The verdict as an answer to vote on; None when there is nothing to score or the store failed (the verdict
+    is posted without buttons)."""
+    draft = verdict_draft(check)
+    if draft is None or deps.store is None:
+        return None
+    answer = StoredAnswer(id=new_request_id(), at=deps.clock(), channel=channel, message_ts=ts, thread_ts=None,
+                          draft=draft, requests=requests)
+    try:
+        return await deps.store.feedback.add_answer(answer)
+    except StoreError as e:
+        log.warning("deploy verdict not stored as an answer; posted without feedback buttons", error=str(e))
+        return None
 
 
 async def post_verdict(client: AsyncWebClient, deps: Deps, check: DeployCheck) -> None:
@@ -48,21 +72,38 @@ async def post_verdict(client: AsyncWebClient, deps: Deps, check: DeployCheck) -
     store = deps.store
     assert store is not None
     if v == "suspicious":
+        record = track_record(v)
         text = headline(check) + "".join(f"\n• {md_escape(r)}" for r in check.verdict.reasons[:3]) + \
-            f"\n_No rollback proposed; `/sre deploy-check {check.app} {check.revision[:7]}` shows the evidence._"
-        posted = await client.chat_postMessage(channel=channel, text=text[:3000], unfurl_links=False)
+            f"\n_No rollback proposed; `/sre deploy-check {check.app} {check.revision[:7]}` shows the evidence._" + \
+            (f"\n_{md_escape(record[0].upper() + record[1:])}._" if record else "")
+        answer = await _store_answer(deps, check, channel=channel, ts=None, requests=[])
+        blocks = None if answer is None else [
+            {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}},
+            *feedback_blocks(answer.id, verdict=True)]
+        posted = await client.chat_postMessage(channel=channel, text=text[:3000], blocks=blocks, unfurl_links=False)
         await store.verdicts.attach(check.verdict_id, channel=channel, message_ts=str(posted["ts"]))
+        if answer is not None:
+            await store.feedback.set_message(answer.id, str(posted["ts"]))
         return
-    text, blocks = render_reply(check_reply(check))
+    text, blocks = render_reply(check_reply(check), reserve=FEEDBACK_BLOCKS)
     posted = await client.chat_postMessage(channel=channel, text=text[:3000], blocks=blocks, unfurl_links=False)
     ts = str(posted["ts"])
     await store.verdicts.attach(check.verdict_id, channel=channel, message_ts=ts)
     proposed = await propose_rollback(deps, check, channel=channel, thread_ts=ts)
+    request = proposed.request if proposed is not None else None
+    answer = await _store_answer(deps, check, channel=channel, ts=ts,
+                                 requests=[(request.id, request.action)] if request is not None else [])
+    if answer is not None:
+        try:
+            await client.chat_update(channel=channel, ts=ts, text=text[:3000],
+                                     blocks=blocks + feedback_blocks(answer.id, verdict=True))
+        except SlackApiError as e:  # the request still goes in the thread
+            log.warning("deploy verdict's feedback buttons not added", error=e.response.get("error"))
     if proposed is None:
         return
-    if proposed.request is not None:
-        await store.verdicts.attach(check.verdict_id, request_id=proposed.request.id)
-        await post_request(client, deps, proposed.request,
+    if request is not None:
+        await store.verdicts.attach(check.verdict_id, request_id=request.id)
+        await post_request(client, deps, request,
                            note=f"Proposed by the deploy check of {check.app} {check.revision[:7]} (bad)")
     elif proposed.note:
         await client.chat_postMessage(channel=channel, thread_ts=ts,

@@ -1,4 +1,5 @@
-"""The "Right cause?" buttons under an investigation answer, and the "the real cause was …" modal.
+"""The "Right cause?" buttons under an investigation answer ("Right call?" under a deploy verdict), and the "the
+real cause was …" modal.
 
 Each button's value is the answer's id and nothing else: what the answer claimed is read back from the store.
 """
@@ -31,11 +32,13 @@ FEEDBACK_BLOCKS = 2  # how many blocks `feedback_blocks` adds (reserved when ren
 REAL_CAUSE_BLOCK, _CAUSE_INPUT = "real_cause", "real_cause_text"
 
 
-def feedback_blocks(answer_id: str) -> list[dict[str, Any]]:
-    """A line asking "Right cause?" and the Yes / Partly / No buttons."""
-    ask = ContextBlock(elements=[MarkdownTextObject(
-        text="*Right cause?* Your vote is kept with this answer; it measures the bot's accuracy and can lower how "
-             "far its actions go on their own (`/sre accuracy`).")])
+def feedback_blocks(answer_id: str, *, verdict: bool = False) -> list[dict[str, Any]]:
+    """A line asking "Right cause?" (a deploy verdict: "Right call?") and the Yes / Partly / No buttons."""
+    text = ("*Right call?* Your vote is kept with this verdict; it measures the deploy check's accuracy and can "
+            "lower how far its rollback goes on its own (`/sre accuracy`)." if verdict else
+            "*Right cause?* Your vote is kept with this answer; it measures the bot's accuracy and can lower how "
+            "far its actions go on their own (`/sre accuracy`).")
+    ask = ContextBlock(elements=[MarkdownTextObject(text=text)])
     buttons = ActionsBlock(block_id=f"feedback:{answer_id}", elements=[
         ButtonElement(text="Yes", action_id=FEEDBACK_YES, value=answer_id, style="primary"),
         ButtonElement(text="Partly", action_id=FEEDBACK_PARTLY, value=answer_id),
