@@ -64,8 +64,9 @@ LEAD = timedelta(minutes=3)  # the minutes just before the sync, kept apart for 
 # How often each posted verdict level was right on the benchmark, as (right, of): the confidence a verdict's
 # answer states is its Laplace-smoothed precision (right + 1) / (of + 2) (`verdict_confidence`). Measured by
 # `python -m benchmarks.nezha_changes` (benchmarks/results/nezha_changes.json, started 2026-12-05T14:30:25Z) with
-# the shipped thresholds: both Nezha days (`default_rows`, 91 changes: bad 12 right of 12, suspicious 4 of 4) and
-# the sandbox library (`sandbox`, 14 syncs: bad 9 of 9, suspicious 0 of 2 — both red herrings). Counted by
+# the shipped thresholds (not held out): both Nezha days (`default_rows`, 91 changes: bad 12 right of 12,
+# suspicious 4 of 4) and the sandbox library (`sandbox`, 14 syncs: bad 9 of 9, suspicious 0 of 2 — both red
+# herrings). Counted by
 #   python -c "import json, collections; d = json.load(open('benchmarks/results/nezha_changes.json')); \
 #     print(collections.Counter((r['verdict'], r['bad']) for k in ('default_rows', 'sandbox') for r in d[k]))"
 # → bad 21/21 → 22/23 = 0.96; suspicious 4/6 → 5/8 = 0.62. Re-measure and update together with the thresholds.
