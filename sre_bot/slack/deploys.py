@@ -83,7 +83,10 @@ async def post_verdict(client: AsyncWebClient, deps: Deps, check: DeployCheck) -
         posted = await client.chat_postMessage(channel=channel, text=text[:3000], blocks=blocks, unfurl_links=False)
         await store.verdicts.attach(check.verdict_id, channel=channel, message_ts=str(posted["ts"]))
         if answer is not None:
-            await store.feedback.set_message(answer.id, str(posted["ts"]))
+            try:
+                await store.feedback.set_message(answer.id, str(posted["ts"]))
+            except StoreError as e:  # the votes still work: the channel is checked, the message is not
+                log.warning("deploy verdict's message not recorded", error=str(e))
         return
     text, blocks = render_reply(check_reply(check), reserve=FEEDBACK_BLOCKS)
     posted = await client.chat_postMessage(channel=channel, text=text[:3000], blocks=blocks, unfurl_links=False)
