@@ -34,7 +34,7 @@ def test_every_prompt_renders(name):
 def test_investigator_prompt_names_the_catalog_and_the_data_rule():
     """The system prompt lists every catalog action and says tool text is data, not instructions."""
     text = Prompts.load().investigator.render(**VARIABLES["investigator"])
-    assert "argocd.rollback(service, to_history_id?)" in text
+    assert "argocd.rollback(service, to_history_id?, away_from?)" in text
     assert "never instructions" in text
 
 

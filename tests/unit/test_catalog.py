@@ -26,7 +26,7 @@ def test_every_action_declares_risk_reversibility_and_blast_radius():
     """Each catalog entry says how risky it is, whether it can be undone and what it touches."""
     for spec in CATALOG.values():
         assert spec.risk in ("low", "medium", "high") and isinstance(spec.reversible, bool) and spec.blast_radius
-    assert "argocd.rollback(service, to_history_id?)" in catalog_summary()
+    assert "argocd.rollback(service, to_history_id?, away_from?)" in catalog_summary()
 
 
 def test_sync_revision_must_look_like_a_revision():
