@@ -3,13 +3,13 @@
     .venv/bin/python -m benchmarks.startup                 # 7 runs of each command
     .venv/bin/python -m benchmarks.startup --runs 15 --json /tmp/startup.json
 
-Commands, each a fresh process with no backends configured (PROMETHEUS_URL, LOKI_URL, ARGOCD_URL,
-ALERTMANAGER_URL, ANTHROPIC_API_KEY and SLACK_* removed from the environment, SRE_BOT_CONFIG pointing at a file
-that does not exist): `python -c pass` (the interpreter alone, the baseline), `sre-bot ask --help`, and
-`sre-bot ask --json --no-llm "why is x slow?"` (a whole answer: settings, config, deps, the engine on no evidence,
-the JSON). The target is under 1 s for `ask`. Each command runs once untimed first (so bytecode caches are warm),
-then `--runs` times; the table shows the median, min and max. `--importtime` adds the ten slowest imports of the
-`ask` run (`python -X importtime`).
+Commands, each a fresh process with no working backend (LOKI_URL, ARGOCD_URL, ALERTMANAGER_URL, ANTHROPIC_API_KEY
+and SLACK_* removed from the environment, PROMETHEUS_URL a loopback port that refuses at once, SRE_BOT_CONFIG
+pointing at a file that does not exist): `python -c pass` (the interpreter alone, the baseline), `sre-bot ask
+--help`, and `sre-bot ask --json --no-llm "why is x slow?"` (a whole answer: settings, config, deps, the engine on
+no evidence, the JSON). The target is under 1 s for `ask`. Each command runs once untimed first (so bytecode caches
+are warm), then `--runs` times; the table shows the median, min and max. `--importtime` adds the ten slowest imports
+of the `ask` run (`python -X importtime`).
 """
 
 from __future__ import annotations
@@ -31,7 +31,9 @@ _BACKEND_VARS = ("PROMETHEUS_", "LOKI_", "ARGOCD_", "ALERTMANAGER_", "ANTHROPIC_
 
 def _env(tmp: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(_BACKEND_VARS)}
-    env.update(SRE_BOT_CONFIG=str(tmp / "absent.yaml"), SRE_BOT_LLM_AUDIT_PATH=str(tmp / "llm-audit"))
+    # a Prometheus that refuses at once (the discard port): `ask` with nothing configured exits 2 instead of answering
+    env.update(SRE_BOT_CONFIG=str(tmp / "absent.yaml"), SRE_BOT_LLM_AUDIT_PATH=str(tmp / "llm-audit"),
+               PROMETHEUS_URL="http://127.0.0.1:9")
     return env
 
 
