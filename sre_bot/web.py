@@ -1,6 +1,11 @@
 """The bot's HTTP server (both Slack modes): Bolt's `POST /slack/events` in HTTP mode, and always
-`GET /healthz` (the process is up), `GET /readyz` (configured backends reachable), `GET /metrics`, and
-`POST /alertmanager` (the Alertmanager webhook, `alert_webhook.py`)."""
+`GET /healthz` (the process is up), `GET /readyz` (this replica can take traffic), `GET /metrics`, and
+`POST /alertmanager` (the Alertmanager webhook, `alert_webhook.py`).
+
+Readiness is about this replica, not about the systems it reads: it is ready when its store answers (where it keeps
+approvals, the audit, the alert inbox). A backend that is down is reported in the body (`degraded`) but does not
+make the replica unready — an outage of Prometheus would otherwise take every replica out of the Service at once,
+when people need the bot to say what it cannot check and to take the alerts."""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from aiohttp import web
 from .deps import Deps
 from .metrics import CONTENT_TYPE_LATEST
 from .services.health import check_backends
+from .store.errors import StoreError
 
 Handler = Callable[[web.Request], Awaitable[web.Response]]
 
@@ -27,8 +33,16 @@ def build_web_app(deps: Deps, slack_events: Handler | None = None, alerts: Handl
 
     async def readyz(_: web.Request) -> web.Response:
         checks = await check_backends(deps)
-        ready = all(c.ok for c in checks if c.configured)
-        body = {"status": "ready" if ready else "not ready",
+        store: dict[str, object] = {"configured": deps.store is not None}
+        if deps.store is not None:
+            try:
+                await deps.store.ping()
+                store.update(ok=True, detail=deps.store.where)
+            except StoreError as e:
+                store.update(ok=False, detail=str(e))
+        ready = store.get("ok", True) is True
+        body = {"status": "ready" if ready else "not ready", "store": store,
+                "degraded": [c.name for c in checks if c.configured and not c.ok],
                 "backends": {c.name: {"ok": c.ok, "configured": c.configured, "detail": c.detail} for c in checks}}
         return web.json_response(body, status=200 if ready else 503)
 

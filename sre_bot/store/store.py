@@ -31,7 +31,7 @@ from types import TracebackType
 from typing import Any
 
 from pydantic_core import to_jsonable_python
-from sqlalchemy import Row, func, insert, select, tuple_, update
+from sqlalchemy import Row, func, insert, literal, select, tuple_, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -143,6 +143,11 @@ class Store:
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         tb: TracebackType | None) -> None:
         await self.close()
+
+    async def ping(self) -> None:
+        """One trivial read (`SELECT 1`); StoreError when the database does not answer. Readiness uses it."""
+        async with self._tx("ping") as conn:
+            await conn.execute(select(literal(1)))
 
     # -- plumbing ------------------------------------------------------------------------------------------------
 
