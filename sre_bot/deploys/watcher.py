@@ -14,16 +14,13 @@ verdict on what could be read is recorded, its gaps with it.
 
 from __future__ import annotations
 
-import os
-import secrets
-import socket
 from datetime import timedelta
 
 from ..deps import Deps
 from ..errors import BackendError, UsageError
 from ..logging import get_logger
 from ..services.deploy_check import DeployCheck, check_deploy, record_check
-from ..store.incidents import Lease
+from ..store.incidents import Lease, lease_holder
 
 __all__ = ["DeployWatcher", "LEASE", "LEASE_TTL"]
 
@@ -34,10 +31,6 @@ LEASE_TTL = timedelta(seconds=90)
 RETRY_FOR = timedelta(minutes=10)  # a sync whose check hit a failing backend is tried again this long
 
 
-def _holder() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
-
-
 class DeployWatcher:
     """Finds syncs due for a verdict and judges them; `step()` is safe from several replicas (the lease decides)."""
 
@@ -45,7 +38,7 @@ class DeployWatcher:
         if deps.store is None:
             raise ValueError("the deploy watcher needs the store")
         self._deps = deps
-        self.holder = holder or _holder()
+        self.holder = holder or lease_holder()
         self._epoch: int | None = None
 
     async def step(self) -> list[DeployCheck]:

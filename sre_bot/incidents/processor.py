@@ -26,9 +26,6 @@ SRE_BOT_TOPOLOGY_REFRESH=0 turns discovery off: only the configured depends_on.
 from __future__ import annotations
 
 import asyncio
-import os
-import secrets
-import socket
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -40,7 +37,7 @@ from ..analysis.topology import Topology
 from ..deps import Deps
 from ..errors import BackendError, UsageError
 from ..logging import get_logger
-from ..store.incidents import IncidentChange, Lease
+from ..store.incidents import IncidentChange, Lease, lease_holder
 from ..tools.deploys import deploy_times
 from .topology import discover, source_text
 
@@ -69,10 +66,6 @@ class _Touch:
     events: list[tuple[str, str, datetime]] = field(default_factory=list)  # kind, text, when it happened
 
 
-def _holder() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
-
-
 class IncidentProcessor:
     """Owns one in-memory correlator; `step()` is safe to call from several replicas (the lease decides)."""
 
@@ -80,7 +73,7 @@ class IncidentProcessor:
         if deps.store is None:
             raise ValueError("the incident processor needs the store")
         self._deps = deps
-        self.holder = holder or _holder()
+        self.holder = holder or lease_holder()
         self._corr: Correlator | None = None
         self._epoch: int | None = None
         self._deploys_at: datetime | None = None

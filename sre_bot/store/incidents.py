@@ -12,6 +12,9 @@ numbers (`#12`) are handed out in that transaction. Slack bookkeeping (`set_mess
 
 from __future__ import annotations
 
+import os
+import secrets
+import socket
 from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -28,7 +31,7 @@ from .schema import alert_inbox, incident_alerts, incident_events, incidents, le
 if TYPE_CHECKING:
     from .store import Store
 
-__all__ = ["Lease", "LeaseLost", "IncidentChange", "StoredIncident", "StoredAlert", "TimelineEvent",
+__all__ = ["Lease", "LeaseLost", "lease_holder", "IncidentChange", "StoredIncident", "StoredAlert", "TimelineEvent",
            "IncidentStore", "LeaseStore"]
 
 _I = incidents.c
@@ -39,6 +42,11 @@ class Lease(NamedTuple):
     name: str
     holder: str
     epoch: int
+
+
+def lease_holder() -> str:
+    """A name for this process as the holder of a lease: host, pid and a random part (a restart is a new holder)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
 class LeaseLost(StoreError):
