@@ -20,6 +20,7 @@ from .actions.config import ActionsConfig
 from .analysis.correlation import CorrelationRules
 from .deploys.config import DeploysConfig
 from .errors import ConfigError
+from .escalation.config import EscalationConfig
 from .incidents.config import IncidentsConfig
 from .querylang import LABEL_NAME_RE, matchers, quote_value, render_template, selector
 from .runbooks.config import RunbooksConfig
@@ -226,6 +227,7 @@ class Config(_Strict):
     incidents: IncidentsConfig = Field(default_factory=IncidentsConfig)  # where incident messages go
     call_graph: CallGraphConfig = Field(default_factory=CallGraphConfig)  # per-edge metrics (Tempo, Istio, own)
     deploys: DeploysConfig = Field(default_factory=DeploysConfig)  # bad-change detection: a verdict on every sync
+    escalation: EscalationConfig = Field(default_factory=EscalationConfig)  # teams, paging, the unknown-issue rule
 
     @model_validator(mode="after")
     def _check(self) -> Config:

@@ -19,8 +19,12 @@ from .settings import Settings
 if TYPE_CHECKING:
     from .backends.alertmanager import AlertmanagerBackend
     from .backends.argocd import ArgoCDBackend
+    from .backends.eda import EDABackend
     from .backends.loki import LokiBackend
+    from .backends.opsgenie import OpsgenieBackend
+    from .backends.pagerduty import PagerDutyBackend
     from .backends.prometheus import PrometheusBackend
+    from .backends.tempo import TempoBackend
     from .backends.webhook import WebhookBackend
     from .llm.client import LLM
     from .services.offload import Offload
@@ -47,3 +51,7 @@ class Deps:
     webhook: WebhookBackend | None = None
     runbooks: RunbookLibrary = field(default_factory=RunbookLibrary)  # loaded at start; empty: none configured
     offload: Offload | None = None  # where CPU-bound analysis runs (off the event loop); None: in place
+    tempo: TempoBackend | None = None
+    pagerduty: PagerDutyBackend | None = None  # None: no team has a routing key
+    opsgenie: OpsgenieBackend | None = None  # None: no team has an API key
+    eda: EDABackend | None = None  # None: SRE_BOT_EDA_URL is not set

@@ -51,6 +51,22 @@ class Settings(BaseSettings):
     grafana_url: AnyHttpUrl | None = Field(None, validation_alias="GRAFANA_URL")
     grafana_prometheus_uid: str = Field("prometheus", validation_alias="GRAFANA_PROMETHEUS_UID")
     grafana_loki_uid: str = Field("loki", validation_alias="GRAFANA_LOKI_UID")
+    grafana_tempo_uid: str = Field("tempo", validation_alias="GRAFANA_TEMPO_UID")
+    tempo_url: AnyHttpUrl | None = Field(None, validation_alias="TEMPO_URL")
+    tempo_token: SecretStr | None = Field(None, validation_alias="TEMPO_TOKEN")
+    tempo_org_id: str | None = Field(None, validation_alias="TEMPO_ORG_ID")
+
+    # escalation and automation targets (secrets per team, keyed by the team names of the YAML `escalation:`)
+    pagerduty_events_url: AnyHttpUrl = Field("https://events.pagerduty.com",  # type: ignore[assignment]
+                                             validation_alias="PAGERDUTY_EVENTS_URL")
+    pagerduty_routing_keys: dict[str, SecretStr] = Field(default_factory=dict,
+                                                         validation_alias="SRE_BOT_PAGERDUTY_ROUTING_KEYS")
+    opsgenie_api_url: AnyHttpUrl = Field("https://api.opsgenie.com",  # type: ignore[assignment]
+                                         validation_alias="OPSGENIE_API_URL")
+    opsgenie_api_keys: dict[str, SecretStr] = Field(default_factory=dict, validation_alias="SRE_BOT_OPSGENIE_API_KEYS")
+    eda_url: AnyHttpUrl | None = Field(None, validation_alias="SRE_BOT_EDA_URL")  # ansible-rulebook webhook source
+    eda_token: SecretStr | None = Field(None, validation_alias="SRE_BOT_EDA_TOKEN")
+    eda_hmac_secret: SecretStr | None = Field(None, validation_alias="SRE_BOT_EDA_HMAC_SECRET")
 
     # Query limits
     backend_timeout_s: float = Field(10.0, gt=0, le=300, validation_alias="SRE_BOT_BACKEND_TIMEOUT")
@@ -60,6 +76,10 @@ class Settings(BaseSettings):
     # One deadline for a whole answer (every backend read of an investigation or `/sre status` ends by then)
     answer_deadline_s: float = Field(15.0, ge=2, le=600, validation_alias="SRE_BOT_ANSWER_DEADLINE")
     prometheus_threads: int = Field(16, ge=1, le=256, validation_alias="SRE_BOT_PROMETHEUS_THREADS")
+    # how long a Prometheus call may wait for one of those threads before it is a gap in the answer
+    prometheus_queue_timeout_s: float = Field(5.0, gt=0, le=300, validation_alias="SRE_BOT_PROMETHEUS_QUEUE_TIMEOUT")
+    # investigations waiting for a slot beyond this many are refused with a "busy, try again" reply
+    investigation_queue: int = Field(100, ge=1, le=10000, validation_alias="SRE_BOT_INVESTIGATION_QUEUE")
 
     # Load: CPU-bound analysis runs in worker processes (0: one worker thread), so the event loop stays free
     analysis_processes: int | None = Field(None, ge=0, le=64, validation_alias="SRE_BOT_ANALYSIS_PROCESSES")
@@ -113,14 +133,14 @@ class Settings(BaseSettings):
             raise ValueError("must be an http(s) URL")
         return v if v.endswith("/") else v + "/"
 
-    @field_validator("webhook_secrets", mode="before")
+    @field_validator("webhook_secrets", "pagerduty_routing_keys", "opsgenie_api_keys", mode="before")
     @classmethod
     def _json_object(cls, v: object) -> object:
         if isinstance(v, str):
             try:
                 v = json.loads(v)
             except ValueError:
-                raise ValueError('must be a JSON object: {"webhook-name": "secret"}') from None
+                raise ValueError('must be a JSON object: {"name": "secret"}') from None
         return v
 
     @property

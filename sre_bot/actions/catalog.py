@@ -24,7 +24,8 @@ from ..models import Evidence
 from ..windows import parse_duration
 
 __all__ = ["ActionSpec", "CATALOG", "ProposedAction", "validate_action", "catalog_summary",
-           "RollbackArgs", "SyncArgs", "RestartArgs", "SilenceArgs", "UnsilenceArgs", "WebhookArgs", "Risk"]
+           "RollbackArgs", "SyncArgs", "RestartArgs", "SilenceArgs", "UnsilenceArgs", "WebhookArgs", "PageArgs",
+           "EDAArgs", "Risk"]
 
 _NAME = re.compile(r"^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$")
 MAX_SILENCE = timedelta(hours=24)
@@ -100,6 +101,28 @@ class WebhookArgs(_Args):
     service: str | None = None
 
 
+class PageArgs(_Args):
+    """Page the on-call of the team that owns the service (PagerDuty or Opsgenie), about one incident."""
+
+    service: str
+    team: str | None = Field(None, min_length=1, max_length=64, description="default: the service's team "
+                                                                             "(escalation.teams)")
+    incident_id: str | None = Field(None, max_length=64, description="the incident the page is about (its "
+                                                                     "dedup key); default: the service's")
+    severity: Literal["critical", "error", "warning", "info"] = "critical"
+
+
+class EDAArgs(_Args):
+    """Send an event to Event-Driven Ansible: its rulebook runs the team's playbook for this known issue."""
+
+    service: str
+    cause: str = Field(min_length=2, max_length=64, pattern=r"^[a-z0-9][a-z0-9_.-]*$",
+                       description="the cause kind the rulebook matches, e.g. connection_pool_exhausted")
+    fix: str = Field(min_length=2, max_length=64, pattern=r"^[a-z0-9][a-z0-9_.-]*$",
+                     description="the known fix asked for, e.g. restart_deployment")
+    incident_id: str | None = Field(None, max_length=64)
+
+
 Needs = Literal["deploy", "alert", "signal", "person"]
 Risk = Literal["low", "medium", "high"]
 
@@ -129,6 +152,12 @@ CATALOG: dict[str, ActionSpec] = {s.name: s for s in (
                "low", True, "notifications of the alerts it silenced resume", proposable=False),
     ActionSpec("webhook", WebhookArgs, "call a configured automation webhook by name", "signal",
                "high", False, "whatever the automation does"),
+    ActionSpec("pagerduty.page", PageArgs, "page a team's on-call through PagerDuty about an incident", "signal",
+               "medium", True, "one person woken up (resolved with the incident)", proposable=False),
+    ActionSpec("opsgenie.alert", PageArgs, "alert a team's on-call through Opsgenie about an incident", "signal",
+               "medium", True, "one person woken up (closed with the incident)", proposable=False),
+    ActionSpec("eda.event", EDAArgs, "send a known-issue event to Event-Driven Ansible (its rulebook runs the fix)",
+               "signal", "high", False, "whatever the team's playbook does"),
 )}
 
 

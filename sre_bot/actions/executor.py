@@ -85,6 +85,14 @@ async def _run(deps: Deps, req: ActionRequest) -> Outcome:
         return Outcome(True, f"silence {a['silence_id']} expired", {"silence_id": a["silence_id"]})
     if req.action == "webhook":
         return await _webhook(deps, req)
+    if req.action in ("pagerduty.page", "opsgenie.alert"):
+        from .paging import run_page
+
+        return await run_page(deps, req)
+    if req.action == "eda.event":
+        from .eda import run_eda
+
+        return await run_eda(deps, req)
     return Outcome(False, f"no executor for {req.action}")
 
 

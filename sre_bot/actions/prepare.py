@@ -84,6 +84,16 @@ async def prepare(deps: Deps, proposal: ProposedAction, *, now: datetime, reques
             return await _argocd(deps, spec, args)
         if proposal.action == "alertmanager.silence":
             return await _silence(deps, spec, args, now=now, shown=shown)
+        if proposal.action in ("pagerduty.page", "opsgenie.alert"):
+            from .paging import prepare_page
+
+            return await prepare_page(deps, spec, args, now=now, requested_by=requested_by, request_id=request_id,
+                                      channel=channel)
+        if proposal.action == "eda.event":
+            from .eda import prepare_eda
+
+            return await prepare_eda(deps, spec, args, now=now, requested_by=requested_by, request_id=request_id,
+                                     channel=channel)
         return _webhook(deps, spec, args, requested_by=requested_by, request_id=request_id, channel=channel)
     except BackendError as e:
         raise UsageError(f"could not prepare {proposal.action}: {e}") from e
