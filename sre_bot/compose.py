@@ -18,6 +18,7 @@ from .backends.alertmanager import AlertmanagerBackend
 from .backends.argocd import ArgoCDBackend
 from .backends.loki import LokiBackend
 from .backends.prometheus import PrometheusBackend
+from .backends.tempo import TempoBackend
 from .backends.webhook import WebhookBackend
 from .clock import Clock, system_clock
 from .config import Config, load_config
@@ -116,12 +117,14 @@ async def open_deps(
             settings=s, config=cfg, metrics=m, clock=clock, default_window=default_window,
             llm=llm, llm_off_reason=off,
             links=Links(grafana_url=_url(s.grafana_url), prometheus_uid=s.grafana_prometheus_uid,
-                        loki_uid=s.grafana_loki_uid),
+                        loki_uid=s.grafana_loki_uid, tempo_uid=s.grafana_tempo_uid, tempo_url=_url(s.tempo_url)),
             prometheus=prometheus,
             loki=LokiBackend(client, _set_url(s.loki_url), org_id=s.loki_org_id, token=_secret(s.loki_token),
                              metrics=m) if s.loki_url else None,
             argocd=ArgoCDBackend(argo_client, _set_url(s.argocd_url), token=_secret(s.argocd_token), metrics=m)
             if s.argocd_url else None,
+            tempo=TempoBackend(client, _set_url(s.tempo_url), org_id=s.tempo_org_id, token=_secret(s.tempo_token),
+                               metrics=m) if s.tempo_url else None,
             alertmanager=AlertmanagerBackend(client, _set_url(s.alertmanager_url), metrics=m)
             if s.alertmanager_url else None,
             store=store,

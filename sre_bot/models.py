@@ -185,7 +185,7 @@ class Alert(BaseModel):
 
 
 EvidenceStatus = Literal["ok", "no_data", "error"]
-EvidenceSource = Literal["prometheus", "loki", "argocd", "alertmanager", "engine"]
+EvidenceSource = Literal["prometheus", "loki", "argocd", "alertmanager", "engine", "tempo"]
 
 
 def evidence_id(source: str, query: str, window: TimeRange | None, extra: str = "") -> str:

@@ -247,7 +247,8 @@ async def run_sandbox(scenario: str | None, *, host: str = "127.0.0.1", port: in
                       channel: str | None = None, send_alerts: str | None = None, alert_token: str | None = None,
                       out: TextIO = sys.stdout) -> int:
     sc = _load(scenario)
-    ports = SandboxPorts(prometheus=port, loki=port + 1, argocd=port + 2, alertmanager=port + 3) if port else None
+    ports = SandboxPorts(prometheus=port, loki=port + 1, argocd=port + 2, alertmanager=port + 3,
+                         tempo=port + 4) if port else None
 
     async def ready(sb: Sandbox) -> None:
         print(f"sre-bot sandbox — scenario `{sc.name}` on loopback. Point the bot at it:\n", file=out)

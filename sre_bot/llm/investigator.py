@@ -124,7 +124,7 @@ class _Run:
                         "text": llm.prompts.investigator.render(catalog=catalog_summary(webhooks={
                             n: w.description for n, w in ctx.deps.config.actions.webhooks.items()}),
                                                                 max_steps=llm.limits.max_steps)}]
-        self.tools = [*tool_definitions(), answer_tool_definition()]
+        self.tools = [*tool_definitions(ctx.deps), answer_tool_definition()]
 
     # --- one request -------------------------------------------------------------------------------------
     def _body(self, forced: bool) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from ..tools.deploys import app_status
 from ..tools.logs import error_templates, log_lines
 from ..tools.query import promql_range
 from ..tools.signals import golden_signals
+from ..tools.traces import one_trace, slow_and_failed_traces
 from .schema import inline_refs
 
 __all__ = ["ToolContext", "Tool", "TOOLS", "ToolInputError", "tool_definitions", "parse_call"]
@@ -85,6 +86,15 @@ class TemplateArgs(_Windowed):
     top: int = Field(5, ge=1, le=20)
 
 
+class TraceSearchArgs(_Windowed):
+    service: str
+    slower_than_ms: int = Field(500, ge=1, le=600_000, description="a trace slower than this counts as slow")
+
+
+class TraceArgs(_Windowed):
+    trace_id: str = Field(pattern=r"^[0-9a-fA-F]{1,32}$", description="a trace id (hex), as search_traces gave it")
+
+
 Run = Callable[[ToolContext, Any], Awaitable[list[Evidence]]]
 
 
@@ -95,6 +105,7 @@ class Tool:
     args: type[_Args]
     label: Callable[[Any], str]
     run: Run
+    needs: str | None = None  # the Deps backend it reads; offered to the model only when that one is configured
 
 
 def _service(ctx: ToolContext, name: str) -> str:
@@ -172,6 +183,15 @@ async def _alerts(ctx: ToolContext, a: ServiceArgs) -> list[Evidence]:
     return await firing_alerts(ctx.deps, ctx.deps.config.service(_service(ctx, a.service)))
 
 
+async def _traces(ctx: ToolContext, a: TraceSearchArgs) -> list[Evidence]:
+    name = _service(ctx, a.service)
+    return await slow_and_failed_traces(ctx.deps, name, _window(ctx, a), slow=timedelta(milliseconds=a.slower_than_ms))
+
+
+async def _trace(ctx: ToolContext, a: TraceArgs) -> list[Evidence]:
+    return [await one_trace(ctx.deps, a.trace_id.lower(), _window(ctx, a))]
+
+
 TOOLS: dict[str, Tool] = {t.name: t for t in (
     Tool("engine_findings", "The statistics engine's ranking and the evidence behind it (anomalies with onset, "
          "deploys, log template shifts, alerts).", EngineArgs,
@@ -190,13 +210,19 @@ TOOLS: dict[str, Tool] = {t.name: t for t in (
          lambda a: f"Argo CD deploys of {a.service}", _deploys),
     Tool("firing_alerts", "Alerts firing now in Alertmanager for a service.", ServiceArgs,
          lambda a: f"Alertmanager alerts of {a.service}", _alerts),
+    Tool("search_traces", "A service's slowest and failed traces from Tempo in a window, each with its critical "
+         "path and the span that dominates it (share of the path, kind, error status).", TraceSearchArgs,
+         lambda a: f"Tempo traces of {a.service}", _traces, needs="tempo"),
+    Tool("get_trace", "One trace from Tempo by id: its duration, critical path and dominant span.", TraceArgs,
+         lambda a: f"Tempo trace {a.trace_id[:8]}", _trace, needs="tempo"),
 )}
 
 
-def tool_definitions() -> list[dict[str, Any]]:
-    """The tools as the Messages API takes them, in a stable order (so the prompt cache prefix is stable)."""
+def tool_definitions(deps: Deps | None = None) -> list[dict[str, Any]]:
+    """The tools as the Messages API takes them, in a stable order (so the prompt cache prefix is stable); with
+    `deps`, a tool whose backend is not configured (`Tool.needs`) is left out."""
     return [{"name": t.name, "description": t.description, "input_schema": inline_refs(t.args.model_json_schema())}
-            for t in TOOLS.values()]
+            for t in TOOLS.values() if deps is None or t.needs is None or getattr(deps, t.needs, None) is not None]
 
 
 def parse_call(name: str, raw: Any) -> tuple[Tool, _Args]:

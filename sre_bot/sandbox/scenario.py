@@ -116,7 +116,7 @@ __all__ = [
     "scenario_path",
 ]
 
-BackendName = Literal["prometheus", "loki", "argocd", "alertmanager"]
+BackendName = Literal["prometheus", "loki", "argocd", "alertmanager", "tempo"]
 _SPAN_RE = re.compile(r"^(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 _UNITS = ("weeks", "days", "hours", "minutes", "seconds")
 _DNS_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")

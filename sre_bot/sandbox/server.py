@@ -1,4 +1,4 @@
-"""Start the four simulated servers (Prometheus, Loki, Argo CD, Alertmanager) on loopback.
+"""Start the simulated servers (Prometheus, Loki, Argo CD, Alertmanager, Tempo) on loopback.
 
     async with Sandbox(load_scenario(), clock=frozen_clock(t)) as sb:
         sb.urls.prometheus   # http://127.0.0.1:<free port>
@@ -24,7 +24,7 @@ from aiohttp import web
 
 from ..clock import Clock, system_clock
 from ..config import Config
-from . import alertmanager_api, argocd_api, loki_api, prometheus_api
+from . import alertmanager_api, argocd_api, loki_api, prometheus_api, tempo_api
 from .bot_config import sandbox_config
 from .generate import World
 from .scenario import BackendName, Scenario
@@ -38,6 +38,7 @@ class SandboxPorts:
     loki: int = 0
     argocd: int = 0
     alertmanager: int = 0
+    tempo: int = 0
 
 
 @dataclass(frozen=True)
@@ -46,11 +47,12 @@ class SandboxURLs:
     loki: str | None
     argocd: str | None
     alertmanager: str | None
+    tempo: str | None = None
 
     def as_env(self) -> dict[str, str]:
         """The settings that point sre-bot's backends at this sandbox (an `absent` backend is left out)."""
         env = {"PROMETHEUS_URL": self.prometheus, "LOKI_URL": self.loki, "ARGOCD_URL": self.argocd,
-               "ALERTMANAGER_URL": self.alertmanager}
+               "ALERTMANAGER_URL": self.alertmanager, "TEMPO_URL": self.tempo}
         return {k: v for k, v in env.items() if v is not None}
 
 
@@ -111,7 +113,7 @@ class Sandbox:
         if self._urls is not None:
             return self._urls
         states = self.scenario.backends
-        every: tuple[BackendName, ...] = ("prometheus", "loki", "argocd", "alertmanager")
+        every: tuple[BackendName, ...] = ("prometheus", "loki", "argocd", "alertmanager", "tempo")
         names = tuple(n for n in every if states.get(n) != "absent")
         socks = {}
         try:
@@ -129,6 +131,7 @@ class Sandbox:
             "loki": lambda: loki_api.create_app(self.world),
             "argocd": lambda: argocd_api.create_app(self.world),
             "alertmanager": lambda: alertmanager_api.create_app(self.world, prometheus_url=prom_url),
+            "tempo": lambda: tempo_api.create_app(self.world),
         }
         apps = {n: _down_app(n) if states.get(n) == "down" else makers[n]() for n in names}
         try:
@@ -142,7 +145,8 @@ class Sandbox:
             for s in socks.values():
                 s.close()
             raise
-        self._urls = SandboxURLs(**{n: urls.get(n) for n in ("prometheus", "loki", "argocd", "alertmanager")})
+        self._urls = SandboxURLs(**{n: urls.get(n) for n in ("prometheus", "loki", "argocd", "alertmanager",
+                                                              "tempo")})
         return self._urls
 
     async def stop(self) -> None:

@@ -32,6 +32,7 @@ from .incident_commands import list_incidents, show_incident
 from .reply import Reply, Section, gaps_of
 from .runbook_commands import runbook_command
 from .status import status_report
+from .traces import traces_command
 from .verbs import Invocation, Registry, Verb
 
 __all__ = ["REGISTRY", "ParsedCommand", "parse_command", "run_command", "help_text"]
@@ -206,6 +207,8 @@ REGISTRY = Registry([
     Verb("query", "<promql> [window]", "run a PromQL range query (top series shown)", _query, window=True),
     Verb("logs", "<service> [filter] [window]", "recent log lines, optionally containing `filter`", _logs,
          window=True),
+    Verb("traces", "<service> [window]", "slowest and failed traces from Tempo, each with the span that dominates "
+         "its critical path", traces_command, window=True),
     Verb("deploys", "[app]", "Argo CD apps and their last deploys", _deploys),
     Verb("deploy-check", "<app> [revision]", "a verdict on a deploy (its signals and error logs after vs before); "
          "bad offers a rollback", deploy_check_command),

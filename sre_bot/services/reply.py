@@ -17,7 +17,7 @@ from ..store.records import ActionRequest
 __all__ = ["Section", "Reply", "gaps_of", "md_escape"]
 
 ReplyKind = Literal["help", "status", "query", "logs", "deploys", "investigation", "error", "actions", "audit",
-                   "killswitch", "incidents", "incident", "accuracy", "autonomy"]
+                   "killswitch", "incidents", "incident", "accuracy", "autonomy", "traces"]
 
 
 def md_escape(text: str) -> str:
