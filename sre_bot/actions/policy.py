@@ -101,6 +101,10 @@ def unattended_refusal(source: Mapping[str, Any]) -> Refusal | None:
     kind = source.get("kind")
     if kind in UNATTENDED_SOURCES:
         return None
+    if kind == "escalation":  # the escalation rule (deterministic) says itself when its page must wait for a click
+        held = source.get("held")
+        return None if not held else Refusal("auto_not_allowed", f"the escalation rule holds it for a person: "
+                                                                 f"{held}")
     who = "a model" if kind == "llm" else f"source {kind!r}" if kind else "an unknown source"
     return Refusal("auto_not_allowed", f"suggested by {who}: only the statistics engine, runbooks and people's own "
                                        "requests run without a click, so it waits for a person's approval")

@@ -14,6 +14,9 @@ root service is investigated in the background (again when the root changes whil
 approval requests it proposes and the matching runbooks go in the thread, and only once they are posted is the
 investigation recorded. With no investigation, runbooks are matched on the alerts alone. With a model, the new
 incident and the open ones near it are offered for merge/split advice, posted as a suggestion and never applied.
+After publishing, `escalate` runs the escalation rule for unknown issues over the open incidents and makes their
+pages follow them (`escalation/service.py`); its lines go in the thread (`EscalationNote`), and the message shows
+who acknowledged the incident (`Announce`/`Redraw` carry the acknowledgement).
 
 An outbox that cannot deliver raises `NotDelivered`: the store still says what is behind, so the next cycle tries
 again (the surface decides the backoff).
@@ -30,6 +33,7 @@ from typing import Any, Protocol
 from ..analysis.topology import Topology
 from ..deps import Deps
 from ..errors import UsageError
+from ..escalation.service import Escalator
 from ..llm.incident_advice import incident_advice
 from ..llm.oneshot import OneShotUnavailable
 from ..logging import get_logger
@@ -38,6 +42,7 @@ from ..services.memory import incident_recovered, with_incident_memory
 from ..services.reply import Reply
 from ..store.errors import StoreError
 from ..store.incidents import StoredAlert, StoredIncident
+from ..store.pages import Ack, PageStore
 from ..store.records import ActionRequest
 from ..store.store import Store
 from .briefs import brief
@@ -45,7 +50,7 @@ from .investigate import Investigated, investigate_incident, investigation_targe
 
 __all__ = [
     "IncidentWorkflow", "Outbox", "NotDelivered", "Item", "Announce", "Redraw", "ChangeNote", "Suggestion",
-    "Answer", "ApprovalRequest", "RunbookSuggestions", "Changes", "sort_changes", "approval_requests",
+    "Answer", "ApprovalRequest", "RunbookSuggestions", "EscalationNote", "Changes", "sort_changes", "approval_requests",
     "investigated_line",
 ]
 
@@ -66,6 +71,7 @@ class Announce:
     incident: StoredIncident
     numbers: dict[str, int]  # incident key → number, for the incidents it follows or is related to
     investigating: bool  # an investigation of its root service is on its way
+    acknowledged: Ack | None = None  # who acknowledged it in Slack
 
 
 @dataclass(frozen=True)
@@ -74,6 +80,7 @@ class Redraw:
     incident: StoredIncident
     numbers: dict[str, int]
     investigating: bool
+    acknowledged: Ack | None = None
 
 
 @dataclass(frozen=True)
@@ -116,7 +123,14 @@ class RunbookSuggestions:
     matches: list[Match]
 
 
-Item = Announce | Redraw | ChangeNote | Suggestion | Answer | ApprovalRequest | RunbookSuggestions
+@dataclass(frozen=True)
+class EscalationNote:
+    """In the thread: what the escalation rule did ("Page the payments on-call?") or a page followed the incident."""
+    incident: StoredIncident
+    text: str
+
+
+Item = Announce | Redraw | ChangeNote | Suggestion | Answer | ApprovalRequest | RunbookSuggestions | EscalationNote
 
 
 class NotDelivered(Exception):
@@ -213,9 +227,10 @@ class IncidentWorkflow:
         target = self.target(s)
         investigating = self.wants_investigation(s) and s.investigated_root is None  # never for one already over
         numbers = await self._numbers(s)
+        ack = await PageStore(store).ack_of(s.key)
         if s.message_ts is None:
             await store.incidents.start_post(s.key, now=now)
-            ts = await out.send(Announce(s, numbers, investigating))
+            ts = await out.send(Announce(s, numbers, investigating, ack))
             if ts is None:
                 raise NotDelivered("no message id")
             await store.incidents.set_message(s.key, ts=ts)
@@ -231,7 +246,7 @@ class IncidentWorkflow:
             self._start(s, "advice", self.advise(s, out))
             return
         if self._drawn.get(s.key) != s.version:
-            await out.send(Redraw(s, numbers, investigating))
+            await out.send(Redraw(s, numbers, investigating, ack))
             self._drawn[s.key] = s.version
             await incident_recovered(self.deps, s)  # resolved after a fix that ran: the memory records the case
         if await self._note(s, out):
@@ -347,12 +362,32 @@ class IncidentWorkflow:
                     log.warning("approval request not posted", request_id=req.id, error=str(e))
             await self._suggest_runbooks(s, done.explained.engine.hypotheses, out)
             now = self.deps.clock()
-            await store.incidents.set_investigation(s.key, root=done.target, doc=done.summary, now=now)
+            seen = any(sec.title == "Seen before" for sec in done.reply.sections)  # the escalation rule reads it
+            await store.incidents.set_investigation(s.key, root=done.target, doc={**done.summary, "seen_before": seen},
+                                                    now=now)
             await store.incidents.add_event(s.key, "investigated", investigated_line(done), now=now)
         except (NotDelivered, StoreError) as e:
             log.error("incident investigation not posted", incident=s.number, error=str(e))
         except Exception:
             log.exception("incident investigation failed", incident=s.number)
+
+    async def escalate(self, out: Outbox) -> None:
+        """The escalation rule over the open incidents, and their pages followed (`escalation/service.py`); a note
+        or approval message that cannot be delivered is logged (the store keeps the page's state)."""
+        async def send(s: StoredIncident, text: str) -> None:
+            try:
+                await out.send(EscalationNote(s, text))
+            except NotDelivered as e:
+                log.error("escalation note not posted", incident=s.number, error=str(e))
+
+        async def post(req: ActionRequest) -> None:
+            try:
+                await out.send(ApprovalRequest(req))
+            except (UsageError, NotDelivered) as e:
+                log.warning("page request not posted", request_id=req.id, error=str(e))
+
+        if self.deps.store is not None:
+            await Escalator(self.deps).run(send, post)
 
     async def drain(self) -> None:
         """Wait for running investigations and advice (on shutdown)."""

@@ -43,6 +43,8 @@ def _source(req: ActionRequest) -> str:
         return f"statistics engine {s.get('version', '')}".strip()
     if kind == "auto_undo":
         return "undo of an automatic action"
+    if kind == "escalation":
+        return f"the escalation rule for unknown issues (incident #{s.get('number', '?')})"
     if kind == "runbook":
         return f"remediation of runbook `{s.get('runbook', '?')}`, after its checks found the cause"
     return "asked for by a person"

@@ -8,7 +8,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from ..deps import Deps
 from ..errors import ConfigError
 from ..logging import get_logger
-from . import approvals, commands, feedback, mentions, runbooks
+from . import approvals, commands, feedback, incidents, mentions, runbooks
 from .dedupe import SeenEvents, StoreSeenEvents
 from .usergroups import GroupMembership
 
@@ -41,6 +41,7 @@ def build_app(deps: Deps) -> AsyncApp:
     commands.register(app, deps, groups)
     mentions.register(app, deps, StoreSeenEvents(deps.store, deps.clock) if deps.store else SeenEvents(), groups)
     approvals.register(app, deps, groups)
+    incidents.register(app, deps, groups)  # the incident message's Acknowledge button
 
     @app.error
     async def on_error(error: Exception, body: dict) -> None:

@@ -3,7 +3,9 @@
 The message: number, severity and title; firing/resolved state; start and last alert; services by onset; alert
 counts by name; the likely root service with the correlator's reason and, once the investigation has run, its
 top hypothesis with the quoted evidence; links to the incident it recurs and the ones it may be related to; and,
-when alerts claimed times far from the clock (3 h ahead, 9999-12-31, before 1970), which, and what was used.
+when alerts claimed times far from the clock (3 h ahead, 9999-12-31, before 1970), which, and what was used. While
+it fires, an "Acknowledge" button (the escalation rule stops for it and its pages are acknowledged); once clicked,
+who acknowledged it and when.
 """
 
 from __future__ import annotations
@@ -11,14 +13,25 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from slack_sdk.models.blocks import Block, ContextBlock, HeaderBlock, MarkdownTextObject, PlainTextObject, SectionBlock
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ContextBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    PlainTextObject,
+    SectionBlock,
+)
 
 from ..store.incidents import StoredAlert, StoredIncident
+from ..store.pages import Ack
 from .render import escape
 
-__all__ = ["incident_blocks", "batch_blocks", "METADATA_EVENT", "MAX_BATCH_LINES"]
+__all__ = ["incident_blocks", "batch_blocks", "METADATA_EVENT", "MAX_BATCH_LINES", "ACKNOWLEDGE"]
 
 METADATA_EVENT = "sre_bot_incident"
+ACKNOWLEDGE = "sre_incident_ack"  # the button's action_id; its value is the incident's key
 MAX_BATCH_LINES = 15
 MAX_SKEW_LINES = 2
 _LIMIT = 2900
@@ -66,9 +79,10 @@ def _root_line(s: StoredIncident, investigating: bool) -> str:
 
 
 def incident_blocks(s: StoredIncident, *, numbers: Mapping[str, int] | None = None,
-                    investigating: bool = False) -> tuple[str, list[dict]]:
+                    investigating: bool = False, acknowledged: Ack | None = None) -> tuple[str, list[dict]]:
     """(fallback text, blocks); `numbers` maps other incidents' keys to their numbers for the links;
-    `investigating`: the root-service investigation is on and has not answered yet."""
+    `investigating`: the root-service investigation is on and has not answered yet; `acknowledged`: who
+    acknowledged it in Slack (else, while it fires, the Acknowledge button)."""
     inc, numbers = s.incident, numbers or {}
     icon = "✅" if inc.resolved else _SEV_ICON.get(inc.severity, "🔴")
     title = f"{icon} #{s.number} {inc.severity.upper()} · {inc.title}"
@@ -97,6 +111,12 @@ def incident_blocks(s: StoredIncident, *, numbers: Mapping[str, int] | None = No
     if skew:
         blocks.append(ContextBlock(elements=[_md(skew)]))
     blocks.append(ContextBlock(elements=[_md(" · ".join(notes))]))
+    if acknowledged is not None:
+        blocks.append(ContextBlock(elements=[_md(f"👀 Acknowledged by <@{escape(acknowledged.by)}> at "
+                                                 f"{acknowledged.at:%H:%M} UTC")]))
+    elif not inc.resolved:
+        blocks.append(ActionsBlock(elements=[ButtonElement(text="Acknowledge", action_id=ACKNOWLEDGE,
+                                                           value=s.key[:2000])]))
     fallback = f"{escape(title)} — {'resolved' if inc.resolved else f'{inc.firing} firing'}"  # what notifications show
     return fallback[:3000], [b.to_dict() for b in blocks]
 

@@ -10,6 +10,8 @@ redraws, batched alert changes, the root-service investigation's answer and appr
 merge/split suggestions — and writes the store. This module only renders and sends those items (`SlackOutbox`):
 `chat.postMessage` once per incident (its ts is stored), `chat.update` for redraws. Slack failures are logged and
 retried with a backoff; the store keeps what is still to publish, so a restart carries on with the same messages.
+After publishing, the escalation rule runs over the open incidents (`IncidentWorkflow.escalate`). `register` takes
+the incident message's "Acknowledge" button (`escalation.service.acknowledge`; the loop redraws the message).
 """
 
 from __future__ import annotations
@@ -18,18 +20,22 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
+from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from ..analysis.topology import Topology
 from ..deps import Deps
+from ..escalation.service import acknowledge
 from ..incidents.processor import IncidentProcessor
 from ..incidents.workflow import (
     Announce,
     Answer,
     ApprovalRequest,
     ChangeNote,
+    EscalationNote,
     IncidentWorkflow,
     Item,
     NotDelivered,
@@ -37,15 +43,16 @@ from ..incidents.workflow import (
     RunbookSuggestions,
     Suggestion,
 )
-from ..logging import get_logger
+from ..logging import bind_request, get_logger
 from ..store.errors import StoreError
 from .approvals import post_request
 from .feedback import post_answer
-from .incident_blocks import METADATA_EVENT, batch_blocks, incident_blocks
+from .incident_blocks import ACKNOWLEDGE, METADATA_EVENT, batch_blocks, incident_blocks
 from .render import escape
 from .runbooks import post_runbook_suggestions
+from .usergroups import GroupMembership
 
-__all__ = ["IncidentPublisher", "SlackOutbox", "run_incidents", "cycle"]
+__all__ = ["IncidentPublisher", "SlackOutbox", "run_incidents", "cycle", "register"]
 
 log = get_logger(__name__)
 
@@ -73,14 +80,16 @@ class SlackOutbox:
         s = item.incident
         assert s.channel is not None
         if isinstance(item, Announce):
-            text, blocks = incident_blocks(s, numbers=item.numbers, investigating=item.investigating)
+            text, blocks = incident_blocks(s, numbers=item.numbers, investigating=item.investigating,
+                                           acknowledged=item.acknowledged)
             resp = await self.client.chat_postMessage(
                 channel=s.channel, text=text, blocks=blocks, unfurl_links=False,
                 metadata={"event_type": METADATA_EVENT, "event_payload": {"key": s.key, "number": s.number}})
             return str(resp["ts"])
         assert s.message_ts is not None
         if isinstance(item, Redraw):
-            text, blocks = incident_blocks(s, numbers=item.numbers, investigating=item.investigating)
+            text, blocks = incident_blocks(s, numbers=item.numbers, investigating=item.investigating,
+                                           acknowledged=item.acknowledged)
             await self.client.chat_update(channel=s.channel, ts=s.message_ts, text=text, blocks=blocks)
         elif isinstance(item, ChangeNote):
             text, blocks = batch_blocks(s, item.joined, item.resolved, item.refired)
@@ -93,6 +102,8 @@ class SlackOutbox:
         elif isinstance(item, Answer):
             await post_answer(self.client, self.deps, item.reply, channel=s.channel, thread_ts=s.message_ts,
                               requests=item.requests)
+        elif isinstance(item, EscalationNote):
+            await self.client.chat_postMessage(channel=s.channel, thread_ts=s.message_ts, text=item.text[:3000])
         elif isinstance(item, RunbookSuggestions):
             await post_runbook_suggestions(self.client, self.deps, channel=s.channel, thread_ts=s.message_ts,
                                            matches=item.matches)
@@ -136,6 +147,7 @@ class IncidentPublisher:
                 r.not_before = time.monotonic() + delay
                 log.error("incident message not published; retrying", incident=s.number, channel=s.channel,
                           error=e.error, retry_in_s=delay)
+        await self.workflow.escalate(self.outbox)
         return done
 
     async def drain(self) -> None:
@@ -194,3 +206,21 @@ async def run_incidents(client: AsyncWebClient, deps: Deps, stop: asyncio.Event,
             await processor.release()
         except StoreError as e:
             log.warning("incident lease not released; another replica takes over when it expires", error=str(e))
+
+
+def register(app: AsyncApp, deps: Deps, groups: GroupMembership) -> None:
+    """The incident message's "Acknowledge" button: recorded once, told to the clicker; the loop redraws it."""
+
+    @app.action(ACKNOWLEDGE)
+    async def on_acknowledge(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any],
+                             client: AsyncWebClient) -> None:
+        await ack()
+        user = body.get("user") or {}
+        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id", "")
+        bind_request(surface="slack", kind="incident_ack", user=user.get("id"), channel=channel)
+        done = await acknowledge(deps, str(action.get("value") or "")[:200], user=user.get("id", ""),
+                                 user_name=user.get("username") or user.get("name"))
+        try:
+            await client.chat_postEphemeral(channel=channel, user=user.get("id", ""), text=done.message)
+        except SlackApiError as e:
+            log.warning("acknowledgement not told", error=e.response.get("error"))

@@ -31,7 +31,7 @@ from sqlalchemy.engine import Dialect
 __all__ = ["metadata", "action_requests", "audit", "flags", "seen_events", "alert_inbox", "incidents",
            "incident_alerts", "incident_events", "leases", "UTCDateTime", "JSONDoc",
            "answers", "answer_actions", "feedback", "autonomy_overrides", "conversations", "cases",
-           "deploy_verdicts"]
+           "deploy_verdicts", "pages", "escalations"]
 
 metadata = MetaData()
 
@@ -304,4 +304,40 @@ deploy_verdicts = Table(
     Column("message_ts", Text),
     Index("ix_deploy_verdicts_app_synced", "app", "synced_at", unique=True),
     Index("ix_deploy_verdicts_checked_at", "checked_at"),
+)
+
+# Escalation (`store/pages.py`): one row per page an incident triggered or was offered (the rule's offer has the id
+# `rule:<incident key>`, so an incident is offered once across replicas; a person's page has its request id), with
+# its state (offering, requested, triggered, acknowledged, resolved, declined, failed, cancelled, not_offered).
+pages = Table(
+    "pages", metadata,
+    Column("id", String(200), primary_key=True),
+    Column("incident_key", Text, nullable=False),
+    Column("team", Text, nullable=False),
+    Column("provider", String(16), nullable=False),
+    Column("dedup_key", Text, nullable=False),
+    Column("request_id", String(64)),
+    Column("requested_by", Text),
+    Column("state", String(16), nullable=False),
+    Column("detail", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("triggered_at", UTCDateTime),
+    Column("acknowledged_at", UTCDateTime),
+    Column("resolved_at", UTCDateTime),
+    Index("ix_pages_incident_key", "incident_key"),
+    Index("ix_pages_state", "state"),
+    Index("ix_pages_request_id", "request_id", unique=True),
+)
+
+# An incident's escalation state: who acknowledged it in Slack (the rule stops for it) and the rule's latest decision
+# (its timeline gets a line only when that changes).
+escalations = Table(
+    "escalations", metadata,
+    Column("incident_key", Text, primary_key=True),
+    Column("acked_by", Text),
+    Column("acked_by_name", Text),
+    Column("acked_at", UTCDateTime),
+    Column("decision", Text),
+    Column("decided_at", UTCDateTime),
 )
