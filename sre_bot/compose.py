@@ -17,6 +17,8 @@ import httpx
 from .backends.alertmanager import AlertmanagerBackend
 from .backends.argocd import ArgoCDBackend
 from .backends.loki import LokiBackend
+from .backends.opsgenie import OpsgenieBackend
+from .backends.pagerduty import PagerDutyBackend
 from .backends.prometheus import PrometheusBackend
 from .backends.tempo import TempoBackend
 from .backends.webhook import WebhookBackend
@@ -129,6 +131,10 @@ async def open_deps(
             if s.alertmanager_url else None,
             store=store,
             webhook=WebhookBackend(client, metrics=m) if cfg.actions.webhooks else None,
+            # paging: built when any team has a key (the key is passed per call, looked up by team)
+            pagerduty=PagerDutyBackend(client, _set_url(s.pagerduty_events_url), metrics=m)
+            if s.pagerduty_routing_keys else None,
+            opsgenie=OpsgenieBackend(client, _set_url(s.opsgenie_api_url), metrics=m) if s.opsgenie_api_keys else None,
             runbooks=build_library(cfg, client, m),  # ConfigError when a runbook is invalid
             offload=offload,
         )

@@ -152,6 +152,14 @@ class FeedbackStore:
                                       .order_by(answer_actions.c.request_id))
             return _answer(row, [(r.request_id, r.action) for r in reqs])
 
+    async def latest_in_thread(self, channel: str, thread_ts: str) -> StoredAnswer | None:
+        """The newest answer posted in a thread (an incident's latest investigation), without its requests."""
+        query = (select(answers).where(_A.channel == channel, _A.thread_ts == thread_ts)
+                 .order_by(_A.at.desc(), _A.id.desc()).limit(1))
+        async with self._s._tx("answer_latest_in_thread") as conn:
+            row = (await conn.execute(query)).first()
+        return None if row is None else _answer(row, [])
+
     # -- votes ---------------------------------------------------------------------------------------------------
 
     async def vote(self, answer_id: str, voter: str, verdict: Verdict, *, now: datetime) -> Vote:
