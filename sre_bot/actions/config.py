@@ -183,7 +183,10 @@ class ActionsConfig(_Strict):
             spec = CATALOG.get(name)
             if spec is None:
                 raise ValueError(f"policies: {name!r} is not in the action catalog ({', '.join(CATALOG)})")
-            if policy.autonomy == "auto" and not (spec.reversible and spec.risk == "low"):
+            # a page may be `auto`: the escalation rule still holds it for a click unless the alerts carry a paging
+            # severity (escalation.unknown.paging_severities), within its per-team limit and the kill switch
+            if policy.autonomy == "auto" and not (spec.reversible and spec.risk == "low") \
+                    and name not in ("pagerduty.page", "opsgenie.alert"):
                 raise ValueError(f"policies: {name} cannot be `auto`: only reversible, low-risk actions may run "
                                  f"without a click ({name} is {spec.risk} risk, "
                                  f"{'reversible' if spec.reversible else 'not reversible'})")

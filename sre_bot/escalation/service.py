@@ -193,7 +193,8 @@ class Escalator:
             key = str(args["incident_id"])
             team = args.get("team") or deps.config.escalation.team_for(args.get("service")) or "?"
             await pages.offer(Page(id=rid, incident_key=key, team=team, provider=_provider(action),
-                                   dedup_key=dedup_key(key), request_id=rid, requested_by=who, state="triggered",
+                                   dedup_key=str(args.get("dedup_key") or dedup_key(key)), request_id=rid,
+                                   requested_by=who, state="triggered",
                                    created_at=at or now, updated_at=now, triggered_at=at or now))
         for page in await pages.open():
             s = await store.incidents.get(page.incident_key)
@@ -218,8 +219,10 @@ class Escalator:
             if req is None:
                 return
             if req.status == "succeeded":
-                await pages.move(page.id, "requested", "triggered", now=now, triggered_at=req.started_at or now)
-                page = page.model_copy(update={"state": "triggered"})
+                dedup = str(req.args.get("dedup_key") or page.dedup_key)  # as the action pinned and sent it
+                await pages.move(page.id, "requested", "triggered", now=now, triggered_at=req.started_at or now,
+                                 dedup_key=dedup)
+                page = page.model_copy(update={"state": "triggered", "dedup_key": dedup})
             elif req.status == "failed":
                 await pages.move(page.id, "requested", "failed", now=now, detail=(req.outcome_detail or "")[:500])
                 return
