@@ -16,6 +16,7 @@ import httpx
 
 from .backends.alertmanager import AlertmanagerBackend
 from .backends.argocd import ArgoCDBackend
+from .backends.eda import EDABackend
 from .backends.loki import LokiBackend
 from .backends.opsgenie import OpsgenieBackend
 from .backends.pagerduty import PagerDutyBackend
@@ -51,6 +52,17 @@ def _url(v: object) -> str | None:
 def _set_url(v: object) -> str:
     """A URL setting already known to be set."""
     return str(v).rstrip("/")
+
+
+def _eda(s: Settings, client: httpx.AsyncClient, m: Metrics) -> EDABackend | None:
+    """The ansible-rulebook webhook source; an event without its token and HMAC secret would run for anyone."""
+    if s.eda_url is None:
+        return None
+    if s.eda_token is None or s.eda_hmac_secret is None:
+        raise ConfigError("invalid settings: SRE_BOT_EDA_URL is set, so SRE_BOT_EDA_TOKEN and "
+                          "SRE_BOT_EDA_HMAC_SECRET must be too (the webhook source's `token` and `hmac_secret`)")
+    return EDABackend(client, str(s.eda_url), token=s.eda_token.get_secret_value(),
+                      hmac_secret=s.eda_hmac_secret.get_secret_value(), metrics=m)
 
 
 @asynccontextmanager
@@ -131,6 +143,7 @@ async def open_deps(
             if s.alertmanager_url else None,
             store=store,
             webhook=WebhookBackend(client, metrics=m) if cfg.actions.webhooks else None,
+            eda=_eda(s, client, m),
             # paging: built when any team has a key (the key is passed per call, looked up by team)
             pagerduty=PagerDutyBackend(client, _set_url(s.pagerduty_events_url), metrics=m)
             if s.pagerduty_routing_keys else None,
