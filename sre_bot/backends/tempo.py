@@ -174,7 +174,9 @@ class TempoBackend:
                 attrs = _attrs(sp.get("attributes"))
                 error = error or attrs.get("status") == "error"
         raw = str(t["traceID"])
-        return TraceHit(trace_id=raw.lower() if _HEX.match(raw) else span_id_hex(raw),
+        # Tempo drops leading zeros from the hex id in search results: padded back to its 128 bits
+        tid = raw.lower().rjust(32, "0") if _HEX.match(raw) else span_id_hex(raw)
+        return TraceHit(trace_id=tid,
                         root_service=str(t.get("rootServiceName") or "<root span not yet received>"),
                         root_name=str(t.get("rootTraceName") or ""), start_ns=int(t.get("startTimeUnixNano") or 0),
                         duration_ms=float(t.get("durationMs") or 0), matched_span_ids=tuple(ids), error=error)

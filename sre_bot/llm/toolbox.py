@@ -136,7 +136,7 @@ def _window(ctx: ToolContext, a: _Windowed) -> TimeRange:
 
 async def _engine(ctx: ToolContext, a: EngineArgs) -> list[Evidence]:
     wanted = _service(ctx, a.service) if a.service else None
-    items = [e for e in ctx.engine.evidence if e.kind in ("anomaly", "deploy", "log_shift", "alert", "app")
+    items = [e for e in ctx.engine.evidence if e.kind in ("anomaly", "deploy", "log_shift", "alert", "app", "trace")
              and (wanted is None or e.service == wanted)]
     ranking = "\n".join(f"{r.service}: score {r.score:.2f}, {r.cause} ({'; '.join(r.reasons[:3])})"
                         for r in ctx.engine.ranking if wanted is None or r.service == wanted)

@@ -22,6 +22,7 @@ from .answer import investigation_reply, llm_reply
 from .investigate import investigate
 from .names import find_service, known_services
 from .reply import Reply
+from .trace_evidence import add_trace_evidence
 
 if TYPE_CHECKING:  # the model's code (and anthropic) is imported only when a model is configured
     from ..llm.investigator import LLMResult, Progress
@@ -52,10 +53,12 @@ async def explain(deps: Deps, question: str, *, thread: str | None = None, at: d
         if conv is not None:
             engine = conv.engine
             if find_service(question, names) not in (None, engine.focus):  # a follow-up about another service
-                engine = await investigate(deps, question, at=conv.window.end - conv.window.duration / 4,
-                                           window=conv.window.duration, names=names)
-        else:
-            engine = await investigate(deps, question, at=at, window=window, names=names)
+                engine = await add_trace_evidence(deps, await investigate(
+                    deps, question, at=conv.window.end - conv.window.duration / 4, window=conv.window.duration,
+                    names=names))
+        else:  # traces of the top suspects beside the engine's ranking, when Tempo is configured
+            engine = await add_trace_evidence(deps, await investigate(deps, question, at=at, window=window,
+                                                                      names=names))
     engine_deadline.close()  # the engine's answer is in; the model and what follows have their own limits
     if deps.llm is None:
         return Explained(investigation_reply(engine, why_engine=deps.llm_off_reason), engine,

@@ -7,7 +7,7 @@ from ..deadline import answer_deadline
 from ..deps import Deps
 from ..errors import UsageError
 from ..models import TimeRange
-from ..tools.traces import DEFAULT_SLOW, slow_and_failed_traces
+from ..tools.traces import DEFAULT_SLOW, short_id, slow_and_failed_traces
 from .reply import Reply, Section, gaps_of
 from .verbs import Invocation
 
@@ -35,7 +35,7 @@ async def traces_report(deps: Deps, service: str, window: TimeRange) -> Reply:
     failed = [e for e in ok if e.data.get("error")]
     if ok:
         d = max(ok, key=lambda e: e.data["duration_s"]).data
-        summary = (f"{name}: slowest trace {d['trace_id'][:8]}… spent {round(d['dominant_share'] * 100)}% of its "
+        summary = (f"{name}: slowest trace {short_id(d['trace_id'])}… spent {round(d['dominant_share'] * 100)}% of its "
                    f"critical path in {d['dominant_service']} `{d['dominant_span']}`; "
                    f"{len(failed)} of {len(ok)} read had an error")
     elif any(e.status == "no_data" for e in items):

@@ -18,7 +18,7 @@ from ..errors import BackendError
 from ..models import Evidence, TimeRange, evidence_id
 from ._common import failure, not_configured
 
-__all__ = ["traceql_for", "slow_and_failed_traces", "trace_item", "one_trace", "DEFAULT_SLOW", "fmt_ns"]
+__all__ = ["traceql_for", "slow_and_failed_traces", "trace_item", "one_trace", "DEFAULT_SLOW", "fmt_ns", "short_id"]
 
 DEFAULT_SLOW = timedelta(milliseconds=500)
 _NAME_MAX = 60
@@ -48,6 +48,11 @@ def _short(text: str) -> str:
     return text if len(text) <= _NAME_MAX else text[: _NAME_MAX - 1] + "…"
 
 
+def short_id(trace_id: str) -> str:
+    """The first 8 hex digits people recognise (Tempo and Grafana show ids without leading zeros)."""
+    return (trace_id.lstrip("0") or "0")[:8]
+
+
 def _links(deps: Deps, trace_id: str, window: TimeRange | None) -> dict[str, str]:
     url = deps.links.trace(trace_id, window)
     if url is None:
@@ -64,7 +69,7 @@ def trace_item(deps: Deps, trace: Trace, cp: CriticalPath, *, service: str, quer
     errors = trace.errors()
     own_errors = [s for s in errors if s.service == service]
     first_err = next(iter(own_errors or errors), None)
-    quote = (f"trace {trace.trace_id[:8]}…: {fmt_ns(trace.duration_ns)}, {share}% in `{d.service}` "
+    quote = (f"trace {short_id(trace.trace_id)}…: {fmt_ns(trace.duration_ns)}, {share}% in `{d.service}` "
              f"`{_short(d.name)}` ({kind})")
     if first_err is not None:
         where = "" if first_err.span_id == d.span_id else f" at `{first_err.service}` `{_short(first_err.name)}`"
@@ -83,7 +88,7 @@ def trace_item(deps: Deps, trace: Trace, cp: CriticalPath, *, service: str, quer
     links = _links(deps, trace.trace_id, window)
     return Evidence(
         id=evidence_id("tempo", query, window, trace.trace_id), source="tempo", kind="trace",
-        label=f"{service} trace {trace.trace_id[:8]}", query=query, window=window, quote=quote,
+        label=f"{service} trace {short_id(trace.trace_id)}", query=query, window=window, quote=quote,
         url=next(iter(links.values()), None), extra_urls=links, service=service,
         partial="; ".join(notes) or None,
         data={"trace_id": trace.trace_id, "duration_s": trace.duration_ns / 1e9,
@@ -103,7 +108,7 @@ def _pick(hits: list[TraceHit], slowest: int, failed: int) -> list[TraceHit]:
 
 async def _read(deps: Deps, hit: TraceHit, service: str, query: str, window: TimeRange) -> Evidence:
     assert deps.tempo is not None
-    label = f"{service} trace {hit.trace_id[:8]}"
+    label = f"{service} trace {short_id(hit.trace_id)}"
     try:
         trace = await deps.tempo.trace(hit.trace_id, window)
     except BackendError as e:
@@ -142,7 +147,7 @@ async def slow_and_failed_traces(deps: Deps, service: str, window: TimeRange, *,
 async def one_trace(deps: Deps, trace_id: str, window: TimeRange | None, *, service: str | None = None,
                     ) -> Evidence:
     """One trace by id, as an evidence item (its critical path and dominant span)."""
-    label = f"trace {trace_id[:8]}"
+    label = f"trace {short_id(trace_id)}"
     if deps.tempo is None:
         return not_configured("tempo", "trace", label, service=service)
     try:
