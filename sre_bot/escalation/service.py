@@ -23,7 +23,7 @@ not held by the kill switch.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -68,7 +68,10 @@ def _provider(action: str) -> Provider:
 
 @dataclass
 class Escalator:
+    """One per incident workflow: `_said` remembers each incident's last decision, so an unchanged one costs no
+    store write (the store still decides whether a changed one is new, across replicas and restarts)."""
     deps: Deps
+    _said: dict[str, str] = field(default_factory=dict)
 
     @property
     def pages(self) -> PageStore:
@@ -84,7 +87,8 @@ class Escalator:
             await self.follow(send)
         except StoreError as e:
             log.error("pages not followed this cycle", error=str(e))
-        if not self.deps.config.escalation.unknown.enabled:
+        cfg = self.deps.config.escalation
+        if not cfg.unknown.enabled or not cfg.teams:  # nobody to page: the rule says nothing
             return
         for s in await store.incidents.listing(open_only=True, limit=limit):
             if not s.channel or not s.message_ts:
@@ -135,8 +139,10 @@ class Escalator:
         facts = await self.facts(s)
         decision = decide(facts, deps.config.escalation, now=now)
         if not decision.offer:
-            if await self.pages.decided(s.key, decision.line(), now=now):
-                await deps.store.incidents.add_event(s.key, "escalation", decision.line(), now=now)
+            line = decision.line()
+            if self._said.get(s.key) != line and await self.pages.decided(s.key, line, now=now):
+                await deps.store.incidents.add_event(s.key, "escalation", line, now=now)
+            self._said[s.key] = line
             return decision
         await self.offer(s, facts, decision, send, post)
         return decision

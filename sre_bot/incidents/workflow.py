@@ -198,6 +198,7 @@ class IncidentWorkflow:
     _last_note: dict[str, float] = field(default_factory=dict)  # incident key → when its thread was last told
     _drawn: dict[str, int] = field(default_factory=dict)  # the version each message was last redrawn at
     _running: dict[str, asyncio.Task[None]] = field(default_factory=dict)  # background work by kind:key
+    _escalator: Escalator | None = None
 
     @property
     def _store(self) -> Store:
@@ -387,7 +388,8 @@ class IncidentWorkflow:
                 log.warning("page request not posted", request_id=req.id, error=str(e))
 
         if self.deps.store is not None:
-            await Escalator(self.deps).run(send, post)
+            self._escalator = self._escalator or Escalator(self.deps)
+            await self._escalator.run(send, post)
 
     async def drain(self) -> None:
         """Wait for running investigations and advice (on shutdown)."""
