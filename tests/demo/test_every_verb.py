@@ -13,6 +13,7 @@ LINES = {
     "status": "/sre status payments-api 30m",
     "query": "/sre query sum(rate(http_requests_total[5m])) 1h",
     "logs": "/sre logs checkout timeout 30m",
+    "traces": "/sre traces checkout 30m",
     "deploys": "/sre deploys checkout",
     "incidents": "/sre incidents",
     "incident": "/sre incident 3",

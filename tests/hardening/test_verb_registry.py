@@ -29,6 +29,7 @@ EXAMPLES: dict[str, tuple[str, str]] = {
     "status": ("status checkout 30m", "Status of checkout"),
     "query": ("query up 30m", "PromQL"),
     "logs": ("logs checkout 30m", "Logs of checkout"),
+    "traces": ("traces checkout 30m", "Traces of checkout"),
     "deploys": ("deploys", "Argo CD applications"),
     "incidents": ("incidents", "Incidents"),
     "incident": ("incident 7", "Sorry, I can't do that"),  # answered by show_incident: "there is no incident #7"
