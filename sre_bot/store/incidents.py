@@ -36,6 +36,7 @@ __all__ = ["Lease", "LeaseLost", "lease_holder", "IncidentChange", "StoredIncide
 
 _I = incidents.c
 _A = incident_alerts.c
+_ALERT_UPDATED = ("name", "service", "status", "starts_at", "ends_at", "event")  # what a later change overwrites
 
 
 class Lease(NamedTuple):
@@ -181,6 +182,8 @@ class IncidentStore:
                 raise LeaseLost(f"the {lease.name} lease (epoch {lease.epoch}) is no longer ours",
                                 backend=s.backend, operation="incidents_apply")
             numbers: list[int] = []
+            alert_rows: list[dict[str, Any]] = []
+            event_rows: list[dict[str, Any]] = []
             next_number: int | None = None
             for change in changes:
                 inc = change.incident
@@ -198,20 +201,22 @@ class IncidentStore:
                     await conn.execute(update(incidents).where(_I.key == inc.key)
                                        .values(updated_at=now, version=_I.version + 1, **_columns(inc)))
                 numbers.append(number)
-                for event, merge in change.alerts:
-                    values = {"name": event.name, "service": change.services.get(event.fingerprint),
-                              "status": event.status, "starts_at": event.starts_at, "ends_at": event.ends_at,
-                              "event": to_jsonable_python(event)}
-                    stmt = upsert(s.backend, incident_alerts).values(
-                        incident_key=inc.key, fingerprint=event.fingerprint, joined_at=now,
-                        rule=merge.rule if merge else None, reason=merge.reason if merge else None, **values)
-                    await conn.execute(stmt.on_conflict_do_update(
-                        index_elements=[_A.incident_key, _A.fingerprint],
-                        set_={k: getattr(stmt.excluded, k) for k in values}))
-                if change.events:
-                    await conn.execute(insert(incident_events), [
-                        {"incident_key": inc.key, "at": at, "kind": kind, "text": text}
-                        for kind, text, at in change.events])
+                alert_rows += [{"incident_key": inc.key, "fingerprint": event.fingerprint, "joined_at": now,
+                                "rule": merge.rule if merge else None, "reason": merge.reason if merge else None,
+                                "name": event.name, "service": change.services.get(event.fingerprint),
+                                "status": event.status, "starts_at": event.starts_at, "ends_at": event.ends_at,
+                                "event": to_jsonable_python(event)} for event, merge in change.alerts]
+                event_rows += [{"incident_key": inc.key, "at": at, "kind": kind, "text": text}
+                               for kind, text, at in change.events]
+            # every incident row exists now: the alerts and timeline lines go in one executemany each (one
+            # compiled statement, not one per alert, so the write lock is held for less time)
+            if alert_rows:
+                stmt = upsert(s.backend, incident_alerts)
+                await conn.execute(stmt.on_conflict_do_update(
+                    index_elements=[_A.incident_key, _A.fingerprint],
+                    set_={k: getattr(stmt.excluded, k) for k in _ALERT_UPDATED}), alert_rows)
+            if event_rows:
+                await conn.execute(insert(incident_events), event_rows)
             if inbox_ids:
                 await conn.execute(update(alert_inbox).where(alert_inbox.c.id.in_(list(inbox_ids)),
                                                              alert_inbox.c.processed_at.is_(None))

@@ -54,6 +54,7 @@ from .cases import CaseStore
 from .conversations import ConversationStore
 from .errors import StoreError
 from .feedback import FeedbackStore
+from .inbox import InboxWriter
 from .incidents import IncidentStore, LeaseStore
 from .migrate import upgrade_to_head
 from .records import ActionRequest, AuditRecord, Flag
@@ -125,6 +126,7 @@ class Store:
         self._writer: asyncio.Task[Any] | None = None  # the task whose write holds it (a nested write is a bug)
         self._closed = False
         self._seen = SeenKeys(self)
+        self._inbox = InboxWriter(self)
         self.incidents = IncidentStore(self)
         self.leases = LeaseStore(self)
         self.feedback = FeedbackStore(self)
@@ -376,11 +378,11 @@ class Store:
     # -- the alert inbox -----------------------------------------------------------------------------------------
 
     async def inbox_add(self, body: Any, *, alerts: int, source: str, now: datetime) -> int:
-        """Keep one accepted webhook body (committed when this returns); returns its id."""
-        values = {"received_at": now, "source": source, "body": to_jsonable_python(body), "alerts": alerts}
-        async with self._tx("inbox_add", write=True) as conn:
-            return int((await conn.execute(insert(alert_inbox).values(values).returning(alert_inbox.c.id)))
-                       .scalar_one())
+        """Keep one accepted webhook body (committed when this returns); returns its id. Bodies added while a
+        write is under way share the next transaction (group commit, `inbox.py`)."""
+        if self._closed:
+            raise StoreError("the store is closed", backend=self.backend, operation="inbox_add")
+        return await self._inbox.add(to_jsonable_python(body), alerts=alerts, source=source, now=now)
 
     async def inbox_pending(self, limit: int = 100) -> list[tuple[int, datetime, Any]]:
         """Bodies not yet processed, oldest first: `(id, received_at, body)`."""
