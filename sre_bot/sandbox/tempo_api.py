@@ -4,7 +4,8 @@ Traces follow the scenario's call graph: every `SAMPLE_EVERY` seconds one reques
 depends on and walks `depends_on` (a server span per service, a client span per call; the first two calls of a
 service run concurrently, the rest one after another). A span's own time is drawn from the service's latency
 signal at that moment and it fails with the service's error ratio, so while the scenario's root cause is slow or
-failing its spans are the slow and failed ones. Deterministic: ids and draws are a function of (seed, time).
+failing its spans are the slow and failed ones. Deterministic: ids and draws are a function of (seed, time), and
+an id names its tick and entry service, so a trace by id is built alone.
 
 Wire format as Tempo's (see `backends/tempo.py`): search answers `traces` with `spanSets`, times as nanosecond
 strings, ids as hex (search) and base64 (OTLP); bad parameters and bad TraceQL are plain-text 400s.
@@ -25,7 +26,7 @@ from .generate import World
 from .signals import stable_key, uniform
 from .traceql import SpanView, TraceQLError, compile_traceql
 
-__all__ = ["create_app", "SimSpan", "SimTrace", "simulated_traces", "routes", "TraceSource"]
+__all__ = ["create_app", "SimSpan", "SimTrace", "simulated_traces", "find_simulated", "routes", "TraceSource"]
 
 SAMPLE_EVERY = 10.0  # seconds between simulated requests at each entry service
 MAX_LIMIT = 1000
@@ -126,20 +127,42 @@ def _entries(world: World) -> list[str]:
     return [s.name for s in world.services if s.name not in called] or [world.services[0].name]
 
 
+def _one(world: World, k: int, i: int, entry: str) -> SimTrace:
+    """The request that entered at `entry` (the i-th entry service) at tick `k`: its id says both (12 hex digits
+    of tick, 4 of entry, then 16 seeded), so a trace is found by id without generating the others."""
+    key = stable_key(world.scenario.seed, "trace", entry, k)
+    b = _Builder(world, k * SAMPLE_EVERY, key)
+    b.service(entry, None, int(k * SAMPLE_EVERY * 1e9), 0)
+    return SimTrace(f"{k:012x}{i:04x}{_hex(stable_key(key, 'id'), 16)}", b.spans)
+
+
 def simulated_traces(world: World) -> TraceSource:
     def source(start: float, end: float) -> Iterator[SimTrace]:
         lo, hi = world.clip(start, end)
         if hi <= lo:
             return
-        seed = world.scenario.seed
+        entries = _entries(world)
         for k in range(math.ceil(lo / SAMPLE_EVERY), math.floor(hi / SAMPLE_EVERY) + 1):
-            t = k * SAMPLE_EVERY
-            for entry in _entries(world):
-                key = stable_key(seed, "trace", entry, k)
-                b = _Builder(world, t, key)
-                b.service(entry, None, int(t * 1e9), 0)
-                yield SimTrace(_hex(stable_key(key, "id"), 32), b.spans)
+            for i, entry in enumerate(entries):
+                yield _one(world, k, i, entry)
     return source
+
+
+def find_simulated(world: World) -> Callable[[str], SimTrace | None]:
+    """A trace of `simulated_traces` by its id, or None (not one of ours, before retention, after the clock)."""
+    def find(trace_id: str) -> SimTrace | None:
+        tid = trace_id.lower().rjust(32, "0")
+        try:
+            k, i = int(tid[:12], 16), int(tid[12:16], 16)
+        except ValueError:
+            return None
+        entries = _entries(world)
+        lo, hi = world.clip(k * SAMPLE_EVERY, k * SAMPLE_EVERY)
+        if i >= len(entries) or hi < lo:
+            return None
+        trace = _one(world, k, i, entries[i])
+        return trace if trace.trace_id == tid else None
+    return find
 
 
 # -- the HTTP API ----------------------------------------------------------------------------------------------
@@ -273,5 +296,5 @@ def routes(source: TraceSource, now: Callable[[], float], *, find: Callable[[str
 
 def create_app(world: World) -> web.Application:
     app = web.Application()
-    app.add_routes(routes(simulated_traces(world), world.now))
+    app.add_routes(routes(simulated_traces(world), world.now, find=find_simulated(world)))
     return app
