@@ -10,6 +10,7 @@ terminal, the guided tour (`tour`) otherwise. Every step goes through the same s
 from __future__ import annotations
 
 import secrets
+import shlex
 import socket
 import sys
 import tempfile
@@ -253,7 +254,7 @@ async def run_sandbox(scenario: str | None, *, host: str = "127.0.0.1", port: in
     async def ready(sb: Sandbox) -> None:
         print(f"sre-bot sandbox — scenario `{sc.name}` on loopback. Point the bot at it:\n", file=out)
         for name, url in sb.urls.as_env().items():
-            print(f"export {name}={url}", file=out)
+            print(f"export {name}={shlex.quote(url)}", file=out)  # the paging keys are JSON
         if write_config:
             config = with_every_section(sb.config, runbooks_dir=shipped_runbooks_dir(), approvers=approvers,
                                         incidents_channel=channel or INCIDENTS_CHANNEL)

@@ -8,15 +8,20 @@
 system fail: `down` serves a 503 to every request (a proxy in front of a dead backend), `absent` serves nothing
 and leaves its URL out (`urls.<name>` is None, `as_env()` omits it). `run_forever` is what
 `sre-bot sandbox` runs: start, report the URLs, serve until cancelled or `stop` is set.
+
+Beside them, always up, a PagerDuty Events v2 and an Opsgenie Alert API receiver (`pagerduty_api`, `opsgenie_api`)
+take the bot's pages with the keys `as_env()` hands out, keep them in memory (`Sandbox.pagerduty.pages`,
+`Sandbox.opsgenie.alerts`) and show them at `GET /sandbox/pagerduty/incidents` and `GET /sandbox/opsgenie/alerts`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import ipaddress
+import json
 import socket
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -24,9 +29,11 @@ from aiohttp import web
 
 from ..clock import Clock, system_clock
 from ..config import Config
-from . import alertmanager_api, argocd_api, loki_api, prometheus_api, tempo_api
-from .bot_config import sandbox_config
+from . import alertmanager_api, argocd_api, loki_api, opsgenie_api, pagerduty_api, prometheus_api, tempo_api
+from .bot_config import sandbox_config, sandbox_paging_keys
 from .generate import World
+from .opsgenie_api import OpsgenieReceiver
+from .pagerduty_api import PagerDutyReceiver
 from .scenario import BackendName, Scenario
 
 __all__ = ["Sandbox", "SandboxURLs", "SandboxPorts", "start_sandbox", "run_forever"]
@@ -38,6 +45,8 @@ class SandboxPorts:
     loki: int = 0
     argocd: int = 0
     alertmanager: int = 0
+    pagerduty: int = 0  # the paging receivers (not part of a scenario: always up)
+    opsgenie: int = 0
     tempo: int = 0
 
 
@@ -47,12 +56,20 @@ class SandboxURLs:
     loki: str | None
     argocd: str | None
     alertmanager: str | None
+    pagerduty: str | None = None  # the paging receivers' base URLs
+    opsgenie: str | None = None
     tempo: str | None = None
 
     def as_env(self) -> dict[str, str]:
         """The settings that point sre-bot's backends at this sandbox (an `absent` backend is left out)."""
         env = {"PROMETHEUS_URL": self.prometheus, "LOKI_URL": self.loki, "ARGOCD_URL": self.argocd,
                "ALERTMANAGER_URL": self.alertmanager, "TEMPO_URL": self.tempo}
+        paging = sandbox_paging_keys()
+        if self.pagerduty:  # the receivers' own keys, for the team of `with_every_section`'s escalation section
+            env.update(PAGERDUTY_EVENTS_URL=self.pagerduty,
+                       SRE_BOT_PAGERDUTY_ROUTING_KEYS=json.dumps(paging["pagerduty"]))
+        if self.opsgenie:
+            env.update(OPSGENIE_API_URL=self.opsgenie, SRE_BOT_OPSGENIE_API_KEYS=json.dumps(paging["opsgenie"]))
         return {k: v for k, v in env.items() if v is not None}
 
 
@@ -98,6 +115,9 @@ class Sandbox:
         self.scenario = scenario
         self.config = config or sandbox_config(scenario)
         self.world = World(scenario, now or clock(), clock)
+        keys = sandbox_paging_keys()
+        self.pagerduty = PagerDutyReceiver(keys["pagerduty"], clock=clock)  # pages kept in memory, shown at
+        self.opsgenie = OpsgenieReceiver(keys["opsgenie"], clock=clock)     # /sandbox/{pagerduty,opsgenie}/…
         self.host = _loopback(host)
         self.ports = ports or SandboxPorts()
         self._runners: list[web.AppRunner] = []
@@ -145,9 +165,32 @@ class Sandbox:
             for s in socks.values():
                 s.close()
             raise
+        try:
+            receivers = await self._start_receivers(hostpart)
+        except BaseException:
+            await self.stop()
+            raise
         self._urls = SandboxURLs(**{n: urls.get(n) for n in ("prometheus", "loki", "argocd", "alertmanager",
                                                               "tempo")})
+        self._urls = replace(self._urls, **receivers)
         return self._urls
+
+    async def _start_receivers(self, hostpart: str) -> dict[str, str]:
+        """The PagerDuty and Opsgenie receivers, each on its own port."""
+        urls = {}
+        for name, app in (("pagerduty", pagerduty_api.create_app(self.pagerduty)),
+                          ("opsgenie", opsgenie_api.create_app(self.opsgenie))):
+            sock = _bind(self.host, getattr(self.ports, name))
+            runner = web.AppRunner(app, access_log=None)
+            try:
+                await runner.setup()
+            except BaseException:
+                sock.close()
+                raise
+            self._runners.append(runner)
+            await web.SockSite(runner, sock).start()
+            urls[name] = f"http://{hostpart}:{sock.getsockname()[1]}"
+        return urls
 
     async def stop(self) -> None:
         runners, self._runners = self._runners, []
