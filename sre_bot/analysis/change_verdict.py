@@ -42,9 +42,6 @@ from dataclasses import asdict, dataclass, field
 from statistics import median
 from typing import Any, Literal
 
-import numpy as np
-from scipy.stats import binomtest, false_discovery_control, mannwhitneyu
-
 __all__ = ["SignalSamples", "TemplateCounts", "Floor", "FLOORS", "Thresholds", "SignalFinding", "LogFinding",
            "ChangeVerdict", "judge", "kind_of", "Verdict"]
 
@@ -222,6 +219,9 @@ def _one_sided(after: list[float], ref: list[float], bad: Direction) -> float:
     if len(set(after) | set(ref)) == 1:
         return 1.0  # every value equal: nothing changed (and the test is undefined)
 
+    import numpy as np  # numpy and scipy load on the first verdict, not with every process that imports this
+    from scipy.stats import mannwhitneyu
+
     def p(alt: Literal["greater", "less"]) -> float:
         res = mannwhitneyu(np.asarray(after), np.asarray(ref), alternative=alt)
         v = float(res.pvalue)
@@ -366,6 +366,8 @@ def _template(t: TemplateCounts, th: Thresholds) -> tuple[float, bool, str]:
     if total == 0 or am <= 0 or bm <= 0:
         return 1.0, False, "ok"
     share = am / (bm + am)
+    from scipy.stats import binomtest
+
     p = float(binomtest(t.after, total, share, alternative="greater").pvalue)
     rb, ra = t.before / bm, t.after / am
     if t.before == 0 and t.after >= th.new_min_lines:
@@ -383,6 +385,9 @@ def judge(signals: Sequence[SignalSamples], *, logs: Sequence[TemplateCounts] = 
     pend = [_signal(s, th) for s in signals]
     tpl = [(t, *_template(t, th)) for t in logs]
     raw = [f.p for f in pend if f.p is not None] + [p for _, p, _, _ in tpl]
+    import numpy as np
+    from scipy.stats import false_discovery_control
+
     adj = [float(x) for x in false_discovery_control(np.clip(np.asarray(raw, dtype=float), 0.0, 1.0))] if raw else []
     it = iter(adj)
     findings: list[SignalFinding] = []

@@ -10,8 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-
-import anthropic
+from typing import TYPE_CHECKING
 
 from ..config import Config
 from ..metrics import Metrics
@@ -21,6 +20,9 @@ from .budget import Prices
 from .conversation import Conversations
 from .prompts import Prompts
 from .redact import Redactor
+
+if TYPE_CHECKING:  # the SDK takes about a second to import: only a process with a key pays for it (`open_llm`)
+    import anthropic
 
 __all__ = ["LLM", "Limits", "open_llm", "check_model"]
 
@@ -54,6 +56,8 @@ async def open_llm(settings: Settings, config: Config, metrics: Metrics | None =
     if s.anthropic_api_key is None:
         yield None
         return
+    import anthropic
+
     prompts = Prompts.load(s.prompts_dir)
     redactor = Redactor(extra_patterns=config.llm.redact, redact_emails=s.llm_redact_emails,
                         redact_ips=s.llm_redact_ips)
@@ -79,6 +83,8 @@ async def open_llm(settings: Settings, config: Config, metrics: Metrics | None =
 async def check_model(settings: Settings) -> tuple[bool, str]:
     """Whether the key works and the model exists (`GET /v1/models/{id}`: no tokens spent), said plainly."""
     assert settings.anthropic_api_key is not None
+    import anthropic
+
     async with anthropic.AsyncAnthropic(
             api_key=settings.anthropic_api_key.get_secret_value(), max_retries=0, timeout=10,
             base_url=str(settings.anthropic_base_url).rstrip("/") if settings.anthropic_base_url else None) as c:

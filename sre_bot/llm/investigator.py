@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-import anthropic
 from pydantic import ValidationError
 
 from ..actions.catalog import catalog_summary
@@ -144,6 +143,8 @@ class _Run:
         entry: dict[str, Any] = {"step": self.step, "model": self.llm.model,
                                  "prompt_version": self.llm.prompts.version, "forced": forced,
                                  "estimated_input_tokens": estimate_request(body), "request": body}
+        import anthropic  # loaded already: an LLM exists only once `open_llm` imported it
+
         try:
             resp = await self.llm.client.messages.create(**body)
         except anthropic.APIStatusError as e:

@@ -7,8 +7,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import anthropic
-
 from .budget import Usage
 from .client import LLM
 from .prompts import Prompt
@@ -32,6 +30,8 @@ async def forced_tool_call(llm: LLM, *, kind: str, prompt: Prompt, tool: dict[st
     body = llm.redactor.redact_obj(body)
     entry: dict[str, Any] = {"kind": kind, "model": llm.model, "prompt_version": prompt.ref, "request": body}
     usage = Usage()
+    import anthropic  # loaded already: an LLM exists only once `open_llm` imported it
+
     try:
         async with asyncio.timeout(min(llm.limits.deadline_s, timeout_s)):
             resp = await llm.client.messages.create(**body)
