@@ -12,7 +12,9 @@ verified when:
    - `logs` / `log_template` / `log_shift`: every quoted line is a line the simulated Loki holds for that service
      in the item's window;
    - `alert`: an alert with that fingerprint is held by the simulated Alertmanager;
-   - `app`: the scenario gives the application that sync and health status.
+   - `app`: the scenario gives the application that sync and health status;
+   - `trace`: the simulated Tempo holds that trace, and its critical path, worked out again, has the quoted
+     duration and dominant span (service, name, share).
 Other kinds (an ad-hoc PromQL result, the engine's own findings) are verified by 1 and 2 only and are not counted
 as source-checked.
 """
@@ -24,8 +26,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from ..analysis.traces import critical_path
+from ..backends.tempo import parse_otlp
 from ..models import Evidence
 from ..sandbox.generate import World
+from ..sandbox.tempo_api import find_simulated, otlp
 
 __all__ = ["GroundingResult", "check_quotes", "check_item"]
 
@@ -33,7 +38,7 @@ _VALUE = re.compile(r"\b(?:from|to|now|median)\s+(-?[\d,]+(?:\.\d+)?(?:e[+-]?\d+
                     r"\s*(ms|s(?![a-z])|%|cores|KiB|MiB|GiB|B(?![a-z])|req/s)?")
 _AT = re.compile(r"\bat (\d{2}:\d{2}) UTC")
 _SCALE = {"ms": 1e-3, "s": 1.0, "%": 1e-2, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "B": 1.0}
-_SOURCE_KINDS = {"signal", "anomaly", "deploy", "logs", "log_template", "log_shift", "alert", "app"}
+_SOURCE_KINDS = {"signal", "anomaly", "deploy", "logs", "log_template", "log_shift", "alert", "app", "trace"}
 
 
 @dataclass
@@ -134,6 +139,23 @@ def check_item(e: Evidence, world: World) -> str | None:
         return None if e.data.get("fingerprint") in held else "no such alert in the simulated Alertmanager"
     if e.kind == "app" and e.data:
         return _app_problem(e, world)
+    if e.kind == "trace":
+        return _trace_problem(e, world)
+    return None
+
+
+def _trace_problem(e: Evidence, world: World) -> str | None:
+    sim = find_simulated(world)(str(e.data.get("trace_id", "")))
+    if sim is None:
+        return "no such trace in the simulated Tempo"
+    trace = parse_otlp(sim.trace_id, otlp(sim))
+    cp = critical_path(trace)
+    d = e.data
+    if cp is None or (cp.dominant.service, cp.dominant.name) != (d.get("dominant_service"), d.get("dominant_span")):
+        return "the simulated trace's critical path is dominated by another span"
+    if abs(cp.dominant_share - float(d.get("dominant_share", -1))) > 1e-9 or \
+            abs(trace.duration_ns / 1e9 - float(d.get("duration_s", -1))) > 1e-9:
+        return "the simulated trace's duration or the dominant span's share differs"
     return None
 
 

@@ -49,7 +49,9 @@ def investigation_reply(inv: Investigation, *, why_engine: str | None = None,
     timeline = "\n".join(f"• {t.at:%H:%M} — {md_escape(t.text)}" for t in inv.timeline[:10])
     sections = []
     for i, h in enumerate(inv.hypotheses, 1):
-        evidence = h.evidence[:EVIDENCE_PER_HYPOTHESIS]
+        # the engine's strongest items, then the slowest trace of the service when Tempo was read (trace_evidence.py)
+        evidence = [e for e in h.evidence if e.kind != "trace"][:EVIDENCE_PER_HYPOTHESIS]
+        evidence += [e for e in h.evidence if e.kind == "trace"][:1]
         more = len(h.evidence) - len(evidence)
         note = "; ".join(h.reasons[:3]) + (f" (+{more} more evidence items)" if more > 0 else "")
         sections.append(Section(title=f"{i}. {h.cause} — confidence {shown(h.confidence):.2f}", note=note,

@@ -2,9 +2,10 @@
 suspected services are read and quoted with their hypotheses. The ranking, the confidences and the summary are the
 engine's and are not changed; a trace is evidence to look at, not a vote.
 
-Each top hypothesis (at most `TOP`) gets its service's slowest trace placed among its first evidence items (so it
-is shown); when the engine named no cause, the strongest lead (or the service asked about) is read, and its traces
-join the evidence. Tempo failing is a gap, said plainly; nothing found is a line under "Checked"."""
+Each top hypothesis (at most `TOP`) gets its service's traces after the engine's own evidence items; the answer
+shows the slowest one beside the engine's first few (`answer.investigation_reply`). When the engine named no cause,
+the strongest lead (or the service asked about) is read, and its traces join the evidence. Tempo failing is a gap,
+said plainly; nothing found is a line under "Checked"."""
 
 from __future__ import annotations
 
@@ -19,7 +20,6 @@ from .reply import gaps_of
 __all__ = ["add_trace_evidence", "TOP"]
 
 TOP = 2
-_POSITION = 2  # after the engine's two strongest items: shown under the hypothesis without pushing those out
 
 
 def _targets(inv: Investigation) -> list[str]:
@@ -45,8 +45,7 @@ async def add_trace_evidence(deps: Deps, inv: Investigation) -> Investigation:
     for h in inv.hypotheses:
         ok = [e for e in by_service.get(h.service, []) if e.status == "ok"]
         if ok:
-            ev = [*h.evidence[:_POSITION], ok[0], *h.evidence[_POSITION:], *ok[1:]]
-            h = h.model_copy(update={"evidence": ev})
+            h = h.model_copy(update={"evidence": [*h.evidence, *ok]})  # after the engine's own, in its order
         hypotheses.append(h)
     items: list[Evidence] = [e for part in found for e in part]
     checked = list(inv.checked)

@@ -53,11 +53,11 @@ async def test_failed_and_slow_traces_appear_with_the_incident(tempo: TempoBacke
 async def test_same_now_same_traces(sandbox: Sandbox, tempo: TempoBackend):
     """Deterministic: the same scenario at the same `now` serves the same trace ids."""
     first = [h.trace_id for h in await tempo.search("{ status = error }", WINDOW, limit=50)]
-    async with Sandbox(load_scenario("checkout-bad-deploy"), clock=frozen_clock(NOW)) as again:
-        async with httpx.AsyncClient(timeout=10) as c:
-            assert again.urls.tempo is not None
-            second = [h.trace_id for h in await TempoBackend(c, again.urls.tempo).search("{ status = error }",
-                                                                                          WINDOW, limit=50)]
+    async with Sandbox(load_scenario("checkout-bad-deploy"), clock=frozen_clock(NOW)) as again, \
+            httpx.AsyncClient(timeout=10) as c:
+        assert again.urls.tempo is not None
+        second = [h.trace_id for h in await TempoBackend(c, again.urls.tempo).search("{ status = error }",
+                                                                                      WINDOW, limit=50)]
     assert first == second and first
 
 

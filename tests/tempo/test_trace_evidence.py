@@ -17,6 +17,7 @@ from sre_bot.investigation import Hypothesis, Investigation
 from sre_bot.links import Links
 from sre_bot.llm.toolbox import ToolContext, parse_call, tool_definitions
 from sre_bot.models import Evidence, TimeRange
+from sre_bot.services.answer import investigation_reply
 from sre_bot.services.trace_evidence import add_trace_evidence
 from sre_bot.settings import load_settings
 from sre_bot.tools.traces import one_trace, slow_and_failed_traces
@@ -128,8 +129,10 @@ async def test_investigation_gets_trace_evidence_beside_the_ranking(tempo, clien
     out = await add_trace_evidence(_deps(client, tempo.url), inv)
     h = out.hypotheses[0]
     assert (h.cause, h.confidence, out.summary) == ("checkout slowness", 0.8, "likely checkout")
-    assert [e.id for e in h.evidence[:2]] == ["prom-0", "prom-1"] and h.evidence[2].kind == "trace"
-    assert "78% in `payments-db`" in h.evidence[2].quote
+    assert h.evidence[:3] == engine_items and h.evidence[3].kind == "trace"
+    assert "78% in `payments-db`" in h.evidence[3].quote
+    shown = investigation_reply(out).sections[0].evidence
+    assert shown[:3] == engine_items and shown[3].kind == "trace"
     assert any("2 slow or failed trace(s) read from Tempo (2 with errors)" in c for c in out.checked)
     assert await add_trace_evidence(_deps(None, None), inv) is inv
     down = await add_trace_evidence(_deps(client, f"http://127.0.0.1:{free_port()}"), inv)
