@@ -158,3 +158,26 @@ async def test_model_tools_offered_only_with_tempo_and_return_evidence(tempo, cl
         parse_call("get_trace", {"trace_id": "not-hex"})
     missing = await one_trace(with_tempo, "ffffffffffffffffffffffffffffffff", WINDOW)
     assert missing.status == "error" and "trace not found" in missing.quote
+
+
+async def test_the_models_quote_of_a_trace_item_is_grounded(tempo, client):
+    """A trace item as the model is sent it: a verbatim excerpt is kept, a made-up one is removed."""
+    from sre_bot.llm.evidence_text import render_evidence
+    from sre_bot.llm.grounding import ground
+    from sre_bot.llm.schema import ModelAnswer
+
+    [slow, _] = await slow_and_failed_traces(_deps(client, tempo.url), "checkout", WINDOW)
+    rendered = render_evidence([slow], cap_tokens=4000, redact=lambda s: s)
+
+    def answer(text: str) -> ModelAnswer:
+        return ModelAnswer.model_validate(dict(summary="payments-db is slow.", hypotheses=[dict(
+            service="checkout", cause="slow payments query", confidence=0.6, evidence_ids=[slow.id],
+            quotes=[dict(evidence_id=slow.id, text=text)])]))
+
+    services = {"checkout": "checkout", "payments-db": "payments-db"}
+    kept = ground(answer("78% in `payments-db` `SELECT payments` (db), status error"), visible=rendered.visible,
+                  evidence={slow.id: slow}, services=services)
+    assert kept.hypotheses[0].quotes and kept.counts["quotes_removed"] == 0
+    made_up = ground(answer("95% in `payments-db` `UPDATE payments`"), visible=rendered.visible,
+                     evidence={slow.id: slow}, services=services)
+    assert made_up.counts["quotes_removed"] == 1
