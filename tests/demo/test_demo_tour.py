@@ -43,7 +43,7 @@ def test_the_scripted_tour_walks_through_every_part_and_exits_0(tmp_path):
                   not part.startswith("/sre incidents"))
     assert "DBConnectionPoolExhausted" in detail and "joined" in detail.lower()
     # the shipped runbooks are loaded and one runs, its fix offered for approval
-    assert "Runbooks (3)" in _after(out, "/sre runbook list")
+    assert "Runbooks (4)" in _after(out, "/sre runbook list")
     run = _after(out, "/sre runbook db-connection-pool payments-db")
     assert "Root cause found" in run and "too many clients" in run and "🔐 Approval request `argocd.rollback`" in run
     # a person's request, with its preview, approved in the console: Argo CD shows the rollback by sre-bot

@@ -57,7 +57,8 @@ async def test_write_config_has_every_section(tmp_path):
         await _stop(proc)
     assert {s.name for s in cfg.services} >= {"checkout", "payments-api", "payments-db"}
     assert cfg.runbooks.dir is not None and sorted(p.name for p in cfg.runbooks.dir.glob("*.yaml")) == [
-        "db-connection-pool.yaml", "high-error-rate-after-deploy.yaml", "pod-crash-loop.yaml"]
+        "db-connection-pool.yaml", "high-error-rate-after-deploy.yaml", "pod-crash-loop.yaml",
+        "pool-exhausted-restart.yaml"]
     assert cfg.actions.approvers.users == ["U0123ABC"] and cfg.actions.autonomy("argocd.rollback") == "approve"
     assert cfg.incidents.channel == "C0INCIDENTS" and cfg.signals  # the scenario's own signals too
 

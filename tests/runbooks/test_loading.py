@@ -34,9 +34,10 @@ def _problems(path: Path, config: Config | None = None) -> list[str]:
 
 
 def test_the_shipped_runbooks_load_with_the_default_config():
-    """The three shipped examples are valid with no config at all (no URL allow-list, no webhook needed)."""
+    """The four shipped examples are valid with no config at all (no URL allow-list, no webhook needed)."""
     books = load_runbooks(SHIPPED, Config())
-    assert sorted(books) == ["db-connection-pool", "high-error-rate-after-deploy", "pod-crash-loop"]
+    assert sorted(books) == ["db-connection-pool", "high-error-rate-after-deploy", "pod-crash-loop",
+                             "pool-exhausted-restart"]
     assert all(rb.needs_service and rb.digest and rb.remediation for rb in books.values())
 
 
@@ -116,7 +117,7 @@ async def test_the_bot_refuses_to_start_with_an_invalid_runbook(tmp_path):
         async with open_deps(settings, config=config, use_llm=False):
             pass
     async with open_deps(settings, config=parse_config({"runbooks": {"dir": str(SHIPPED)}}), use_llm=False) as deps:
-        assert len(deps.runbooks) == 3 and deps.runbooks.http is None
+        assert len(deps.runbooks) == 4 and deps.runbooks.http is None
 
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -137,7 +138,7 @@ def test_runbook_check_cli_reports_each_problem_and_exits_1(tmp_path):
     assert f"error  {books / 'unsafe.yaml'}: step `bad`: no shell: `bash` runs commands" in r.stdout
     assert "1 problem(s) in 1 of 1 file(s); the bot refuses to start" in r.stdout
     ok = _cli(str(SHIPPED), cwd=tmp_path)
-    assert ok.returncode == 0 and ok.stdout.count("ok     ") == 3, ok.stdout + ok.stderr
+    assert ok.returncode == 0 and ok.stdout.count("ok     ") == 4, ok.stdout + ok.stderr
     missing = _cli(str(tmp_path / "nope"), cwd=tmp_path)
     assert missing.returncode == 2 and "neither a folder nor a file" in missing.stderr
     assert "Traceback" not in r.stderr + ok.stderr + missing.stderr

@@ -105,7 +105,7 @@ async def test_list_and_a_malformed_line_are_answered_in_the_ack(fake_slack, sho
     async with running_bot(fake_slack, config=bot_config(shop.config), **shop.urls.as_env()) as bot:
         listed = (await bot.post(slash_command(text="runbook list"))).json()
         bad = (await bot.post(slash_command(text="runbook a b c"))).json()
-    assert listed["response_type"] == "ephemeral" and "Runbooks (3)" in str(listed)
+    assert listed["response_type"] == "ephemeral" and "Runbooks (4)" in str(listed)
     assert "`/sre runbook db-connection-pool &lt;service&gt;`" in str(listed)  # Slack shows it as <service>
     assert "alerts DBConnectionPoolExhausted" in str(listed)
     assert bad["response_type"] == "ephemeral" and "at most one service" in str(bad)
