@@ -20,6 +20,7 @@ FIX = {
     "loki": "check LOKI_URL (and LOKI_ORG_ID / LOKI_TOKEN for multi-tenant Loki)",
     "argocd": "check ARGOCD_URL and ARGOCD_TOKEN (an API token of a read-only account: argocd account generate-token)",
     "alertmanager": "check ALERTMANAGER_URL",
+    "tempo": "check TEMPO_URL (and TEMPO_ORG_ID / TEMPO_TOKEN for multi-tenant Tempo)",
 }
 
 
@@ -43,12 +44,14 @@ async def _ping(name: str, backend: object | None, timeout: float) -> Check:
 
 
 async def check_backends(deps: Deps) -> list[Check]:
+    """The four systems an investigation reads, and Tempo when it is configured (optional: not listed otherwise)."""
     timeout = deps.settings.backend_timeout_s
     return list(await asyncio.gather(
         _ping("prometheus", deps.prometheus, timeout),
         _ping("loki", deps.loki, timeout),
         _ping("argocd", deps.argocd, timeout),
         _ping("alertmanager", deps.alertmanager, timeout),
+        *([_ping("tempo", deps.tempo, timeout)] if deps.tempo is not None else []),
     ))
 
 
