@@ -16,11 +16,12 @@ from ..backends.tempo import TraceHit, traceql_string
 from ..deps import Deps
 from ..errors import BackendError
 from ..models import Evidence, TimeRange, evidence_id
-from ._common import failure, not_configured
+from ._common import analyse, failure, not_configured
 
 __all__ = ["traceql_for", "slow_and_failed_traces", "trace_item", "one_trace", "DEFAULT_SLOW", "fmt_ns", "short_id"]
 
 DEFAULT_SLOW = timedelta(milliseconds=500)
+OFFLOAD_SPANS = 2000  # a bigger trace's critical path is worked out off the event loop (~50k spans/s in Python)
 _NAME_MAX = 60
 
 
@@ -106,6 +107,12 @@ def _pick(hits: list[TraceHit], slowest: int, failed: int) -> list[TraceHit]:
     return list({h.trace_id: h for h in picked}.values())
 
 
+async def _path(deps: Deps, trace: Trace) -> CriticalPath:
+    cp = await analyse(deps, critical_path, trace) if len(trace.spans) > OFFLOAD_SPANS else critical_path(trace)
+    assert cp is not None  # the backend never returns a trace without spans
+    return cp
+
+
 async def _read(deps: Deps, hit: TraceHit, service: str, query: str, window: TimeRange) -> Evidence:
     assert deps.tempo is not None
     label = f"{service} trace {short_id(hit.trace_id)}"
@@ -113,8 +120,7 @@ async def _read(deps: Deps, hit: TraceHit, service: str, query: str, window: Tim
         trace = await deps.tempo.trace(hit.trace_id, window)
     except BackendError as e:
         return failure("tempo", "trace", label, hit.trace_id, window, e, service=service)
-    cp = critical_path(trace)
-    assert cp is not None  # the backend never returns a trace without spans
+    cp = await _path(deps, trace)
     return trace_item(deps, trace, cp, service=service, query=query, window=window)
 
 
@@ -154,6 +160,5 @@ async def one_trace(deps: Deps, trace_id: str, window: TimeRange | None, *, serv
         trace = await deps.tempo.trace(trace_id, window)
     except BackendError as e:
         return failure("tempo", "trace", label, trace_id, window, e, service=service)
-    cp = critical_path(trace)
-    assert cp is not None
+    cp = await _path(deps, trace)
     return trace_item(deps, trace, cp, service=service or cp.root.service, query=trace_id, window=window)

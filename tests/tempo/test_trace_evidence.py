@@ -181,3 +181,34 @@ async def test_the_models_quote_of_a_trace_item_is_grounded(tempo, client):
     made_up = ground(answer("95% in `payments-db` `UPDATE payments`"), visible=rendered.visible,
                      evidence={slow.id: slow}, services=services)
     assert made_up.counts["quotes_removed"] == 1
+
+
+async def test_a_big_trace_is_worked_out_in_the_analysis_workers(tempo, client):
+    """A trace of 3,000 spans (3,000 calls one after another) goes through the worker processes and is quoted."""
+    from dataclasses import replace
+
+    from sre_bot.services.offload import Offload
+
+    big_id = "b16b16b16b16b16b16b16b16b16b16b1"
+    spans = [dict(id="3000000000000000", service="checkout", name="POST /batch", start_ns=T0,
+                  end_ns=T0 + 3000 * 1_000_000)]
+    spans += [dict(id=f"3{i:015x}", parent="3000000000000000", service="inventory", name=f"GET /item/{i}",
+                   start_ns=T0 + i * 1_000_000, end_ns=T0 + (i + 1) * 1_000_000) for i in range(1, 3000)]
+    tempo.add(otlp_trace(big_id, spans))
+    offload = Offload(1)
+    try:
+        deps = replace(_deps(client, tempo.url), offload=offload)
+        item = await one_trace(deps, big_id, WINDOW)
+    finally:
+        offload.close()
+    assert item.status == "ok" and item.data["spans"] == 3000
+    assert len(item.data["path"]) == 3000 and item.data["critical_path_s"] == 3.0
+
+
+async def test_traces_report_names_an_unknown_service(tempo, client):
+    """`/sre traces nosuch`: nothing found, and the answer says the name is not a configured service."""
+    from sre_bot.services.traces import traces_report
+
+    reply = await traces_report(_deps(client, tempo.url), "nosuch", WINDOW)
+    assert reply.summary and "`nosuch` is not a configured service; known: checkout, payments-api" in reply.summary
+    assert reply.evidence[0].status == "no_data"
