@@ -98,6 +98,10 @@ def tour(incident: int | None) -> tuple[Step, ...]:
         Step("/sre killswitch off"),
         Step("/sre actions", note="What is still waiting for a click."),
         Step("/sre audit 25", note="The audit chain: every suggestion, request, approval, refusal and outcome."),
+        *([Step(f"/sre run pagerduty.page payments-db incident_id={incident}", decision="approve",
+                note="Escalation: page the on-call about the incident, with its hypotheses and evidence. No account "
+                     "needed: the sandbox's PagerDuty receiver takes it (GET /sandbox/pagerduty/incidents).")]
+          if incident is not None else []),
     )
 
 
