@@ -237,3 +237,16 @@ def test_error_bodies_match_the_specs_error_schema() -> None:
         assert status == 400
         jsonschema.validate(body, error)
     assert receiver.pages == []
+
+
+async def test_repeats_with_one_dedup_key_update_one_page(pd: FakePagerDuty, client: httpx.AsyncClient) -> None:
+    """Two triggers with the same dedup key (two people asking, or a retry after a timeout) are one page; after a
+    resolve, a new trigger opens a new one."""
+    backend = PagerDutyBackend(client, pd.url, retry=FAST)
+    await backend.trigger(KEY, _event())
+    await backend.trigger(KEY, _event(summary="checkout: still failing"))
+    [page] = pd.receiver.pages
+    assert len(page.events) == 2 and page.summary == "checkout: still failing"
+    await backend.resolve(KEY, "sre-bot/inc-1")
+    await backend.trigger(KEY, _event())
+    assert [p.status for p in pd.receiver.pages] == ["resolved", "triggered"] and pd.violations == []
