@@ -254,9 +254,8 @@ class Escalator:
 
     async def _move(self, page: Page, event: Literal["acknowledge", "resolve"], to: Literal["acknowledged", "resolved"],
                     s: StoredIncident, send: Send) -> None:
-        from ..actions import paging
+        from ..actions.paging import follow_page  # the paging wire (actions sit beside this loop)
 
-        follow_page = paging.follow_page  # type: ignore[attr-defined,unused-ignore]  # (being built beside this)
         deps = self.deps
         outcome: Outcome = await follow_page(deps, provider=page.provider, team=page.team, dedup_key=page.dedup_key,
                                              event=event)
