@@ -145,14 +145,17 @@ async def _hypotheses(deps: Deps, s: StoredIncident) -> tuple[list[_Hypothesis],
         if answer is not None:
             link = slack_link(answer.channel, answer.message_ts, thread_ts=answer.thread_ts)
             if not answer.draft.insufficient:
+                # the engine's confidences are calibrated already (services/confidence.py), `calibrated` is the
+                # team's recalibration when there is one; a model's stated confidence is not calibrated
+                engine = answer.draft.answered_by != "llm"
                 found = [_Hypothesis(h.service, h.cause, h.cause_kind,
                                      h.calibrated if h.calibrated is not None else h.confidence,
-                                     h.calibrated is not None) for h in answer.draft.hypotheses[:_MAX_HYPOTHESES]]
+                                     engine or h.calibrated is not None)
+                         for h in answer.draft.hypotheses[:_MAX_HYPOTHESES]]
     if not found and inv and not inv.get("insufficient") and inv.get("cause"):
-        calibrated = inv.get("calibrated")
+        calibrated = inv.get("calibrated")  # the recorded investigation is the engine's: calibrated either way
         found = [_Hypothesis(inv.get("service"), str(inv["cause"]), inv.get("cause_kind"),
-                             float(calibrated if calibrated is not None else inv.get("confidence") or 0.0),
-                             calibrated is not None)]
+                             float(calibrated if calibrated is not None else inv.get("confidence") or 0.0), True)]
     quotes = [str(e.get("quote"))[:300] for e in inv.get("evidence") or [] if isinstance(e, dict) and e.get("quote")]
     return found, link, quotes
 

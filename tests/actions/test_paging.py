@@ -58,7 +58,8 @@ def _env(pd: FakePagerDuty, db_url: str, og: FakeOpsgenie | None = None) -> dict
     return env
 
 
-async def _seed_incident(bot: BotUnderTest, *, answer: bool = True, resolved: bool = False) -> str:
+async def _seed_incident(bot: BotUnderTest, *, answer: bool = True, resolved: bool = False,
+                         answered_by: str = "engine") -> str:
     """Incident #1 on checkout, posted in C111 with its investigation answer in the thread (the store's own API)."""
     store = bot.deps.store
     assert store is not None
@@ -78,11 +79,13 @@ async def _seed_incident(bot: BotUnderTest, *, answer: bool = True, resolved: bo
         "cause_kind": "bad_deploy", "confidence": 0.7, "calibrated": 0.62,
         "evidence": [{"id": "e1", "quote": "checkout error rate 4.2% (baseline 0.3%)"}]})
     if answer:
-        draft = AnswerDraft(question="why is checkout unhealthy?", answered_by="engine", engine="test", hypotheses=[
+        engine = answered_by == "engine"
+        draft = AnswerDraft(question="why is checkout unhealthy?", answered_by=answered_by,  # type: ignore[arg-type]
+                            engine="test", hypotheses=[
             AnswerHypothesis(service="checkout", cause="deploy bbb2222 18 min before", cause_kind="bad_deploy",
-                             confidence=0.7, calibrated=0.62),
+                             confidence=0.7, calibrated=0.62 if engine else None),
             AnswerHypothesis(service="payments", cause="saturation of the DB pool", cause_kind="saturation",
-                             confidence=0.2, calibrated=0.15)])
+                             confidence=0.2, calibrated=0.15 if engine else None)])
         await store.feedback.add_answer(StoredAnswer(id="answer-0000000000000001", at=now, channel="C111",
                                                      message_ts="1700000000.000200", thread_ts=INCIDENT_TS,
                                                      draft=draft))
@@ -250,3 +253,14 @@ async def test_opsgenie_alert_is_created_once_and_closed(fake_slack: FakeSlack, 
                 assert out.ok, out.detail
             assert alert.acknowledged and alert.status == "closed"
             _no_secret(await bot.deps.store.latest(200), OG_KEY, KEY)
+
+
+async def test_a_models_confidence_is_said_to_be_uncalibrated(fake_slack: FakeSlack, pd: FakePagerDuty,
+                                                              tmp_path: Path) -> None:
+    """When the latest answer is the model's, the page quotes its stated confidence and says it is not calibrated."""
+    async with running_bot(fake_slack, config=_config(), incidents=False,
+                           **_env(pd, f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")) as bot:
+        await _seed_incident(bot, answered_by="llm")
+        await ask(bot, fake_slack, "run pagerduty.page checkout incident_id=1")
+        await fake_slack.wait_for("chat.postMessage")
+        assert "70% stated, not calibrated" in json.dumps(request_message(fake_slack)["blocks"], ensure_ascii=False)
