@@ -5,6 +5,7 @@ thread → Approve → one page → the alerts resolve → the page resolves. Al
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -12,7 +13,7 @@ from sre_bot.incidents.config import IncidentsConfig
 from sre_bot.slack.incident_blocks import ACKNOWLEDGE
 from sre_bot.store import ActionRequest
 from sre_bot.store.pages import PageStore, dedup_key
-from tests.actions._support import APPROVE, audit_kinds, click, request_message
+from tests.actions._support import APPROVE, ask, audit_kinds, click, request_message
 from tests.escalation._support import blocks_text, env_for, escalation_config, pagerduty_receiver
 from tests.fakes.slack_api import FakeSlack
 from tests.harness import BotUnderTest, running_bot
@@ -199,3 +200,27 @@ def test_incidents_config_is_the_storms() -> None:
     """The storm config these tests change only in its escalation and actions sections."""
     cfg = escalation_config()
     assert isinstance(cfg.incidents, IncidentsConfig) and cfg.incidents.channel == CHANNEL
+
+
+async def test_a_page_nobody_approved_is_withdrawn_when_the_incident_resolves(fake_slack: FakeSlack) -> None:
+    """The request waits; the storm resolves first: the rule rejects its own request, nothing is sent, the thread
+    says so, and `/sre incident 1` shows the escalation on the timeline."""
+    firing, resolutions = _split()
+    async with pagerduty_receiver() as (pd, url), \
+            running_bot(fake_slack, config=escalation_config(), **env_for(url)) as bot:
+        await post_all(bot.http, firing)
+        s = await _incident_one(bot)
+        await eventually(lambda: len(_requests(fake_slack)) == 1, what="the page request")
+        await post_all(bot.http, resolutions)
+        pages = PageStore(bot.deps.store)
+        await eventually(lambda: _state(pages, s.key, "cancelled"), what="the offer withdrawn")
+        [row] = await pages.for_incident(s.key)
+        req = await bot.deps.store.get_request(row.request_id or "")
+        assert req is not None and req.status == "rejected" and "resolved" in (req.reason_rejected or "")
+        await eventually(lambda: "was not sent: the incident resolved first" in _thread_text(
+            fake_slack, s.message_ts), what="the thread told")
+        await bot.post(click(APPROVE, request_message(fake_slack, CHANNEL), user="W222", channel=CHANNEL))
+        await fake_slack.wait_for("chat.postEphemeral", 1)
+        assert not pd.pages
+        shown = json.dumps(await ask(bot, fake_slack, "incident 1"), ensure_ascii=False)
+        assert "escalation: page to payments (pagerduty.page) offered for approval" in shown
