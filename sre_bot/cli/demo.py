@@ -253,7 +253,7 @@ async def run_sandbox(scenario: str | None, *, host: str = "127.0.0.1", port: in
                       out: TextIO = sys.stdout) -> int:
     sc = _load(scenario)
     ports = SandboxPorts(prometheus=port, loki=port + 1, argocd=port + 2, alertmanager=port + 3,
-                         tempo=port + 4) if port else None
+                         tempo=port + 4, pagerduty=port + 5, opsgenie=port + 6) if port else None
 
     async def ready(sb: Sandbox) -> None:
         print(f"sre-bot sandbox — scenario `{sc.name}` on loopback. Point the bot at it:\n", file=out)
@@ -287,7 +287,7 @@ async def run_sandbox(scenario: str | None, *, host: str = "127.0.0.1", port: in
     try:
         await run_forever(sc, on_ready=ready, host=host, ports=ports)
     except OSError as e:
-        raise ConfigError(f"cannot listen on {host}:{port}..{port + 3}: {e.strerror}; try --port") from None
+        raise ConfigError(f"cannot listen on {host}:{port}..{port + 6}: {e.strerror}; try --port") from None
     except ValueError as e:
         raise ConfigError(str(e)) from None
     return 0
