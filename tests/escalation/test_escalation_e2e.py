@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from sre_bot.incidents.config import IncidentsConfig
@@ -224,3 +225,23 @@ async def test_a_page_nobody_approved_is_withdrawn_when_the_incident_resolves(fa
         assert not pd.pages
         shown = json.dumps(await ask(bot, fake_slack, "incident 1"), ensure_ascii=False)
         assert "escalation: page to payments (pagerduty.page) offered for approval" in shown
+
+
+async def test_a_page_is_followed_after_a_restart(fake_slack: FakeSlack, tmp_path: Path) -> None:
+    """Paged by one process; the storm resolves while a new process runs on the same database: the page is
+    resolved once, and the incident is not offered again."""
+    firing, resolutions = _split()
+    env = {"SRE_BOT_DB_URL": f"sqlite+aiosqlite:///{tmp_path}/bot.db"}
+    async with pagerduty_receiver() as (pd, url):
+        async with running_bot(fake_slack, config=escalation_config(), **env_for(url, **env)) as bot:
+            await post_all(bot.http, firing)
+            s = await _incident_one(bot)
+            await eventually(lambda: len(_requests(fake_slack)) == 1, what="the page request")
+            await bot.post(click(APPROVE, request_message(fake_slack, CHANNEL), user="W222", channel=CHANNEL))
+            await eventually(lambda: len(pd.pages) == 1, what="the page")
+        async with running_bot(fake_slack, config=escalation_config(), **env_for(url, **env)) as bot:
+            await post_all(bot.http, resolutions)
+            await eventually(lambda: pd.pages[0].status == "resolved", what="resolved by the new process")
+            await eventually(lambda: _state(PageStore(bot.deps.store), s.key, "resolved"), what="recorded")
+        assert len(pd.pages) == 1 and len(_requests(fake_slack)) == 1
+        assert [e["event_action"] for e in pd.pages[0].events] == ["trigger", "resolve"]
