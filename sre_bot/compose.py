@@ -1,8 +1,9 @@
 """The composition root: settings and config in, every client built once, frozen `Deps` out.
 
-`open_deps` owns the shared `httpx.AsyncClient` (one connection pool for Loki, Argo CD and Alertmanager), the
-Prometheus client's worker threads and the analysis workers (`services/offload.py`), and closes them on exit.
-Nothing else in the package constructs a client.
+`open_deps` owns one long-lived HTTP client per external system (an `httpx.AsyncClient` each for Loki, Argo CD,
+Alertmanager and Tempo, one for webhooks and paging; the Prometheus client's session and worker threads; one
+`aiohttp` session for Slack, `slack/session.py`), the analysis workers (`services/offload.py`), and closes them on
+exit. Nothing else in the package constructs a client.
 """
 
 from __future__ import annotations
@@ -94,15 +95,26 @@ async def open_deps(
             return httpx.AsyncClient(timeout=httpx.Timeout(s.backend_timeout_s), transport=transport, verify=verify,
                                      follow_redirects=False)
 
-        client = await stack.enter_async_context(new_client())
-        # Argo CD often sits behind a self-signed certificate: only its client may skip verification.
-        argo_client = client if s.argocd_verify_tls else await stack.enter_async_context(new_client(False))
+        client = await stack.enter_async_context(new_client())  # webhooks, runbook checks, paging, EDA
+        # One client (one connection pool) per monitored system: a slow Loki cannot use up Argo CD's connections,
+        # and each pool stays small. Argo CD often sits behind a self-signed certificate: only its client may skip
+        # verification.
+        loki_client = await stack.enter_async_context(new_client()) if s.loki_url else client
+        argo_client = await stack.enter_async_context(new_client(s.argocd_verify_tls)) if s.argocd_url else client
+        am_client = await stack.enter_async_context(new_client()) if s.alertmanager_url else client
+        tempo_client = await stack.enter_async_context(new_client()) if s.tempo_url else client
+        slack = None
+        if s.slack_bot_token is not None:  # one aiohttp session for every Slack call, built on first use
+            from .slack.session import SlackSession
+
+            slack = SlackSession()
+            stack.push_async_callback(slack.close)
         prometheus = None
         if s.prometheus_url:
             prometheus = PrometheusBackend(
                 _set_url(s.prometheus_url), timeout=s.backend_timeout_s, max_points=s.max_points,
                 token=_secret(s.prometheus_token), public_url=_url(s.prometheus_public_url), metrics=m,
-                threads=s.prometheus_threads,
+                threads=s.prometheus_threads, queue_timeout=s.prometheus_queue_timeout_s,
             )
             stack.callback(prometheus.close)  # its requests session is the one client not owned by httpx
         # CPU-bound analysis off the event loop (worker processes start on first use)
@@ -133,21 +145,22 @@ async def open_deps(
             links=Links(grafana_url=_url(s.grafana_url), prometheus_uid=s.grafana_prometheus_uid,
                         loki_uid=s.grafana_loki_uid, tempo_uid=s.grafana_tempo_uid, tempo_url=_url(s.tempo_url)),
             prometheus=prometheus,
-            loki=LokiBackend(client, _set_url(s.loki_url), org_id=s.loki_org_id, token=_secret(s.loki_token),
-                             metrics=m) if s.loki_url else None,
+            loki=LokiBackend(loki_client, _set_url(s.loki_url), org_id=s.loki_org_id,
+                             token=_secret(s.loki_token), metrics=m) if s.loki_url else None,
             argocd=ArgoCDBackend(argo_client, _set_url(s.argocd_url), token=_secret(s.argocd_token), metrics=m)
             if s.argocd_url else None,
-            tempo=TempoBackend(client, _set_url(s.tempo_url), org_id=s.tempo_org_id, token=_secret(s.tempo_token),
-                               metrics=m) if s.tempo_url else None,
-            alertmanager=AlertmanagerBackend(client, _set_url(s.alertmanager_url), metrics=m)
+            tempo=TempoBackend(tempo_client, _set_url(s.tempo_url), org_id=s.tempo_org_id,
+                               token=_secret(s.tempo_token), metrics=m) if s.tempo_url else None,
+            alertmanager=AlertmanagerBackend(am_client, _set_url(s.alertmanager_url), metrics=m)
             if s.alertmanager_url else None,
             store=store,
             webhook=WebhookBackend(client, metrics=m) if cfg.actions.webhooks else None,
-            eda=_eda(s, client, m),
             # paging: built when any team has a key (the key is passed per call, looked up by team)
             pagerduty=PagerDutyBackend(client, _set_url(s.pagerduty_events_url), metrics=m)
             if s.pagerduty_routing_keys else None,
             opsgenie=OpsgenieBackend(client, _set_url(s.opsgenie_api_url), metrics=m) if s.opsgenie_api_keys else None,
+            eda=_eda(s, client, m),
             runbooks=build_library(cfg, client, m),  # ConfigError when a runbook is invalid
             offload=offload,
+            slack=slack,
         )

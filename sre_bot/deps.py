@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from .backends.webhook import WebhookBackend
     from .llm.client import LLM
     from .services.offload import Offload
+    from .slack.session import SlackSession
     from .store.store import Store
 
 __all__ = ["Deps"]
@@ -55,3 +56,4 @@ class Deps:
     pagerduty: PagerDutyBackend | None = None  # None: no team has a routing key
     opsgenie: OpsgenieBackend | None = None  # None: no team has an API key
     eda: EDABackend | None = None  # None: SRE_BOT_EDA_URL is not set
+    slack: SlackSession | None = None  # the one HTTP session to Slack (Web API, response_url); None: no bot token

@@ -6,8 +6,10 @@ everything else share), and parsing the answer happens there too, so the event l
 call's time is bounded end to end: in the loop (the awaiting task gives up at the call's budget: the timeout, or
 what is left of the answer's deadline, see `sre_bot.deadline`) and in its thread (connect and every socket read
 are clamped to the same budget, and the body is read in pieces so a server that drips it is cut off too), so a
-stuck Prometheus holds a worker no longer than one budget. A call still queued when its budget runs out is dropped
-unstarted; `ping` (readiness) has a lane of its own so it never queues behind investigations.
+stuck Prometheus holds a worker no longer than one budget. A call waits for a worker at most `queue_timeout`
+(SRE_BOT_PROMETHEUS_QUEUE_TIMEOUT): past it, it is dropped unstarted and is a named gap in the answer ("Prometheus is
+busy: N queries waiting …"), and the answer's later reads skip Prometheus with the same words rather than queue
+again. `ping` (readiness) has a lane of its own so it never queues behind investigations.
 Failures are mapped onto the error tree here: `PrometheusApiClientException`
 ("HTTP Status Code 400 (b'{...}')") by status with Prometheus's own `error` text, requests' timeouts and
 connection errors by kind. Queries arrive rendered (values already escaped by `sre_bot.querylang`).
@@ -19,14 +21,13 @@ from __future__ import annotations
 import ast
 import asyncio
 import contextlib
-import functools
 import json
 import math
 import re
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
@@ -44,9 +45,10 @@ from ..models import Point, Series, TimeRange
 from ..querylang import LABEL_NAME_RE
 from ._http import Target, auth_headers, detail_of, error_for_status, malformed, reason, timed
 
-__all__ = ["PrometheusBackend", "DEFAULT_THREADS"]
+__all__ = ["PrometheusBackend", "DEFAULT_THREADS", "DEFAULT_QUEUE_TIMEOUT"]
 
 DEFAULT_THREADS = 16
+DEFAULT_QUEUE_TIMEOUT = 5.0  # seconds a call may wait for a worker thread (SRE_BOT_PROMETHEUS_QUEUE_TIMEOUT)
 _CHUNK = 64 * 1024
 
 _T = TypeVar("_T")
@@ -175,10 +177,17 @@ class PrometheusBackend:
 
     def __init__(self, url: str, *, timeout: float = 10.0, max_points: int = 240, token: str | None = None,
                  public_url: str | None = None, metrics: Metrics | None = None, threads: int = DEFAULT_THREADS,
-                 ) -> None:
-        """`threads`: worker threads for queries (at most that many calls at once; the rest wait their turn)."""
+                 queue_timeout: float = DEFAULT_QUEUE_TIMEOUT) -> None:
+        """`threads`: worker threads for queries (at most that many calls at once; the rest wait their turn, each
+        at most `queue_timeout` seconds, after which it is a gap: "Prometheus is busy")."""
         if threads < 1:
             raise ValueError(f"threads must be at least 1, got {threads}")
+        if queue_timeout <= 0:
+            raise ValueError(f"queue_timeout must be positive, got {queue_timeout}")
+        self._threads = threads
+        self._queue_timeout = queue_timeout
+        self._waiting = 0  # calls submitted to a pool and not started yet (guarded by `_waiting_lock`)
+        self._waiting_lock = threading.Lock()
         self._target = Target(self.name, "Prometheus", url.rstrip("/"))
         self._public_url = (public_url or url).rstrip("/")
         self._timeout = timeout
@@ -280,14 +289,50 @@ class PrometheusBackend:
                 budget = call_budget(self.name, self._target.where, self._timeout)
             except Skipped as e:
                 raise BackendTimeout(e.message, backend=self.name, operation=operation) from None
-            job = functools.partial(self._run, operation, budget, fn, parse)
+            with self._waiting_lock:
+                self._waiting += 1
+            work = (pool or self._pool).submit(self._started, operation, budget, fn, parse)
+            work.add_done_callback(self._dropped)
+            result = asyncio.wrap_future(work)
+            result.add_done_callback(_consume)  # its outcome is read even when this call has stopped waiting
             try:
                 async with asyncio.timeout(budget.seconds):
-                    return await asyncio.get_running_loop().run_in_executor(pool or self._pool, job)
+                    # a free worker within the queue's wait, or the call is a gap ("busy"), never an unbounded wait
+                    await asyncio.wait((result,), timeout=min(self._queue_timeout, budget.seconds))
+                    if not result.done() and work.cancel():  # cancel() fails once a worker has started it
+                        raise self._busy(operation, budget)
+                    return await result
             except TimeoutError as e:  # the thread is still reading; it stops at the same budget
                 raise self._timed_out(operation, budget, "total timeout") from e
             except _CallTimeout as e:
                 raise self._timed_out(operation, budget, "every worker was busy") from e
+            finally:
+                if not result.done():  # given up on (the budget, or the caller went away): dropped if not started
+                    work.cancel()
+
+    def waiting(self) -> int:
+        """Calls waiting for a worker thread now."""
+        with self._waiting_lock:
+            return self._waiting
+
+    def _started(self, operation: str, budget: Budget, fn: Callable[[], Any], parse: Callable[[Any], _T]) -> _T:
+        with self._waiting_lock:
+            self._waiting -= 1
+        return self._run(operation, budget, fn, parse)
+
+    def _dropped(self, work: Future[Any]) -> None:
+        if work.cancelled():  # never started: it leaves the queue here
+            with self._waiting_lock:
+                self._waiting -= 1
+
+    def _busy(self, operation: str, budget: Budget) -> BackendTimeout:
+        """No worker thread came free within the queue's wait: a gap in the answer, said as it is."""
+        waiting = self.waiting() + 1  # the others still in line, and this one
+        message = (f"Prometheus is busy: {waiting} quer{'y' if waiting == 1 else 'ies'} waiting for one of the bot's "
+                   f"{self._threads} Prometheus connections (waited {self._queue_timeout:g}s; "
+                   "SRE_BOT_PROMETHEUS_THREADS, SRE_BOT_PROMETHEUS_QUEUE_TIMEOUT)")
+        budget.timed_out(self.name, message)  # later reads in this answer do not queue again
+        return BackendTimeout(message, backend=self.name, operation=operation)
 
     def _timed_out(self, operation: str, budget: Budget, why: str) -> BackendTimeout:
         """Our side gave up on the call: later reads in the same answer skip Prometheus with the same message."""
@@ -339,6 +384,12 @@ class PrometheusBackend:
             return BackendTimeout(f"{self._target.where} gave up on the query: {detail}",
                                   backend=self.name, operation=operation)
         return error_for_status(self._target, operation, status, detail)
+
+
+def _consume(result: asyncio.Future[Any]) -> None:
+    """Reads the outcome of a call nobody waits for any more (it ends within its budget in its thread)."""
+    if not result.cancelled():
+        result.exception()
 
 
 def _error_type(body: Any) -> str | None:

@@ -1,4 +1,7 @@
-"""The Bolt app: built from the deps, with every listener module registered, and one error handler."""
+"""The Bolt app: built from the deps, with every listener module registered, and one error handler.
+
+Its Web API client borrows the bot's one Slack session (`deps.slack`, `session.py`); Bolt's per-request clients
+share it too. Acks go out as soon as a listener calls `ack()` (`acks.py`)."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ from ..deps import Deps
 from ..errors import ConfigError
 from ..logging import get_logger
 from . import approvals, commands, feedback, incidents, mentions, runbooks
+from .acks import install
 from .dedupe import SeenEvents, StoreSeenEvents
 from .usergroups import GroupMembership
 
@@ -25,7 +29,8 @@ def build_app(deps: Deps) -> AsyncApp:
         raise ConfigError("SLACK_SIGNING_SECRET is not set (HTTP mode verifies every request with it); "
                           "or set SLACK_APP_TOKEN for Socket Mode")
     token = s.slack_bot_token.get_secret_value()
-    client = AsyncWebClient(token=token, base_url=s.slack_api_url)
+    client = AsyncWebClient(token=token, base_url=s.slack_api_url,
+                            session=deps.slack.get() if deps.slack is not None else None)
     app = AsyncApp(
         client=client,
         signing_secret=s.slack_signing_secret.get_secret_value() if s.slack_signing_secret else None,
@@ -35,6 +40,7 @@ def build_app(deps: Deps) -> AsyncApp:
         process_before_response=False,  # ack first, work after: Slack's 3 s limit never depends on a backend
         logger=None,
     )
+    install(app, deps.slack)  # before the listeners and `@app.error`
     groups = GroupMembership(deps.config.actions.all_groups())  # one cache of approver groups for every listener
     runbooks.register(app, deps, groups)  # before `commands`: it takes the `/sre runbook …` lines
     feedback.register(app, deps, groups)  # before `commands`: it takes the `/sre autonomy …` lines

@@ -78,8 +78,14 @@ class SeenRequests:
 
     async def first_time(self, signature: str) -> bool:
         """True the first time a signature is offered (across replicas, with the store); False for a replay."""
-        if not await self._local.first_time(signature):
-            return False
+        return await self.first_here(signature) and await self.first_in_store(signature)
+
+    async def first_here(self, signature: str) -> bool:
+        """This process's half, decided without waiting (what the ack depends on, `slack/acks.py`)."""
+        return await self._local.first_time(signature)
+
+    async def first_in_store(self, signature: str) -> bool:
+        """The store's half, for a signature this process saw first: False when another replica had it."""
         if self._store is None:
             return True
         ask = asyncio.ensure_future(self._store.first_time(f"request:{signature}", now=self._clock(),

@@ -3,8 +3,10 @@
 1. Signature, first, on the raw bytes, before anything is parsed: the timestamp must be a whole number of seconds
    within five minutes of now and the `v0=` HMAC-SHA256 must match (slack_sdk's `SignatureVerifier`); else 401.
 2. Shape (`payloads.check_body`): a body Bolt or a listener could not read is refused with 400 and the reason.
-3. Replay: a signature already seen (here, or by another replica through the store) gets an empty 200, the ack
-   Slack expects, and nothing else runs.
+3. Replay: a signature already seen by this process gets an empty 200, the ack Slack expects, and nothing else
+   runs. Whether another replica saw it is the store's answer, which the ack does not wait for (on SQLite it waits
+   for the write lock): the listener acks, then waits for that answer before doing anything (`acks.py`); a replay
+   stops there. A modal's submission, whose ack is its answer, waits for the store before it is dispatched.
 
 Each refusal is one warning line (no body content, no traceback). Bolt then dispatches the checked body (as JSON,
 so it reads exactly what was checked; its own signature check is off, `app.py`: this module made it).
@@ -12,6 +14,7 @@ so it reads exactly what was checked; its own signature check is off, `app.py`: 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import Awaitable, Callable
@@ -25,6 +28,7 @@ from slack_sdk.signature import SignatureVerifier
 from ..deps import Deps
 from ..errors import ConfigError
 from ..logging import bind_request, get_logger
+from .acks import REPLAYED, VERDICT
 from .dedupe import SeenRequests
 from .payloads import MalformedBody, check_body
 
@@ -69,6 +73,11 @@ def slack_events_handler(bolt: AsyncApp, deps: Deps) -> Callable[[web.Request], 
         said = "invalid request" if status == 401 else reason  # an unverified sender learns nothing; the log does
         return web.json_response({"error": said}, status=status)
 
+    def replayed(body: dict) -> web.Response:
+        deps.metrics.requests.labels("slack", "replay", "rejected").inc()
+        log.warning(REPLAYED, trigger_id=body.get("trigger_id"), type=body.get("type") or body.get("command"))
+        return web.Response(status=200)
+
     async def handle(request: web.Request) -> web.Response:
         bind_request(surface="slack", kind="http")
         if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
@@ -87,14 +96,25 @@ def slack_events_handler(bolt: AsyncApp, deps: Deps) -> Callable[[web.Request], 
             body = check_body(text, request.content_type)
         except MalformedBody as e:
             return refuse(400, "malformed", str(e))
-        if body.get("type") != "url_verification" and not await seen.first_time(signature):
-            deps.metrics.requests.labels("slack", "replay", "rejected").inc()
-            log.warning("Slack request refused: a replay of one already handled (same signature)",
-                        trigger_id=body.get("trigger_id"), type=body.get("type") or body.get("command"))
-            return web.Response(status=200)
+        context: dict[str, object] = {}
+        if body.get("type") != "url_verification":
+            if not await seen.first_here(signature):
+                return replayed(body)
+            verdict = asyncio.ensure_future(seen.first_in_store(signature))
+            verdict.add_done_callback(_consume)
+            # a modal's submission: its ack is its answer, made before the ack, so it waits for the store
+            if body.get("type") == "view_submission" and not await asyncio.shield(verdict):
+                return replayed(body)
+            context[VERDICT] = verdict  # every other listener acks first, then waits for it (`acks.py`)
         headers = {k: v for k, v in request.headers.items() if k.lower() != "content-type"}
         bolt_request = AsyncBoltRequest(body=json.dumps(body), query=request.query_string,
-                                        headers={**headers, "Content-Type": "application/json"})
+                                        headers={**headers, "Content-Type": "application/json"}, context=context)
         return await to_aiohttp_response(await bolt.async_dispatch(bolt_request))
 
     return handle
+
+
+def _consume(verdict: asyncio.Future[bool]) -> None:
+    """Reads the store's verdict when no listener did (an unhandled request), so nothing is left unread."""
+    if not verdict.cancelled():
+        verdict.exception()
