@@ -11,7 +11,8 @@ An incident is offered for a page when every one of these holds (each "no" is a 
   - no matching runbook and no past case ("seen before");
   - nobody acknowledged it in Slack, and it was not offered or paged already;
   - a team owns its root service (`escalation.teams`, else `default_team`), paged through PagerDuty or Opsgenie;
-  - that team's pages in the last hour, whoever asked, are below `unknown.max_per_hour`.
+  - that team's pages in the last hour, whoever asked, and offers still waiting for a decision, are below
+    `unknown.max_per_hour`.
 
 `auto` (no click) only when the action's policy is `auto` and the incident's alerts already carry a paging severity
 (`unknown.paging_severities`); otherwise a person approves. The kill switch is not the rule's business: the action

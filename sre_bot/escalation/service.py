@@ -6,7 +6,8 @@ make the pages follow their incident (acknowledged with it in Slack, resolved wh
     await acknowledge(deps, incident_key, user="U1", user_name="ana")   # the "Acknowledge" button
 
 `consider` gathers the facts of one open incident from the store (alerts, latest answer, runbooks, past case, the
-Slack acknowledgement, pages already sent, pages per team in the last hour whoever asked, the action's autonomy),
+Slack acknowledgement, pages already sent, pages per team in the last hour whoever asked plus the rule's offers still
+waiting for a decision, the action's autonomy),
 asks the pure rule (`rule.decide`), writes its decision on the incident's timeline when it changed, and when the
 rule says yes proposes the page through the same path as every action request (`actions.approvals.propose`: the
 request is audited with the evidence it carried, its approval message posted in the incident thread, `auto` only
@@ -116,7 +117,7 @@ class Escalator:
         ack = await pages.ack_of(s.key)
         offered = bool(await pages.for_incident(s.key)) or bool(await pages.untracked(incident_key=s.key))
         cfg = deps.config.escalation
-        team_pages: dict[str, int] = {}
+        team_pages: dict[str, int] = await pages.waiting_by_team()  # offers waiting count as pages
         for _action, args in await pages.page_requests_since(now - timedelta(hours=1)):
             team = args.get("team") or cfg.team_for(args.get("service"))
             if team:

@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Row, select, update
+from sqlalchemy import Row, func, select, update
 
 from ._dialect import upsert
 from .schema import action_requests, escalations, incidents, pages
@@ -128,6 +128,13 @@ class PageStore:
                      .values(state=to_state, updated_at=now, **values))
         async with self._s._tx("page_move", write=True) as conn:
             return (await conn.execute(statement)).rowcount == 1
+
+    async def waiting_by_team(self) -> dict[str, int]:
+        """Offers still waiting for a decision (offering, requested), per team: they count against the team's hourly
+        limit, so a burst of unknown incidents asks at most `max_per_hour` times, not once per incident."""
+        query = (select(_P.team, func.count()).where(_P.state.in_(("offering", "requested"))).group_by(_P.team))
+        async with self._s._tx("pages_waiting_by_team") as conn:
+            return {r[0]: int(r[1]) for r in await conn.execute(query)}
 
     async def page_requests_since(self, since: datetime) -> list[tuple[str, dict[str, Any]]]:
         """(action, args) of every page request that started at or after `since`, whoever asked."""

@@ -23,9 +23,11 @@ async def test_offer_once_and_move_by_compare_and_set(store: Store) -> None:
     pages = PageStore(store)
     assert await pages.offer(_page()) is not None
     assert await pages.offer(_page(team="other")) is None
+    assert await pages.waiting_by_team() == {"payments": 1}  # an offer waiting counts against the hourly limit
     assert await pages.move(rule_page_id("inc-1"), "offering", "requested", now=T0, request_id="r-1")
     assert not await pages.move(rule_page_id("inc-1"), "offering", "requested", now=T0)
     assert await pages.move(rule_page_id("inc-1"), "requested", "triggered", now=T0 + timedelta(minutes=1))
+    assert await pages.waiting_by_team() == {}
     got = await pages.by_request("r-1")
     assert got is not None and got.state == "triggered" and got.triggered_at == T0 + timedelta(minutes=1)
     assert [p.id for p in await pages.open()] == [rule_page_id("inc-1")]
