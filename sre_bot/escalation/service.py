@@ -23,7 +23,7 @@ not held by the kill switch.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal
@@ -68,6 +68,14 @@ def _provider(action: str) -> Provider:
 
 
 @dataclass
+class _Cycle:
+    team_pages: dict[str, int]
+    policies: Mapping[str, str]
+    offered: set[str]
+    acked: dict[str, str]
+
+
+@dataclass
 class Escalator:
     """One per incident workflow: `_said` remembers each incident's last decision, so an unchanged one costs no
     store write (the store still decides whether a changed one is new, across replicas and restarts)."""
@@ -91,20 +99,38 @@ class Escalator:
         cfg = self.deps.config.escalation
         if not cfg.unknown.enabled or not cfg.teams:  # nobody to page: the rule says nothing
             return
-        for s in await store.incidents.listing(open_only=True, limit=limit):
-            if not s.channel or not s.message_ts:
-                continue
+        listed = [s for s in await store.incidents.listing(open_only=True, limit=limit) if s.channel and s.message_ts]
+        if not listed:
+            return
+        c = await self.cycle()
+        for s in reversed(listed):  # oldest first: the rate limit goes to the incident waiting longest
             try:
-                await self.consider(s, send, post)
+                await self.consider(s, send, post, c)
             except (StoreError, UsageError) as e:
                 log.error("escalation not considered", incident=s.number, error=str(e))
 
     # -- the rule ------------------------------------------------------------------------------------------------
 
-    async def facts(self, s: StoredIncident) -> Facts:
+    async def cycle(self) -> _Cycle:
+        """What every incident's facts share, read once per cycle: pages per team in the last hour (whoever asked)
+        plus offers waiting, the page actions' autonomy, incidents offered or paged already, acknowledgements."""
         deps, store, pages = self.deps, self.deps.store, self.pages
         assert store is not None
-        now = deps.clock()
+        cfg = deps.config.escalation
+        team_pages: dict[str, int] = await pages.waiting_by_team()  # offers waiting count as pages
+        for _action, args in await pages.page_requests_since(deps.clock() - timedelta(hours=1)):
+            team = args.get("team") or cfg.team_for(args.get("service"))
+            if team:
+                team_pages[team] = team_pages.get(team, 0) + 1
+        policies = {action: effective_autonomy(deps.config.actions, action,
+                                               await store.feedback.lowered(action))[0] for action in PAGE_ACTIONS}
+        offered = await pages.incident_keys() | {str(r[2]["incident_id"]) for r in await pages.untracked()}
+        return _Cycle(team_pages, policies, offered, await pages.acks())
+
+    async def facts(self, s: StoredIncident, c: _Cycle | None = None) -> Facts:
+        deps, store = self.deps, self.deps.store
+        assert store is not None
+        c = c or await self.cycle()
         alerts = await store.incidents.alerts(s.key)
         firing = [a for a in alerts if a.event.status == "firing"]
         inv = s.investigation or {}
@@ -114,30 +140,19 @@ class Escalator:
                                        *s.incident.services]))
         matches = match_runbooks(deps.runbooks.all(), alert_names=[(a.event.name, a.service) for a in firing],
                                  services=services, hypothesis_kinds=kinds) if deps.runbooks.all() else []
-        ack = await pages.ack_of(s.key)
-        offered = bool(await pages.for_incident(s.key)) or bool(await pages.untracked(incident_key=s.key))
-        cfg = deps.config.escalation
-        team_pages: dict[str, int] = await pages.waiting_by_team()  # offers waiting count as pages
-        for _action, args in await pages.page_requests_since(now - timedelta(hours=1)):
-            team = args.get("team") or cfg.team_for(args.get("service"))
-            if team:
-                team_pages[team] = team_pages.get(team, 0) + 1
-        policies = {}
-        for action in PAGE_ACTIONS:
-            policies[action] = effective_autonomy(deps.config.actions, action,
-                                                  await store.feedback.lowered(action))[0]
         return Facts(number=s.number, resolved=s.incident.resolved, started_at=s.incident.started_at,
                      severities=tuple(a.event.labels.get("severity") for a in firing), answer=answer_of(s),
                      root_service=s.incident.root_service or (str(inv["service"]) if inv.get("service") else None),
                      runbooks=tuple(m.runbook for m in matches), seen_before=bool(inv.get("seen_before")),
-                     acknowledged_by=ack.by if ack else None, offered=offered, team_pages=team_pages,
-                     policies=policies)
+                     acknowledged_by=c.acked.get(s.key), offered=s.key in c.offered, team_pages=dict(c.team_pages),
+                     policies=c.policies)
 
-    async def consider(self, s: StoredIncident, send: Send, post: Post) -> Decision:
+    async def consider(self, s: StoredIncident, send: Send, post: Post, c: _Cycle | None = None) -> Decision:
         deps = self.deps
         assert deps.store is not None
         now = deps.clock()
-        facts = await self.facts(s)
+        c = c or await self.cycle()
+        facts = await self.facts(s, c)
         decision = decide(facts, deps.config.escalation, now=now)
         if not decision.offer:
             line = decision.line()
@@ -145,6 +160,9 @@ class Escalator:
                 await deps.store.incidents.add_event(s.key, "escalation", line, now=now)
             self._said[s.key] = line
             return decision
+        if decision.team is not None:  # later incidents of this cycle see this offer
+            c.team_pages[decision.team] = c.team_pages.get(decision.team, 0) + 1
+        c.offered.add(s.key)
         await self.offer(s, facts, decision, send, post)
         return decision
 

@@ -129,6 +129,17 @@ class PageStore:
         async with self._s._tx("page_move", write=True) as conn:
             return (await conn.execute(statement)).rowcount == 1
 
+    async def incident_keys(self) -> set[str]:
+        """Every incident with a page row (offered, sent or followed)."""
+        async with self._s._tx("pages_incident_keys") as conn:
+            return {r[0] for r in await conn.execute(select(_P.incident_key).distinct())}
+
+    async def acks(self) -> dict[str, str]:
+        """Incident key → who acknowledged it, for every acknowledged incident."""
+        query = select(_E.incident_key, _E.acked_by).where(_E.acked_by.is_not(None))
+        async with self._s._tx("incident_acks") as conn:
+            return {r[0]: r[1] for r in await conn.execute(query)}
+
     async def waiting_by_team(self) -> dict[str, int]:
         """Offers still waiting for a decision (offering, requested), per team: they count against the team's hourly
         limit, so a burst of unknown incidents asks at most `max_per_hour` times, not once per incident."""
