@@ -97,7 +97,7 @@ async def test_huge_log_result_is_summarised_with_a_hint_to_narrow(fake_slack, m
 async def test_the_input_budget_is_kept_and_forces_the_answer(fake_slack, model):
     """With a small SRE_BOT_LLM_INPUT_BUDGET, no request goes over it: nearing it, results are replaced by a note
     saying so and the model is made to answer."""
-    budget = 4000
+    budget = 4600  # the prompt alone is about 3.3k tokens (the catalog and the tools grow it)
     model.enqueue(
         tool_use(call("search_logs", {"service": "orders", "limit": 500}),
                  call("search_logs", {"service": "orders", "limit": 400, "errors_only": False}),
