@@ -19,9 +19,11 @@ investigations run at once (`deps.offload`, `services/offload.py`).
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import Mapping
+import functools
+from collections.abc import Awaitable, Callable, Hashable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import Any, TypeVar
 
 from ..analysis import engine
 from ..analysis.anomaly import SignalAnomaly
@@ -40,6 +42,7 @@ from ..tools.edges import METRIC_TITLES, edge_series, edges_of, probe_edges
 from ..tools.logs import scope_log_shifts
 from ..tools.signals import baseline_for, scope_signals
 from ..tools.topology import merge_graph
+from .admission import report
 from .confidence import SHOWN_FLOOR, abstain_threshold, calibration_for
 from .names import find_service, known_services
 from .reply import gaps_of
@@ -47,6 +50,7 @@ from .reply import gaps_of
 __all__ = ["investigate", "investigation_window", "scope_services", "MAX_SERVICES"]
 
 MAX_SERVICES = 60
+_T = TypeVar("_T")
 
 
 def investigation_window(now: datetime, length: timedelta, at: datetime | None) -> TimeRange:
@@ -254,7 +258,7 @@ def _cause(c: Candidate) -> str:
 
 
 async def _gather(deps: Deps, scope: list[str], window: TimeRange, baseline: TimeRange, with_alerts: bool,
-                  ) -> list[Evidence]:
+                  ) -> list[dict[str, list[Evidence]]]:
     """Everything about the scope, concurrently and in O(1) calls per system: one range query per signal for all
     of it (`scope_signals`), its error-log templates (`scope_log_shifts`), the Argo CD applications listed once
     (`scope_app_status`) and the firing alerts read once (`scope_firing_alerts`, when the window is now)."""
@@ -264,51 +268,138 @@ async def _gather(deps: Deps, scope: list[str], window: TimeRange, baseline: Tim
         scope_signals(deps, svcs, window, seasonal=True), scope_log_shifts(deps, svcs, window, baseline),
         scope_app_status(deps, apps, history=10),
         scope_firing_alerts(deps, svcs) if with_alerts else asyncio.sleep(0, result={}))
-    return [e for part in (signals, logs, deploys, alerts) for s in scope for e in part.get(s, [])]
+    return [signals, logs, deploys, alerts]
+
+
+@dataclass(frozen=True)
+class _Found:
+    """What one investigation gathered and the engine made of it: the part repeated questions share."""
+
+    focus: str | None
+    window: TimeRange
+    baseline: TimeRange
+    live: bool
+    graph: dict[str, list[str]]
+    full_scope: list[str]
+    scope: list[str]
+    evidence: list[Evidence]
+    edge_ev: list[Evidence]
+    result: Analysis
+
+
+def window_key(window: TimeRange) -> tuple[int, int]:
+    """The window to the minute: questions asked within the same minute about the same span share their work."""
+    return int(window.start.timestamp()) // 60, int(window.end.timestamp()) // 60
+
+
+def share_key(focus: str | None, window: TimeRange) -> tuple[str, str | None, int, int]:
+    """Questions with the same key share one investigation: the resolved service and the window to the minute."""
+    return ("investigation", focus, *window_key(window))
+
+
+Shared = Callable[[Hashable, Callable[[], Awaitable[_T]]], Awaitable[_T]]
+
+
+async def _alone(key: Hashable, start: Callable[[], Awaitable[_T]]) -> _T:
+    return await start()
+
+
+async def _same(value: _T) -> _T:
+    return value
 
 
 async def investigate(deps: Deps, question: str, *, at: datetime | None = None, window: timedelta | None = None,
                       focus: str | None = None, names: dict[str, str] | None = None) -> Investigation:
     """`names`: the known service names (`known_services`), when the caller already has them.
 
-    At most SRE_BOT_MAX_INVESTIGATIONS run at once (`deps.offload`); waiting for a turn does not count against
-    the answer's deadline (the wait is the bot's, not a backend's)."""
-    slot = deps.offload.investigation_slot() if deps.offload is not None else contextlib.nullcontext(0.0)
-    async with slot as waited:
-        postpone(waited)
+    At most SRE_BOT_MAX_INVESTIGATIONS run at once and SRE_BOT_INVESTIGATION_QUEUE wait in line (`deps.offload`,
+    `services/admission.py`; one more: `Busy`); waiting for a turn does not count against the answer's deadline
+    (the wait is the bot's, not a backend's). Work is shared between questions asked within the same minute about
+    the same window (to the minute; the first question's exact window is then everyone's): the same service, one
+    whole investigation (`share_key`: its evidence and the engine's ranking); other services of the same scope,
+    the call-graph probe and the scope's evidence (every query), each ranked for its own focus. Each question still
+    gets its own answer (its symptom, its words)."""
+    now = deps.clock()
+    q = parse_question(question, now=now)
+    win = investigation_window(now, window or q.window or deps.default_window, at or q.at)
+    if focus is None:
+        focus = find_service(question, names if names is not None else await known_services(deps))
+    if deps.offload is None:
         with answer_deadline(deps.settings.answer_deadline_s):
-            return await _investigate(deps, question, at=at, window=window, focus=focus, names=names)
+            found = await _find(deps, now, win, focus, names, _alone)
+        return _answer(deps, question, q.symptom, found)
+    admission = deps.offload.admission
+    win = await admission.shared(("window", *window_key(win)), functools.partial(_same, win))
+
+    async def run() -> _Found:
+        async with admission.slot(deps.settings.investigation_queue) as waited:
+            postpone(waited)
+            if waited:
+                await report("checking the telemetry")
+            with answer_deadline(deps.settings.answer_deadline_s):
+                return await _find(deps, now, win, focus, names, admission.shared)
+
+    found = await admission.shared(share_key(focus, win), run)
+    return _answer(deps, question, q.symptom, found)
+
+
+async def _find(deps: Deps, now: datetime, win: TimeRange, focus: str | None, names: dict[str, str] | None,
+                shared: Shared[Any]) -> _Found:
+    """Everything about the scope around `focus` in `win`, and the engine's ranking of it. `shared` runs the parts
+    that do not depend on the focus once for every question of the same window (the probe, the scope's evidence)."""
+    base = baseline_for(win)
+    wkey = window_key(win)
+    known, (probe_ev, live_sources) = await asyncio.gather(
+        _no_names(names) if names is not None else known_services(deps),
+        shared(("probe", *wkey), lambda: probe_edges(deps, win, base)))
+    graph = merge_graph(deps.config.dependencies(), edges_of(probe_ev))
+    full_scope = scope_services(graph, focus, known)
+    scope = full_scope[:MAX_SERVICES]
+    live = now - win.end < timedelta(minutes=5)  # Alertmanager only knows the present
+    scoped: _Scoped = await shared(("evidence", frozenset(scope), live, *wkey),
+                                   lambda: _scope_evidence(deps, scope, win, base, live, probe_ev, live_sources))
+    evidence = _dedupe_not_configured([e for part in scoped.parts for s in scope for e in part.get(s, [])])
+    result: Analysis = await analyse(deps, engine.analyse, scoped.typed, graph=graph, focus=focus,
+                                     window=(win.start.timestamp(), win.end.timestamp()), gaps=scoped.gaps)
+    return _Found(focus=focus, window=win, baseline=base, live=live, graph=graph, full_scope=full_scope, scope=scope,
+                  evidence=evidence, edge_ev=scoped.edge_ev, result=result)
+
+
+@dataclass(frozen=True)
+class _Scoped:
+    """The evidence of one scope and window, whatever the focus: per service, the call graph's, and as the engine's
+    typed evidence."""
+
+    parts: list[dict[str, list[Evidence]]]  # signals, logs, deploys, alerts: {service: its evidence}
+    edge_ev: list[Evidence]
+    typed: list[EngineEvidence]
+    gaps: int  # systems that failed (the engine lowers its confidence for each)
+
+
+async def _scope_evidence(deps: Deps, scope: list[str], win: TimeRange, base: TimeRange, live: bool,
+                          probe_ev: list[Evidence], live_sources: Any) -> _Scoped:
+    in_scope = set(scope)
+    parts, more_edges = await asyncio.gather(
+        _gather(deps, scope, win, base, live),
+        edge_series(deps, win, base, live_sources) if live_sources else asyncio.sleep(0, result=[]))
+    evidence = _dedupe_not_configured([e for part in parts for s in scope for e in part.get(s, [])])
+    edge_ev = [*probe_ev, *more_edges]
+    edge_ev = [e for e in edge_ev if e.kind != "edge" or e.data["client"] in in_scope or e.data["server"] in in_scope]
+    failing = {e.source for e in [*evidence, *edge_ev]  # a selector matching no stream is a gap, not a failure
+               if e.status == "error" and e.data.get("error_kind") not in ("not_configured", "no_stream")}
+    return _Scoped(parts=parts, edge_ev=edge_ev, typed=engine_evidence([*evidence, *edge_ev], deps.config),
+                   gaps=len(failing))
 
 
 async def _no_names(names: dict[str, str]) -> dict[str, str]:
     return names
 
 
-async def _investigate(deps: Deps, question: str, *, at: datetime | None, window: timedelta | None,
-                       focus: str | None, names: dict[str, str] | None) -> Investigation:
-    now = deps.clock()
-    q = parse_question(question, now=now)
-    win = investigation_window(now, window or q.window or deps.default_window, at or q.at)
-    base = baseline_for(win)
-    known, (probe_ev, live_sources) = await asyncio.gather(
-        _no_names(names) if names is not None else known_services(deps), probe_edges(deps, win, base))
-    focus = focus or find_service(question, known)
-    graph = merge_graph(deps.config.dependencies(), edges_of(probe_ev))
-    full_scope = scope_services(graph, focus, known)
-    scope = full_scope[:MAX_SERVICES]
-    in_scope = set(scope)
-    live = now - win.end < timedelta(minutes=5)  # Alertmanager only knows the present
-    gathered, more_edges = await asyncio.gather(
-        _gather(deps, scope, win, base, live),
-        edge_series(deps, win, base, live_sources) if live_sources else asyncio.sleep(0, result=[]))
-    evidence = _dedupe_not_configured(gathered)
-    edge_ev = [*probe_ev, *more_edges]
-    edge_ev = [e for e in edge_ev if e.kind != "edge" or e.data["client"] in in_scope or e.data["server"] in in_scope]
-    failing = {e.source for e in [*evidence, *edge_ev]  # a selector matching no stream is a gap, not a failure
-               if e.status == "error" and e.data.get("error_kind") not in ("not_configured", "no_stream")}
-    typed = engine_evidence([*evidence, *edge_ev], deps.config)
-    result: Analysis = await analyse(deps, engine.analyse, typed, graph=graph, focus=focus,
-                                     window=(win.start.timestamp(), win.end.timestamp()), gaps=len(failing))
+def _answer(deps: Deps, question: str, symptom: str | None, found: _Found) -> Investigation:
+    """One question's answer from a (possibly shared) investigation: pure, no I/O."""
+    focus, win, base, live, graph = found.focus, found.window, found.baseline, found.live, found.graph
+    full_scope, scope, evidence, edge_ev, result = (found.full_scope, found.scope, found.evidence, found.edge_ev,
+                                                    found.result)
     by_id = {e.id: e for e in [*evidence, *edge_ev]}
     shown: list[Evidence] = []
     shown_for: dict[str, str] = {}  # source evidence id (or edge finding key) -> shown anomaly evidence id
@@ -365,9 +456,9 @@ async def _investigate(deps: Deps, question: str, *, at: datetime | None, window
     ]
     alerts = [e for e in evidence if e.kind == "alert"]
     return Investigation(
-        question=question, focus=focus, symptom=q.symptom, window=win, baseline=base, insufficient=insufficient,
+        question=question, focus=focus, symptom=symptom, window=win, baseline=base, insufficient=insufficient,
         abstain_reason=reason, summary=_past_summary(ranking[0], candidates[0]) if past else _summary(
-            focus, q.symptom, scope, ranking, candidates, result, argo_read, shift_ev, deploy_ev, insufficient, win,
+            focus, symptom, scope, ranking, candidates, result, argo_read, shift_ev, deploy_ev, insufficient, win,
             threshold),
         hypotheses=hypotheses, calibration=cal.describe(), abstain_below=threshold, ranking=ranking, gaps=gaps,
         services=scope, graph=graph,

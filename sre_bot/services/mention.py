@@ -4,7 +4,9 @@ A greeting or thanks gets a short reply; a question naming no known service but 
 mean" (`services/understand.py`). A question that names no service investigates every configured service; with
 none configured or discovered, the help text explains what to ask. A mention inside a thread the bot already
 answered continues that investigation (the thread's conversation is kept in the store when there is one, so another
-replica or a restarted bot continues it too); two mentions in one thread take turns.
+replica or a restarted bot continues it too); two mentions in one thread take turns. Under load the question waits
+in line, hearing its place through `progress`, or is refused with "busy, ask again in a minute" when the line is
+full (`services/admission.py`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from ..deps import Deps
 from ..feedback.answers import for_feedback
 from ..llm.investigator import Progress
 from ..store.errors import StoreError
+from .admission import Busy, reporting
 from .caller import Caller
 from .commands import REGISTRY, run_command
 from .explain import explain
@@ -55,7 +58,11 @@ async def answer_mention(deps: Deps, text: str, *, thread: str | None = None,
                 return understood_reply(said)  # "I don't know `chekout`. Did you mean `checkout`?"
             if not text or (not follow_up and find_service(text, names) is None and not deps.config.services):
                 return await run_command(deps, "help")
-            explained = await explain(deps, text, thread=thread, progress=progress, names=names)
+            try:
+                with reporting(progress):  # "3 questions ahead of yours" in the "looking…" message
+                    explained = await explain(deps, text, thread=thread, progress=progress, names=names)
+            except Busy as e:  # the line is full: said plainly, nothing started, the person asks again
+                return Reply(kind="error", title="Busy", text=str(e))
     explained = await for_feedback(deps, explained, question=text)  # team calibration; `reply.answer`
     reply = with_runbook_suggestions(deps, explained.reply, explained.engine)  # "runbook X matches: run it?"
     if caller is None or deps.store is None:

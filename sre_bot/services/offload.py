@@ -8,11 +8,15 @@ load they pile up there without limit. Two things keep the loop free:
                            the loop keeps its core), at most that many at once, the rest in the pool's queue; with
                            processes=0, in one worker thread instead (the loop then still gets the GIL back every
                            switch interval, 5 ms, rather than after the whole function)
-    investigation_slot()   at most `investigations` investigations gather and analyse evidence at once; the others
-                           wait their turn (that wait is the bot's, not a backend's: it does not count against the
-                           answer's deadline, see `deadline.postpone`). This bounds what no pool can move: the
-                           loop's own share of each investigation (HTTP clients, building evidence) and the GIL
-                           the Prometheus threads take, so acks and health checks stay fast however many arrive
+    admission              at most `investigations` investigations gather and analyse evidence at once; the others
+                           wait their turn in a bounded line, and repeated questions share one investigation
+                           (`services/admission.py`; the wait is the bot's, not a backend's: it does not count
+                           against the answer's deadline, see `deadline.postpone`). This bounds what no pool can
+                           move: the loop's own share of each investigation (HTTP clients, building evidence) and
+                           the GIL the Prometheus threads take, so acks and health checks stay fast however many
+                           arrive
+    memo(key, fn, ...)     `run`, remembered: the same pure function of the same arguments (`key` names them) is
+                           computed once while it is among the MEMO_SIZE newest, and concurrent callers share it
 
 Workers are processes from a fork server (a clean single-threaded parent, safe beside the bot's threads) with the
 analysis modules preloaded, at a lower CPU priority (nice 10) so that when analysis keeps every core busy the bot's
@@ -29,21 +33,23 @@ import contextlib
 import functools
 import multiprocessing
 import os
-import time
-from collections.abc import AsyncIterator, Callable
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
 from ..logging import get_logger
+from .admission import Admission
 
-__all__ = ["Offload", "default_processes", "PRELOAD", "DEFAULT_INVESTIGATIONS"]
+__all__ = ["Offload", "default_processes", "PRELOAD", "DEFAULT_INVESTIGATIONS", "MEMO_SIZE"]
 
 log = get_logger(__name__)
 
 _T = TypeVar("_T")
 
 DEFAULT_INVESTIGATIONS = 2
+MEMO_SIZE = 256  # results of pure functions kept by `memo` (log templates of a service and window, say)
 WORKER_NICENESS = 10  # analysis workers run at a lower CPU priority than the bot's own process
 
 # imported once in the fork server, so each worker starts with them loaded (drain3 takes ~0.2 s to import)
@@ -68,7 +74,9 @@ class Offload:
         self.investigations = investigations
         self._executor: Executor | None = None
         self._starting: asyncio.Lock | None = None
-        self._slots: asyncio.Semaphore | None = None
+        self.admission = Admission(investigations)
+        self._memo: OrderedDict[Hashable, asyncio.Future[Any]] = OrderedDict()
+        self.memo_hits = 0
         self._closed = False
 
     @property
@@ -86,18 +94,25 @@ class Offload:
             self._replace()
             return await loop.run_in_executor(await self._pool(), call)
 
-    @contextlib.asynccontextmanager
-    async def investigation_slot(self) -> AsyncIterator[float]:
-        """Hold one of the `investigations` slots; yields how many seconds were spent waiting for it."""
-        if self._slots is None:
-            self._slots = asyncio.Semaphore(self.investigations)
-        started = time.monotonic()
-        async with self._slots:
-            waited = time.monotonic() - started
-            if waited > 0.5:
-                log.info("investigation waited for a free slot", seconds=round(waited, 2),
-                         slots=self.investigations)
-            yield waited
+    async def memo(self, key: Hashable, fn: Callable[..., _T], /, *args: Any, **kwargs: Any) -> _T:
+        """`run(fn, ...)` once per `key` among the MEMO_SIZE newest keys; callers of a key being computed wait for
+        it. `key` must determine the arguments (a digest of them, say): the function is pure, so the result is the
+        one it would compute again. A failure is not remembered."""
+        found = self._memo.get(key)
+        if found is not None and not (found.done() and (found.cancelled() or found.exception() is not None)):
+            self._memo.move_to_end(key)
+            self.memo_hits += 1
+            return await asyncio.shield(found)
+        fut: asyncio.Future[_T] = asyncio.ensure_future(self.run(fn, *args, **kwargs))
+        self._memo[key] = fut
+        fut.add_done_callback(lambda f: self._forget_failed(key, f))
+        while len(self._memo) > MEMO_SIZE:
+            self._memo.popitem(last=False)
+        return await asyncio.shield(fut)
+
+    def _forget_failed(self, key: Hashable, fut: asyncio.Future[Any]) -> None:
+        if (fut.cancelled() or fut.exception() is not None) and self._memo.get(key) is fut:
+            del self._memo[key]
 
     async def warm_up(self) -> None:
         """Start the workers now rather than with the first investigation (`serve` calls this at start)."""

@@ -1,9 +1,11 @@
-"""`@sre-bot` mentions: a threaded "looking…" reply at once, updated in place with the answer."""
+"""`@sre-bot` mentions: a threaded "looking…" reply at once (saying how many questions are ahead when the bot is
+busy), updated in place with progress, then with the answer."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
-from collections.abc import Awaitable, Callable
 
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
@@ -12,6 +14,7 @@ from ..deadline import answer_deadline
 from ..deps import Deps
 from ..errors import UsageError
 from ..logging import bind_request, get_logger
+from ..services.admission import ahead_text
 from ..services.mention import answer_mention
 from ..store.errors import StoreError
 from .approvals import post_request
@@ -30,22 +33,59 @@ log = get_logger(__name__)
 PROGRESS_EVERY_S = 1.5  # chat.update is rate limited (about 50 a minute); progress is a courtesy, not a stream
 
 
-def _progress(client: AsyncWebClient, channel: str, ts: str) -> Callable[[str], Awaitable[None]]:
-    """Updates the "looking…" message in place with what is being checked, at most every PROGRESS_EVERY_S."""
-    last = 0.0
+class _Progress:
+    """Updates the "looking…" message in place with what is being checked, at most every PROGRESS_EVERY_S; a line
+    that comes sooner is not lost but sent when the interval ends (the newest one), unless the answer came first
+    (`close`, before the answer replaces the message)."""
 
-    async def update(what: str) -> None:
-        nonlocal last
-        if time.monotonic() - last < PROGRESS_EVERY_S:
+    def __init__(self, client: AsyncWebClient, channel: str, ts: str) -> None:
+        self._client, self._channel, self._ts = client, channel, ts
+        self._last = 0.0
+        self._pending: str | None = None
+        self._later: asyncio.Task[None] | None = None
+        self._closed = False
+
+    async def __call__(self, what: str) -> None:
+        if self._closed:
             return
-        last = time.monotonic()
+        wait = PROGRESS_EVERY_S - (time.monotonic() - self._last)
+        if wait > 0:
+            self._pending = what
+            if self._later is None:
+                self._later = asyncio.create_task(self._send_later(wait))
+            return
+        await self._send(what)
+
+    async def _send_later(self, wait: float) -> None:
+        await asyncio.sleep(wait)
+        self._later = None
+        what, self._pending = self._pending, None
+        if what is not None and not self._closed:
+            await self._send(what)
+
+    async def _send(self, what: str) -> None:
+        self._last = time.monotonic()
         text, blocks = looking_blocks(what)
         try:
-            await client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
+            await self._client.chat_update(channel=self._channel, ts=self._ts, text=text, blocks=blocks)
         except Exception as e:  # a failed progress update must never cost the answer
             log.warning("progress update failed", error=str(e))
 
-    return update
+    async def close(self) -> None:
+        """No more progress: the answer replaces the message next."""
+        self._closed = True
+        if self._later is not None:
+            self._later.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._later
+
+
+def _first_line(deps: Deps) -> str:
+    """The first "looking…" line: where the question stands in line when investigations are all busy."""
+    ahead = deps.offload.admission.ahead_of_a_new_question() if deps.offload is not None else None
+    if ahead is None:
+        return "checking the telemetry"
+    return ahead_text(ahead, deps.offload.admission.in_progress if deps.offload is not None else 0)
 
 
 def register(app: AsyncApp, deps: Deps, seen: SeenEvents | StoreSeenEvents, groups: GroupMembership) -> None:
@@ -64,9 +104,9 @@ def register(app: AsyncApp, deps: Deps, seen: SeenEvents | StoreSeenEvents, grou
             return
         channel, thread = event["channel"], event.get("thread_ts") or event["ts"]
         started = time.monotonic()
-        text, looking = looking_blocks("checking the telemetry")
+        text, looking = looking_blocks(_first_line(deps))
         posted = await client.chat_postMessage(channel=channel, thread_ts=thread, text=text, blocks=looking)
-        progress = _progress(client, channel, posted["ts"])
+        progress = _Progress(client, channel, posted["ts"])
         try:
             caller = groups.caller_of_event(client, event, thread_ts=thread)
             with answer_deadline(deps.settings.answer_deadline_s):  # one deadline for the whole answer
@@ -78,6 +118,7 @@ def register(app: AsyncApp, deps: Deps, seen: SeenEvents | StoreSeenEvents, grou
             log.exception("mention failed")
             text, blocks = f"Something went wrong on my side (ref `{cid}`); the logs have the details.", None
             outcome = "bug"
+        await progress.close()
         await client.chat_update(channel=channel, ts=posted["ts"], text=text, blocks=blocks or [])
         if outcome != "bug":
             for req in reply.requests:

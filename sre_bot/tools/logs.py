@@ -1,10 +1,13 @@
 """Error log lines of a service as evidence: the lines verbatim, and their drain3 templates with counts.
 
-Template mining is CPU-bound (drain3 holds the GIL): it runs off the event loop, in `deps.offload`."""
+Template mining is CPU-bound (drain3 holds the GIL): it runs off the event loop, in `deps.offload`, and its result
+for a service's lines is remembered there (`Offload.memo`, keyed on a digest of the lines and minutes): a burst of
+questions whose scopes overlap mines each service's logs of a window once."""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import math
 import re
 from datetime import datetime
@@ -120,13 +123,48 @@ async def error_shift(deps: Deps, svc: ServiceConfig, window: TimeRange, baselin
     selector = deps.config.loki_selector(svc)
     if not before.lines and not during.lines and not await _has_stream(deps, selector, whole):
         return [no_stream(deps, svc.name, selector, logql, window, whole)]
-    shifts = await analyse(deps, template_shifts, [x.line for x in before.lines], [x.line for x in during.lines],
-                           before_minutes=baseline.duration.total_seconds() / 60,
-                           during_minutes=window.duration.total_seconds() / 60)
+    shifts = await _mined(deps, [x.line for x in before.lines], [x.line for x in during.lines],
+                          before_minutes=baseline.duration.total_seconds() / 60,
+                          during_minutes=window.duration.total_seconds() / 60)
     capped = before.limit_hit or during.limit_hit
     partial = f"counted in at most {deps.settings.log_line_limit} lines per period (line limit hit)" if capped else None
     return [_shift_evidence(deps, svc.name, logql, window, baseline, s, during.lines[s.example_index].time, partial)
             for s in shifts]
+
+
+def _lines_key(before: list[str], during: list[str], before_minutes: float, during_minutes: float) -> tuple[str, ...]:
+    """What `template_shifts` depends on, as a short key: a digest of both periods' lines and their minutes."""
+    h = hashlib.blake2b(digest_size=16)
+    for part in (before, during):
+        h.update(len(part).to_bytes(8, "little"))
+        for line in part:
+            b = line.encode("utf-8", "surrogatepass")
+            h.update(len(b).to_bytes(8, "little"))
+            h.update(b)
+    return "template_shifts", h.hexdigest(), repr(before_minutes), repr(during_minutes)
+
+
+async def _mined(deps: Deps, before: list[str], during: list[str], *, before_minutes: float, during_minutes: float,
+                 ) -> list[LogShift]:
+    """`template_shifts`, remembered per service and window: the same lines are mined once (`Offload.memo`), so the
+    investigations of a burst whose scopes overlap mine each service's logs once."""
+    if deps.offload is None:
+        return template_shifts(before, during, before_minutes=before_minutes, during_minutes=during_minutes)
+    return await deps.offload.memo(_lines_key(before, during, before_minutes, during_minutes), template_shifts,
+                                   before, during, before_minutes=before_minutes, during_minutes=during_minutes)
+
+
+async def _mined_by_service(deps: Deps, before: dict[str, list[str]], during: dict[str, list[str]], *,
+                            before_minutes: float, during_minutes: float) -> dict[str, list[LogShift]]:
+    """`shifts_by_service`, each service's part remembered as in `_mined` (the same result: each service is mined
+    on its own lines alone)."""
+    if deps.offload is None or before_minutes <= 0 or during_minutes <= 0:
+        return await analyse(deps, shifts_by_service, before, during, before_minutes=before_minutes,
+                             during_minutes=during_minutes)
+    names = sorted(v for v in during if during[v])
+    found = await asyncio.gather(*(_mined(deps, list(before.get(v, [])), during[v], before_minutes=before_minutes,
+                                          during_minutes=during_minutes) for v in names))
+    return {v: shifts for v, shifts in zip(names, found, strict=True) if shifts}
 
 
 def _shift_evidence(deps: Deps, service: str, logql: str, window: TimeRange, baseline: TimeRange, s: LogShift,
@@ -306,9 +344,9 @@ async def _group_shifts(deps: Deps, shared: dict[str, str], members: dict[str, S
         lines_before.setdefault(ln.labels.get(label, ""), []).append(ln.line)
     for ln in during.lines:
         lines_during.setdefault(ln.labels.get(label, ""), []).append(ln)
-    shifts = await analyse(deps, shifts_by_service, {v: lines_before[v] for v in members},
-                           {v: [x.line for x in lines_during[v]] for v in members},
-                           before_minutes=covered_before, during_minutes=covered_during)
+    shifts = await _mined_by_service(deps, {v: lines_before[v] for v in members},
+                                     {v: [x.line for x in lines_during[v]] for v in members},
+                                     before_minutes=covered_before, during_minutes=covered_during)
     true_before, true_during = _counts(errors, label, baseline), _counts(errors, label, window)
     any_line = _counts(totals, label, whole)  # None when the count failed: then nothing is claimed
     out: dict[str, list[Evidence]] = {}

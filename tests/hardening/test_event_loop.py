@@ -110,8 +110,9 @@ async def test_healthz_and_acks_stay_fast_while_investigations_run(fake_slack: F
     and a signed `/sre help` is acked within 600 ms at p99, measured from outside the bot's process."""
     async with _serving(tmp_path, fake_slack) as url, httpx.AsyncClient(base_url=url, timeout=30) as http:
 
-        async def mention(channel: str) -> None:
-            body = app_mention(f"<@{BOT_USER_ID}> what is wrong?", channel=channel)
+        async def mention(channel: str, minutes: int = 60) -> None:
+            # a window each: twelve investigations, not one shared by twelve questions (services/admission.py)
+            body = app_mention(f"<@{BOT_USER_ID}> what is wrong in the last {minutes}m?", channel=channel)
             assert (await post_signed(http, "/slack/events", body, signed_headers(SECRET, body))).status_code == 200
 
         await mention("CWARM")  # first answer: imports, connections, the analysis workers
@@ -139,7 +140,7 @@ async def test_healthz_and_acks_stay_fast_while_investigations_run(fake_slack: F
                 await asyncio.sleep(0.1)
 
         probes = asyncio.gather(probe_health(), probe_acks())
-        await asyncio.gather(*(mention(f"C{i}") for i in range(MENTIONS)))
+        await asyncio.gather(*(mention(f"C{i}", 40 + i) for i in range(MENTIONS)))
         try:
             answers = await fake_slack.wait_for("chat.update", count=MENTIONS, timeout=180)
         finally:
