@@ -176,7 +176,7 @@ class Escalator:
         if page is None:
             return None  # offered already (another replica, or an earlier cycle)
         inv = s.investigation or {}
-        service = facts.root_service or d.team
+        service = facts.root_service or (s.incident.services[0] if s.incident.services else d.team)
         proposal = ProposedAction(
             action=d.action, args={"service": service, "team": d.team, "incident_id": s.key,
                                    "severity": _PAGE_SEVERITY.get(d.severity, "critical")},

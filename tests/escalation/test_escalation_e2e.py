@@ -5,6 +5,7 @@ thread → Approve → one page → the alerts resolve → the page resolves. Al
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import timedelta
 from pathlib import Path
@@ -245,3 +246,36 @@ async def test_a_page_is_followed_after_a_restart(fake_slack: FakeSlack, tmp_pat
             await eventually(lambda: _state(PageStore(bot.deps.store), s.key, "resolved"), what="recorded")
         assert len(pd.pages) == 1 and len(_requests(fake_slack)) == 1
         assert [e["event_action"] for e in pd.pages[0].events] == ["trigger", "resolve"]
+
+
+async def test_two_replicas_offer_once(fake_slack: FakeSlack, store_url: str) -> None:
+    """Two escalators on one database (two replicas, or a replica and its restart) considering the same incidents at
+    once make one request per incident, on SQLite and PostgreSQL."""
+    firing, _ = _split()
+    async with pagerduty_receiver() as (pd, url), \
+            running_bot(fake_slack, config=escalation_config(), incidents=False,
+                        **env_for(url, SRE_BOT_DB_URL=store_url)) as bot:
+        from sre_bot.escalation.service import Escalator
+        from sre_bot.incidents.processor import IncidentProcessor
+
+        await post_all(bot.http, firing)
+        processor = IncidentProcessor(bot.deps)
+        while (await processor.step()).bodies:
+            pass
+        store = bot.deps.store
+        for s in await store.incidents.listing(open_only=True):
+            await store.incidents.set_message(s.key, ts=f"1700000000.{s.number:06d}")
+        posted: list[str] = []
+
+        async def send(s: Any, text: str) -> None:
+            posted.append(text)
+
+        async def post(req: Any) -> None:
+            posted.append(req.id)
+
+        await asyncio.gather(Escalator(bot.deps).run(send, post), Escalator(bot.deps).run(send, post))
+        one = await store.incidents.get(1)
+        rows = await PageStore(store).for_incident(one.key)
+        assert len(rows) == 1 and rows[0].state == "requested"
+        assert len([r for r in await store.recent(50) if r.action == "pagerduty.page"]) == 1
+        assert sum(1 for p in posted if "Page the payments on-call?" in p) == 1 and not pd.pages
