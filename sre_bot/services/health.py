@@ -32,26 +32,31 @@ class Check:
     configured: bool = True
 
 
-async def _ping(name: str, backend: object | None, timeout: float) -> Check:
+async def _ping(name: str, backend: object | None, timeout: float, wait: float | None = None) -> Check:
     if backend is None:
         return Check(name, False, f"not configured: set {name.upper()}_URL", configured=False)
+    patience = timeout if wait is None else min(wait, timeout)
     try:
-        version = await asyncio.wait_for(backend.ping(), timeout)  # type: ignore[attr-defined]
-    except (BackendError, TimeoutError) as e:
-        msg = str(e) or "timed out"
-        return Check(name, False, f"{msg} — {FIX[name]}")
+        version = await asyncio.wait_for(backend.ping(), patience)  # type: ignore[attr-defined]
+    except TimeoutError:
+        if patience < timeout:
+            return Check(name, False, f"no answer within {patience:g}s (slow or down; this check waits no longer)")
+        return Check(name, False, f"timed out — {FIX[name]}")
+    except BackendError as e:
+        return Check(name, False, f"{str(e) or 'failed'} — {FIX[name]}")
     return Check(name, True, f"reachable (version {version})" if version and version != "ok" else "reachable")
 
 
-async def check_backends(deps: Deps) -> list[Check]:
-    """The four systems an investigation reads, and Tempo when it is configured (optional: not listed otherwise)."""
+async def check_backends(deps: Deps, *, wait: float | None = None) -> list[Check]:
+    """The four systems an investigation reads, and Tempo when it is configured (optional: not listed otherwise),
+    pinged at once; `wait`: give up on one after that many seconds (readiness) rather than its backend timeout."""
     timeout = deps.settings.backend_timeout_s
     return list(await asyncio.gather(
-        _ping("prometheus", deps.prometheus, timeout),
-        _ping("loki", deps.loki, timeout),
-        _ping("argocd", deps.argocd, timeout),
-        _ping("alertmanager", deps.alertmanager, timeout),
-        *([_ping("tempo", deps.tempo, timeout)] if deps.tempo is not None else []),
+        _ping("prometheus", deps.prometheus, timeout, wait),
+        _ping("loki", deps.loki, timeout, wait),
+        _ping("argocd", deps.argocd, timeout, wait),
+        _ping("alertmanager", deps.alertmanager, timeout, wait),
+        *([_ping("tempo", deps.tempo, timeout, wait)] if deps.tempo is not None else []),
     ))
 
 

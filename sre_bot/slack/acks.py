@@ -128,7 +128,9 @@ class PromptListenerRunner(AsyncioListenerRunner):
         if not isinstance(ack, GatedAck):
             ack = GatedAck(request.context.get(VERDICT))
             request.context["ack"] = ack
-        if self.session is not None and request.context.response_url and "respond" not in request.context:
+        # (Bolt has built its own `respond` already, for the matchers' arguments)
+        if self.session is not None and request.context.response_url \
+                and not isinstance(request.context.get("respond"), SessionRespond):
             request.context["respond"] = SessionRespond(response_url=request.context.response_url,
                                                         session=self.session, ssl=request.context.client.ssl)
         if listener.auto_acknowledgement:

@@ -8,14 +8,13 @@
    for the write lock): the listener acks, then waits for that answer before doing anything (`acks.py`); a replay
    stops there. A modal's submission, whose ack is its answer, waits for the store before it is dispatched.
 
-Each refusal is one warning line (no body content, no traceback). Bolt then dispatches the checked body (as JSON,
-so it reads exactly what was checked; its own signature check is off, `app.py`: this module made it).
+Each refusal is one warning line (no body content, no traceback). Bolt then dispatches the checked body (the parsed
+dict itself, so it reads exactly what was checked; its own signature check is off, `app.py`: this module made it).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 from collections.abc import Awaitable, Callable
 
@@ -28,11 +27,11 @@ from slack_sdk.signature import SignatureVerifier
 from ..deps import Deps
 from ..errors import ConfigError
 from ..logging import bind_request, get_logger
-from .acks import REPLAYED, VERDICT
+from .acks import REPLAYED, VERDICT, warm_up
 from .dedupe import SeenRequests
 from .payloads import MalformedBody, check_body
 
-__all__ = ["slack_events_handler", "MAX_BODY_BYTES"]
+__all__ = ["slack_events_handler", "SlackEvents", "MAX_BODY_BYTES"]
 
 log = get_logger(__name__)
 
@@ -60,7 +59,7 @@ def _unverified(verifier: SignatureVerifier, raw: bytes, timestamp: str, signatu
     return None
 
 
-def slack_events_handler(bolt: AsyncApp, deps: Deps) -> Callable[[web.Request], Awaitable[web.Response]]:
+def slack_events_handler(bolt: AsyncApp, deps: Deps) -> SlackEvents:
     secret = deps.settings.slack_signing_secret
     if secret is None:
         raise ConfigError("SLACK_SIGNING_SECRET is not set (HTTP mode verifies every request with it)")
@@ -106,12 +105,29 @@ def slack_events_handler(bolt: AsyncApp, deps: Deps) -> Callable[[web.Request], 
             if body.get("type") == "view_submission" and not await asyncio.shield(verdict):
                 return replayed(body)
             context[VERDICT] = verdict  # every other listener acks first, then waits for it (`acks.py`)
-        headers = {k: v for k, v in request.headers.items() if k.lower() != "content-type"}
-        bolt_request = AsyncBoltRequest(body=json.dumps(body), query=request.query_string,
-                                        headers={**headers, "Content-Type": "application/json"}, context=context)
+        # the checked body itself, parsed once (Bolt takes a parsed body in its "socket_mode"; its HTTP mode would
+        # parse the text again, and its signature check, the only thing that mode changes, is ours, above)
+        bolt_request = AsyncBoltRequest(body=body, query=request.query_string, headers=dict(request.headers),
+                                        context=context, mode="socket_mode")
         return await to_aiohttp_response(await bolt.async_dispatch(bolt_request))
 
-    return handle
+    return SlackEvents(handle, bolt)
+
+
+class SlackEvents:
+    """`POST /slack/events` (call it with the request), and what the server does once it is up (`warm_up`)."""
+
+    def __init__(self, handle: Callable[[web.Request], Awaitable[web.Response]], bolt: AsyncApp) -> None:
+        self._handle = handle
+        self._bolt = bolt
+
+    async def __call__(self, request: web.Request) -> web.Response:
+        return await self._handle(request)
+
+    async def warm_up(self) -> None:
+        """What the first ack would otherwise wait for (Bolt's `auth.test`), done now; a failure is logged and the
+        first request tries again."""
+        await warm_up(self._bolt)
 
 
 def _consume(verdict: asyncio.Future[bool]) -> None:
