@@ -99,12 +99,17 @@ class Rulebook:
         self.url = f"http://127.0.0.1:{port}/sre-bot"
         self.out = workdir / "events.jsonl"
         self.log = workdir / "ansible-rulebook.log"
+        # run_playbook's private copies of the project go beside the work dir (under pytest's base temp), not in
+        # /tmp, and not inside the work dir it copies
+        self.tmp = workdir.parent / f"{workdir.name}-tmp"
+        self.tmp.mkdir(exist_ok=True)
         (workdir / "rulebook.yml").write_text(rulebook)
         (workdir / "inventory.yml").write_text(
             "all:\n  hosts:\n    localhost:\n      ansible_connection: local\n"
             f"      ansible_python_interpreter: {sys.executable}\n")
         self.env = {**os.environ, "JAVA_HOME": require_rulebook(), "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
-                    "ANSIBLE_LOCAL_TEMP": str(workdir / "tmp"), "ANSIBLE_NOCOLOR": "1", **(env or {})}
+                    "ANSIBLE_LOCAL_TEMP": str(self.tmp / "ansible"), "ANSIBLE_NOCOLOR": "1",
+                    "TMPDIR": str(self.tmp), **(env or {})}
         self.args = args
         self.proc: subprocess.Popen[bytes] | None = None
 
