@@ -105,7 +105,7 @@ class Admission:
     _busy: int = 0
     _line: deque[_Waiter] = field(default_factory=deque)
     _shared: OrderedDict[Hashable, _Shared[object]] = field(default_factory=OrderedDict)
-    shared_answers: int = 0  # questions answered by joining another's investigation (for tests and the log)
+    joined: int = 0  # calls answered by joining work started or done by another (tests, the benchmark)
 
     def __post_init__(self) -> None:
         if self.running < 1:
@@ -172,13 +172,17 @@ class Admission:
 
     # -- sharing -------------------------------------------------------------------------------------------------
 
+    def kept(self) -> list[Hashable]:
+        """The keys of the work in progress or kept for reuse, oldest first."""
+        return list(self._shared)
+
     async def shared(self, key: Hashable, start: Callable[[], Awaitable[_T]]) -> _T:
         """The result of the one investigation for `key`: started by this call, or joined."""
         now = time.monotonic()
         entry = self._shared.get(key)
         if entry is not None and (entry.finished is None or now - entry.finished <= REUSE_S):
             entry.askers += 1
-            self.shared_answers += 1
+            self.joined += 1
             self._shared.move_to_end(key)  # (no progress line: its answer comes with the first asker's)
             return cast(_T, await asyncio.shield(entry.task))
         task: asyncio.Task[_T] = asyncio.create_task(_run(start))
@@ -197,8 +201,11 @@ class Admission:
             log.info("investigation shared", askers=entry.askers, failed=failed)
 
     def _evict(self) -> None:
+        """Finished investigations past REUSE_S go (their evidence with them), and the oldest beyond KEEP."""
+        now = time.monotonic()
         done = [k for k, e in self._shared.items() if e.finished is not None]
-        for k in done[:max(0, len(done) - KEEP)]:
+        stale = {k for k in done if now - (self._shared[k].finished or now) > REUSE_S}
+        for k in [*stale, *[k for k in done if k not in stale][:max(0, len(done) - len(stale) - KEEP)]]:
             del self._shared[k]
 
 
