@@ -151,7 +151,9 @@ def decode_body(raw: bytes) -> Decoded:
     except ValueError as e:  # an integer of more digits than Python converts (sys.get_int_max_str_digits)
         raise UsageError(f"not valid JSON: a number has more than {sys.get_int_max_str_digits()} digits"
                          if "digits" in str(e) else f"not valid JSON: {e}") from None
-    if isinstance(value, (dict, list)):
+    # nesting cannot be deeper than the number of opening brackets in the text (counted at C speed): a body with
+    # fewer (a typical notification of a few alerts) needs no walk
+    if isinstance(value, (dict, list)) and text.count("{") + text.count("[") > MAX_DEPTH:
         _check_depth(value)
     repair = _Repair(strings=bool(_SUSPECT.search(text)), numbers=bool(numbers))
     if not (repair.strings or repair.numbers):

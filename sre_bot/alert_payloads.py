@@ -22,6 +22,7 @@ its own identity and reaches an incident; each such change is described in `Webh
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -53,10 +54,22 @@ def _utf8(text: str) -> bytes:
 
 
 def fingerprint(labels: Mapping[str, str]) -> str:
-    """Alertmanager's fingerprint of a label set (FNV-1a 64 over sorted names and values, 0xff separated)."""
+    """Alertmanager's fingerprint of a label set (FNV-1a 64 over sorted names and values, 0xff separated).
+
+    Remembered for the last `_FINGERPRINTS` label sets: Alertmanager sends the same alerts again and again (every
+    group and repeat interval), and the incident processor parses each stored body once more."""
+    key = tuple(sorted(labels.items()))
+    return _fingerprint(key)
+
+
+_FINGERPRINTS = 2**14
+
+
+@functools.lru_cache(maxsize=_FINGERPRINTS)
+def _fingerprint(items: tuple[tuple[str, str], ...]) -> str:
     h = _FNV_OFFSET
-    for name in sorted(labels):
-        for part in (name, labels[name]):
+    for item in items:  # sorted by name
+        for part in item:
             for b in _utf8(part):
                 h = ((h ^ b) * _FNV_PRIME) & _MASK
             h = ((h ^ 0xFF) * _FNV_PRIME) & _MASK

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import importlib
 import signal
 
 from aiohttp import web
@@ -45,6 +46,19 @@ def _settle_garbage_collector() -> None:
     gc.set_threshold(GC_YOUNG_THRESHOLD, mid, old)
 
 
+# Imported on demand (start-up stays short) but loaded in a thread once serving, so the first deploy verdict does not
+# stop the event loop for the ~0.6 s scipy.stats takes to import.
+_HEAVY = ("numpy", "scipy.stats")
+
+
+def _import_heavy() -> None:
+    for name in _HEAVY:
+        try:
+            importlib.import_module(name)
+        except ImportError as e:  # pragma: no cover - a broken install shows up where the module is used
+            log.warning("could not preload a module", module=name, error=str(e))
+
+
 async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -67,6 +81,7 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
         _settle_garbage_collector()
         site = web.TCPSite(runner, settings.http_host, settings.http_port)
         await site.start()
+        warm = asyncio.create_task(asyncio.to_thread(_import_heavy), name="sre-bot warm imports")
         socket = None
         try:
             if settings.socket_mode:
@@ -85,4 +100,5 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
             if socket is not None:
                 await socket.close_async()
             await runner.cleanup()
+            await warm
             log.info("stopped")

@@ -4,10 +4,11 @@ Each `step()`:
   1. takes (or renews) the `incidents` lease; a replica without it does nothing and forgets its in-memory state;
   2. on a new lease epoch (first step, a restart, or another replica held it meanwhile) rebuilds the correlator
      from the store: open incidents and those resolved within `max_incident_age` + `window`, with their alerts;
-  3. reads up to `BATCH` unprocessed inbox bodies, oldest first, and feeds their alerts to the correlator in the
-     order they happened (start, or end for a resolved one). Each alert carries the time its body was received
-     (the inbox row's), so a time far from it (3 h ahead, 9999-12-31, before 1970) is set aside and the receive
-     time used (`analysis/alert_times.py`); the timeline says so once per alert;
+  3. reads up to `BATCH` unprocessed inbox bodies holding up to `BATCH_ALERTS` alerts, oldest first, and feeds
+     their alerts to the correlator in the order they happened (start, or end for a resolved one). Each alert
+     carries the time its body was received (the inbox row's), so a time far from it (3 h ahead, 9999-12-31,
+     before 1970) is set aside and the receive time used (`analysis/alert_times.py`); the timeline says
+     so once per alert;
   4. writes the touched incidents, their changed alerts, timeline lines and the inbox marks in one transaction,
      fenced by the lease (`IncidentStore.apply`). If that fails the in-memory correlator is dropped and rebuilt
      from the store on the next step, so memory never runs ahead of the database.
@@ -48,6 +49,9 @@ log = get_logger(__name__)
 LEASE = "incidents"
 LEASE_TTL = timedelta(seconds=60)
 BATCH = 200
+# alerts in one batch at most: correlating one runs on the event loop (~0.1 ms an alert), and its write holds SQLite's
+# write lock, so a storm is taken in short steps and webhook bodies and Slack requests get their turn in between
+BATCH_ALERTS = 250
 DEPLOYS_EVERY = timedelta(minutes=1)
 FIRST_DISCOVERY_WAIT = 15.0  # seconds the first batch waits for the first topology (then it goes on without)
 
@@ -99,7 +103,7 @@ class IncidentProcessor:
             self._corr = await self._restore(now)
             self._epoch = epoch
         await self._refresh_deploys(now)
-        rows = await store.inbox_pending(limit=BATCH)
+        rows = await store.inbox_pending(limit=BATCH, max_alerts=BATCH_ALERTS)
         if not rows:
             return StepResult(held=True)
         try:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 from pydantic_core import to_jsonable_python
-from sqlalchemy import Row, and_, case, func, insert, or_, select, update
+from sqlalchemy import Row, and_, bindparam, case, func, insert, or_, select, update
 
 from ..analysis.correlation import AlertEvent, Incident, Merge
 from ._dialect import upsert
@@ -36,6 +36,8 @@ __all__ = ["Lease", "LeaseLost", "lease_holder", "IncidentChange", "StoredIncide
 
 _I = incidents.c
 _A = incident_alerts.c
+_INCIDENT_COLUMNS = ("status", "severity", "title", "root_service", "started_at", "last_alert_at", "resolved_at",
+                     "follows", "snapshot")  # `_columns`
 _ALERT_UPDATED = ("name", "service", "status", "starts_at", "ends_at", "event")  # what a later change overwrites
 
 
@@ -185,21 +187,28 @@ class IncidentStore:
             alert_rows: list[dict[str, Any]] = []
             event_rows: list[dict[str, Any]] = []
             next_number: int | None = None
+            # a few statements whatever the batch's size (the write lock is held for less time): the numbers of
+            # the incidents that exist, then every new incident in one executemany, every changed one in another
+            keys = list(dict.fromkeys(c.incident.key for c in changes))
+            existing: dict[str, int] = {}
+            for i in range(0, len(keys), 500):
+                for row in await conn.execute(select(_I.key, _I.number).where(_I.key.in_(keys[i:i + 500]))):
+                    existing[row.key] = int(row.number)
+            new_rows: list[dict[str, Any]] = []
+            changed_rows: list[dict[str, Any]] = []
             for change in changes:
                 inc = change.incident
-                row = (await conn.execute(select(_I.number).where(_I.key == inc.key))).first()
-                if row is None:
+                number = existing.get(inc.key)
+                if number is None:
                     if next_number is None:
                         next_number = int((await conn.execute(select(func.coalesce(func.max(_I.number), 0))))
                                           .scalar_one()) + 1
                     number, next_number = next_number, next_number + 1
-                    await conn.execute(insert(incidents).values(
-                        key=inc.key, number=number, created_at=now, updated_at=now, version=1, posted_version=0,
-                        channel=change.channel, **_columns(inc)))
+                    existing[inc.key] = number  # the same incident twice in a batch: inserted, then updated
+                    new_rows.append({"key": inc.key, "number": number, "created_at": now, "updated_at": now,
+                                     "version": 1, "posted_version": 0, "channel": change.channel, **_columns(inc)})
                 else:
-                    number = int(row.number)
-                    await conn.execute(update(incidents).where(_I.key == inc.key)
-                                       .values(updated_at=now, version=_I.version + 1, **_columns(inc)))
+                    changed_rows.append({"b_key": inc.key} | {f"b_{k}": v for k, v in _columns(inc).items()})
                 numbers.append(number)
                 alert_rows += [{"incident_key": inc.key, "fingerprint": event.fingerprint, "joined_at": now,
                                 "rule": merge.rule if merge else None, "reason": merge.reason if merge else None,
@@ -208,6 +217,12 @@ class IncidentStore:
                                 "event": to_jsonable_python(event)} for event, merge in change.alerts]
                 event_rows += [{"incident_key": inc.key, "at": at, "kind": kind, "text": text}
                                for kind, text, at in change.events]
+            if new_rows:
+                await conn.execute(insert(incidents), new_rows)
+            if changed_rows:
+                await conn.execute(update(incidents).where(_I.key == bindparam("b_key")).values(
+                    updated_at=now, version=_I.version + 1,
+                    **{k: bindparam(f"b_{k}", type_=incidents.c[k].type) for k in _INCIDENT_COLUMNS}), changed_rows)
             # every incident row exists now: the alerts and timeline lines go in one executemany each (one
             # compiled statement, not one per alert, so the write lock is held for less time)
             if alert_rows:

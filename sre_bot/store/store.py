@@ -384,11 +384,26 @@ class Store:
             raise StoreError("the store is closed", backend=self.backend, operation="inbox_add")
         return await self._inbox.add(to_jsonable_python(body), alerts=alerts, source=source, now=now)
 
-    async def inbox_pending(self, limit: int = 100) -> list[tuple[int, datetime, Any]]:
-        """Bodies not yet processed, oldest first: `(id, received_at, body)`."""
+    async def inbox_pending(self, limit: int = 100, *,
+                            max_alerts: int | None = None) -> list[tuple[int, datetime, Any]]:
+        """Bodies not yet processed, oldest first: `(id, received_at, body)`. With `max_alerts`: only as many
+        bodies as hold that many alerts in all (always at least one), so a batch's work stays short."""
         query = (select(alert_inbox.c.id, alert_inbox.c.received_at, alert_inbox.c.body)
                  .where(alert_inbox.c.processed_at.is_(None)).order_by(alert_inbox.c.id).limit(limit))
         async with self._tx("inbox_pending") as conn:
+            if max_alerts is not None:  # the ids first (no bodies read), then the bodies of those that fit
+                counts = (select(alert_inbox.c.id, alert_inbox.c.alerts)
+                          .where(alert_inbox.c.processed_at.is_(None)).order_by(alert_inbox.c.id).limit(limit))
+                ids: list[int] = []
+                total = 0
+                for row in await conn.execute(counts):
+                    if ids and total + row.alerts > max_alerts:
+                        break
+                    ids.append(row.id)
+                    total += row.alerts
+                if not ids:
+                    return []
+                query = query.where(alert_inbox.c.id <= ids[-1])
             return [(row.id, row.received_at, row.body) for row in await conn.execute(query)]
 
     async def inbox_done(self, ids: list[int], *, now: datetime) -> int:

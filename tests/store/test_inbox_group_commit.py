@@ -101,3 +101,18 @@ def test_every_returned_id_survives_a_kill(tmp_path: Path) -> None:
 
     kept = asyncio.run(stored())
     assert set(printed) <= kept, sorted(set(printed) - kept)[:10]
+
+
+async def test_pending_bodies_can_be_capped_by_their_alerts(store: Store) -> None:
+    """`max_alerts` takes bodies oldest first while their alerts fit, and always at least one (a big body too)."""
+    sizes = [3, 4, 5, 20, 1]
+    ids = [await store.inbox_add(_body(i, alerts=n), alerts=n, source="alertmanager", now=T0)
+           for i, n in enumerate(sizes)]
+    assert [p[0] for p in await store.inbox_pending(max_alerts=7)] == ids[:2]
+    assert [p[0] for p in await store.inbox_pending(max_alerts=12)] == ids[:3]
+    assert [p[0] for p in await store.inbox_pending(limit=2, max_alerts=1000)] == ids[:2]
+    await store.inbox_done(ids[:3], now=T0)
+    assert [p[0] for p in await store.inbox_pending(max_alerts=5)] == ids[3:4]  # bigger than the cap: alone
+    assert [p[2] for p in await store.inbox_pending(max_alerts=100)] == [_body(3, 20), _body(4, 1)]
+    await store.inbox_done(ids[3:], now=T0)
+    assert await store.inbox_pending(max_alerts=5) == []
