@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
+from .backends._http import MAX_IN_FLIGHT
 from .backends.alertmanager import AlertmanagerBackend
 from .backends.argocd import ArgoCDBackend
 from .backends.eda import EDABackend
@@ -93,7 +94,9 @@ async def open_deps(
     async with AsyncExitStack() as stack:
         def new_client(verify: bool = True) -> httpx.AsyncClient:
             return httpx.AsyncClient(timeout=httpx.Timeout(s.backend_timeout_s), transport=transport, verify=verify,
-                                     follow_redirects=False)
+                                     follow_redirects=False,  # as many kept-alive connections as requests at once
+                                     limits=httpx.Limits(max_connections=MAX_IN_FLIGHT,
+                                                         max_keepalive_connections=MAX_IN_FLIGHT))
 
         client = await stack.enter_async_context(new_client())  # webhooks, runbook checks, paging, EDA
         # One client (one connection pool) per monitored system: a slow Loki cannot use up Argo CD's connections,

@@ -23,6 +23,7 @@ import contextlib
 import json
 import socket
 import time
+import weakref
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -35,9 +36,10 @@ from ..errors import BackendError, BackendTimeout, BackendUnavailable, NotFound,
 from ..metrics import Metrics
 
 __all__ = ["Target", "timed", "send", "json_body", "error_for_status", "detail_of", "reason", "malformed",
-           "auth_headers"]
+           "auth_headers", "MAX_IN_FLIGHT"]
 
 _DETAIL_MAX = 500
+MAX_IN_FLIGHT = 32  # requests of one client (one system) in httpx at once; its pool keeps as many connections
 
 
 @dataclass(frozen=True)
@@ -188,7 +190,7 @@ async def send(client: httpx.AsyncClient, target: Target, operation: str, path: 
     if timeout is not None:
         extra["timeout"] = timeout
     try:
-        async with asyncio.timeout(budget.seconds if budget is not None else None):
+        async with asyncio.timeout(budget.seconds if budget is not None else None), _gate(client):
             resp = await client.request(method, target.url(path), params=params, headers=headers, **extra)
     except (httpx.TimeoutException, TimeoutError) as e:
         if isinstance(e, httpx.TimeoutException):
@@ -210,6 +212,19 @@ async def send(client: httpx.AsyncClient, target: Target, operation: str, path: 
     if resp.status_code >= 400:
         raise error_for_status(target, operation, resp.status_code, detail_of(resp.content, resp.status_code))
     return resp
+
+
+_gates: weakref.WeakKeyDictionary[httpx.AsyncClient, asyncio.Semaphore] = weakref.WeakKeyDictionary()
+
+
+def _gate(client: httpx.AsyncClient) -> asyncio.Semaphore:
+    """At most MAX_IN_FLIGHT requests of one client (one system) inside httpx at once; the rest wait here, in
+    order. httpcore's pool re-scans every queued request against every connection whenever one changes state, so a
+    burst of investigations queueing hundreds of requests in it cost as much CPU on the event loop as the answers."""
+    gate = _gates.get(client)
+    if gate is None:
+        gate = _gates[client] = asyncio.Semaphore(MAX_IN_FLIGHT)
+    return gate
 
 
 def _total_timeout(client: httpx.AsyncClient) -> float | None:
