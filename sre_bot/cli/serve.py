@@ -13,6 +13,7 @@ from aiohttp import web
 
 from ..alert_webhook import alertmanager_handler
 from ..compose import open_deps
+from ..deps import Deps
 from ..logging import get_logger
 from ..settings import Settings
 from ..slack.app import build_app
@@ -59,6 +60,15 @@ def _import_heavy() -> None:
             log.warning("could not preload a module", module=name, error=str(e))
 
 
+async def _warm_up(deps: Deps) -> None:
+    if deps.offload is not None:
+        try:
+            await deps.offload.warm_up()
+        except Exception as e:  # the first investigation tries again (and says so if it cannot)
+            log.error("the analysis workers did not start", error=str(e) or type(e).__name__)
+    await asyncio.to_thread(_import_heavy)
+
+
 async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -66,8 +76,6 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
     async with open_deps(settings, use_store=True) as deps:
-        if deps.offload is not None:
-            await deps.offload.warm_up()  # the analysis workers start now, not inside the first investigation
         bolt = build_app(deps)
         sweeper = asyncio.create_task(run_sweeper(bolt.client, deps, stop))
         wake = asyncio.Event()
@@ -81,7 +89,9 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
         _settle_garbage_collector()
         site = web.TCPSite(runner, settings.http_host, settings.http_port)
         await site.start()
-        warm = asyncio.create_task(asyncio.to_thread(_import_heavy), name="sre-bot warm imports")
+        # once serving (healthy in well under a second): the analysis workers start now, not inside the first
+        # investigation (~1 s, off the loop), and the modules loaded on demand are loaded in a thread
+        warm = asyncio.create_task(_warm_up(deps), name="sre-bot warm-up")
         socket = None
         try:
             if settings.socket_mode:
