@@ -8,8 +8,6 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta, timezone
 
-import dateparser
-
 from .errors import UsageError
 from .models import TimeRange
 
@@ -66,6 +64,8 @@ def parse_time(text: str, *, now: datetime) -> datetime:
         pass
     else:
         return _in_range(text, iso if iso.tzinfo else iso.replace(tzinfo=timezone.utc))
+    import dateparser  # ~0.1 s to import: only for the phrases the fast paths above do not read
+
     parsed = dateparser.parse(
         t,
         settings={
