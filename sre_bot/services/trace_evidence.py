@@ -15,6 +15,7 @@ from ..deps import Deps
 from ..investigation import Investigation
 from ..models import Evidence
 from ..tools.traces import slow_and_failed_traces
+from .investigate import window_key
 from .reply import gaps_of
 
 __all__ = ["add_trace_evidence", "TOP"]
@@ -32,6 +33,15 @@ def _targets(inv: Investigation) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+async def _traces(deps: Deps, service: str, inv: Investigation) -> list[Evidence]:
+    """The service's traces in the window; read once for every question of the same minute (`services/admission`;
+    their investigations share the window, so the reads are the same)."""
+    if deps.offload is None:
+        return await slow_and_failed_traces(deps, service, inv.window)
+    return await deps.offload.admission.shared(("traces", service, *window_key(inv.window)),
+                                               lambda: slow_and_failed_traces(deps, service, inv.window))
+
+
 async def add_trace_evidence(deps: Deps, inv: Investigation) -> Investigation:
     """`inv` with the trace evidence of its top suspects added (unchanged when Tempo is not configured)."""
     if deps.tempo is None:
@@ -39,7 +49,7 @@ async def add_trace_evidence(deps: Deps, inv: Investigation) -> Investigation:
     targets = _targets(inv)
     if not targets:
         return inv
-    found = await asyncio.gather(*(slow_and_failed_traces(deps, s, inv.window) for s in targets))
+    found = await asyncio.gather(*(_traces(deps, s, inv) for s in targets))
     by_service = dict(zip(targets, found, strict=True))
     hypotheses = []
     for h in inv.hypotheses:
