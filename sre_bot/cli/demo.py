@@ -72,6 +72,8 @@ def tour(incident: int | None) -> tuple[Step, ...]:
         *(Step(line) for line in DEMO_SCRIPT[:2]),
         Step(DEMO_SCRIPT[2], note="The logs behind the answer."),
         Step(DEMO_SCRIPT[3]),
+        Step("/sre traces payments-api 30m", note="Slow and failed traces from Tempo (the sandbox speaks its API): "
+                                                  "each one's critical path and the span that dominates it."),
         Step("/sre incidents", note="Alertmanager's storm, grouped into incidents (it came in through the bot's "
                                     "POST /alertmanager)."),
         *([Step(f"/sre incident {incident}", note="The storm's incident: its alerts, why each joined, the timeline.")]
