@@ -33,6 +33,14 @@ from .understand import understand, understood_reply
 __all__ = ["answer_mention"]
 
 
+async def _known(deps: Deps) -> dict[str, str]:
+    """`known_services`, looked up once a minute for a burst of mentions (`services/admission.py`)."""
+    if deps.offload is None:
+        return await known_services(deps)
+    minute = int(deps.clock().timestamp()) // 60
+    return await deps.offload.admission.shared(("names", minute), lambda: known_services(deps))
+
+
 async def answer_mention(deps: Deps, text: str, *, thread: str | None = None,
                          progress: Progress | None = None, caller: Caller | None = None) -> Reply:
     """The reply to a mention; with a `caller` (and the store), the answer's suggested actions become proposals
@@ -53,7 +61,7 @@ async def answer_mention(deps: Deps, text: str, *, thread: str | None = None,
     async with turn:
         with extended(deps.settings.answer_deadline_s) if waits else nullcontext():
             follow_up = conversations is not None and await conversations.exists(thread, now=deps.clock())
-            names = await known_services(deps)
+            names = await _known(deps)
             if text and (said := understand(text, names)).kind == "unknown_service":
                 return understood_reply(said)  # "I don't know `chekout`. Did you mean `checkout`?"
             if not text or (not follow_up and find_service(text, names) is None and not deps.config.services):
