@@ -30,7 +30,21 @@ from .reply import Reply, Section
 from .runbook_commands import with_runbook_suggestions
 from .understand import understand, understood_reply
 
-__all__ = ["answer_mention"]
+__all__ = ["answer_mention", "may_investigate"]
+
+
+def _words(text: str) -> str:
+    return re.sub(r"<@[A-Z0-9]+(\|[^>]*)?>", " ", text).strip()
+
+
+def may_investigate(deps: Deps, text: str) -> bool:
+    """Whether the mention may start an investigation (not a verb, not a greeting): only then does its first
+    "looking…" message say where it stands in line."""
+    text = _words(text)
+    first = text.split(maxsplit=1)[0].lower() if text else ""
+    if first.lstrip("/") in REGISTRY:
+        return False
+    return not text or understand(text, {s.name: s.name for s in deps.config.services}).kind != "greeting"
 
 
 async def _known(deps: Deps) -> dict[str, str]:
@@ -45,7 +59,7 @@ async def answer_mention(deps: Deps, text: str, *, thread: str | None = None,
                          progress: Progress | None = None, caller: Caller | None = None) -> Reply:
     """The reply to a mention; with a `caller` (and the store), the answer's suggested actions become proposals
     in `Reply.requests` (to post with buttons) or a section saying why they are only suggested."""
-    text = re.sub(r"<@[A-Z0-9]+(\|[^>]*)?>", " ", text).strip()
+    text = _words(text)
     first = text.split(maxsplit=1)[0].lower() if text else ""
     if first.lstrip("/") in REGISTRY:
         return await run_command(deps, text.lstrip("/"), caller)

@@ -15,7 +15,7 @@ from ..deps import Deps
 from ..errors import UsageError
 from ..logging import bind_request, get_logger
 from ..services.admission import ahead_text
-from ..services.mention import answer_mention
+from ..services.mention import answer_mention, may_investigate
 from ..store.errors import StoreError
 from .approvals import post_request
 from .dedupe import SeenEvents, StoreSeenEvents
@@ -80,10 +80,10 @@ class _Progress:
                 await self._later
 
 
-def _first_line(deps: Deps) -> str:
+def _first_line(deps: Deps, text: str) -> str:
     """The first "looking…" line: where the question stands in line when investigations are all busy."""
     ahead = deps.offload.admission.ahead_of_a_new_question() if deps.offload is not None else None
-    if ahead is None:
+    if ahead is None or not may_investigate(deps, text):
         return "checking the telemetry"
     return ahead_text(ahead, deps.offload.admission.in_progress if deps.offload is not None else 0)
 
@@ -104,7 +104,7 @@ def register(app: AsyncApp, deps: Deps, seen: SeenEvents | StoreSeenEvents, grou
             return
         channel, thread = event["channel"], event.get("thread_ts") or event["ts"]
         started = time.monotonic()
-        text, looking = looking_blocks(_first_line(deps))
+        text, looking = looking_blocks(_first_line(deps, unescape(event.get("text", ""))))
         posted = await client.chat_postMessage(channel=channel, thread_ts=thread, text=text, blocks=looking)
         progress = _Progress(client, channel, posted["ts"])
         try:

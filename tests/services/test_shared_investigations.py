@@ -109,8 +109,8 @@ async def _first_post(fake: FakeSlack, channel: str) -> str:
 
 async def test_a_full_line_says_busy_and_loses_nothing(fake_slack: FakeSlack) -> None:
     """One slot (held), a line of one: the waiting question is told its place and answered once the slot frees,
-    the same question again joins it without taking a place, and a third investigation is told "busy, ask again
-    in a minute" at once; every mention gets a final message."""
+    the same question again joins it without taking a place, a third investigation is told "busy, ask again in a
+    minute" at once, and a verb is answered without a place in line; every mention gets a final message."""
     async with _shop() as sb, running_bot(fake_slack, config=sb.config, clock=frozen_clock(NOW),
                                           SRE_BOT_MAX_INVESTIGATIONS="1", SRE_BOT_INVESTIGATION_QUEUE="1",
                                           SRE_BOT_ANALYSIS_PROCESSES="0", **sb.urls.as_env()) as bot:
@@ -127,6 +127,9 @@ async def test_a_full_line_says_busy_and_loses_nothing(fake_slack: FakeSlack) ->
             await bot.post(app_mention(f"<@{BOT_USER_ID}> is checkout slow?", channel="CSAME"))
             await bot.post(app_mention(f"<@{BOT_USER_ID}> why is cart slow in the last 30m?", channel="CBUSY"))
             assert "1 question ahead of yours" in await _first_post(fake_slack, "CBUSY")
+            await bot.post(app_mention(f"<@{BOT_USER_ID}> help", channel="CHELP"))  # a verb: not in line
+            assert "ahead" not in await _first_post(fake_slack, "CHELP")
+            assert "/sre status" in await _final_text(fake_slack, "CHELP")
             busy = await _final_text(fake_slack, "CBUSY")
             assert "busy" in busy and "ask again in a minute" in busy and "went wrong" not in busy
             assert admission.in_line == 1  # the refused one took no place, nor did the shared one
