@@ -11,7 +11,8 @@ summary endpoint), and the baseline: a bare aiohttp server that reads each body 
 signs and sends the requests (aiohttp client) and measures. Each store runs twice (`--variants`): against the
 sandbox as it is, and with one backend (`--slow-backend`, default Prometheus) behind a proxy that holds each of its
 answers `--slow` seconds (default 2). Before the levels, one request of each kind goes alone, each answered before
-the next: the first requests after a start, reported apart.
+the next: the first requests after a start, reported apart; then `--settle` seconds (default 10) pass, so that the
+bot's own start-up work (topology discovery, the sandbox deploy's first verdict) is not inside the first level.
 
 At each level the same mix goes first to the bare server, then to the bot: request i is a mention when i % 3 == 0
 (its own channel), `/sre status checkout` when i % 3 == 1 (its own response_url), `/sre help` otherwise (answered
@@ -70,6 +71,7 @@ TARGET_HEALTHZ_MS = 50.0
 HEALTHZ_EVERY_S = 0.1
 NO_BUTTONS = "No feedback buttons on this answer"
 BUSY = "Prometheus is busy"  # the named gap of a query that got no Prometheus thread in time
+SETTLE_S = 10.0  # after the warm-up, before the first level
 SLOW_S = 2.0  # the slow variant: every answer of the slowed backend held this long
 SLOWABLE = ("prometheus", "loki", "argocd", "alertmanager")
 _ENV_DROP = re.compile(r"^(SRE_BOT_|ANTHROPIC_|SLACK_|PROMETHEUS_|LOKI_|ARGOCD_|ALERTMANAGER_|GRAFANA_)")
@@ -417,7 +419,8 @@ async def _warm_up(url: str, tag: str, fake: dict[str, str], drain_s: float) -> 
 
 async def _run_store(store: str, db_url: str, levels: list[int], n: int, drain_s: float, work: Path,
                      fake: dict[str, str], sandbox_env: dict[str, str], config: Path, bare_url: str,
-                     store_tag: str, profile: Path | None = None, variant: str = "normal") -> dict[str, Any]:
+                     store_tag: str, profile: Path | None = None, variant: str = "normal",
+                     settle_s: float = 0.0) -> dict[str, Any]:
     out: dict[str, Any] = {"store": store, "variant": variant, "levels": []}
     async with _bot(store, db_url, work, fake, sandbox_env, config, profile, variant) as (url, proc, log):
         out["rss_before_mb"] = _rss_mb(proc.pid)
@@ -426,6 +429,7 @@ async def _run_store(store: str, db_url: str, levels: list[int], n: int, drain_s
         out["warm_up"] = await _warm_up(url, f"W{store_tag}", fake, drain_s)
         w = out["warm_up"]
         progress(f"  first acks (ms): {w['ack_ms']}; all three answered in {w['answered_s']} s")
+        await asyncio.sleep(settle_s)  # the rest of the start-up work (the first deploy verdict, …) is over
         for senders in levels:
             tag = f"{store_tag}{senders:02d}"
             progress(f"{store} ({variant}): {senders} sender(s), {n} requests: bare aiohttp …")
@@ -512,7 +516,7 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
                         db_url = f"sqlite+aiosqlite:///{work}/sre-bot-{variant}.db"
                     results["stores"].append(await _run_store(
                         store, db_url, args.levels, args.requests, args.drain, work, fake, envs[variant], config,
-                        bare_url, f"{v}{k}", args.profile, variant))
+                        bare_url, f"{v}{k}", args.profile, variant, args.settle))
     results["work_dir"] = str(work)
     results["slow"] = {"backend": args.slow_backend, "seconds": args.slow} if "slow" in args.variants else None
     return results
@@ -603,6 +607,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--slow", type=float, default=SLOW_S, help=f"seconds the slow variant adds (default {SLOW_S:g})")
     p.add_argument("--slow-backend", choices=SLOWABLE, default="prometheus",
                    help="the backend the slow variant slows (default prometheus)")
+    p.add_argument("--settle", type=float, default=SETTLE_S,
+                   help=f"seconds between the warm-up and the first level (default {SETTLE_S:g}): the bot's own "
+                        "start-up work (topology discovery, the sandbox deploy's first verdict) is over by then")
     p.add_argument("--profile", type=Path, default=None,
                    help="run the bot under pyinstrument (importable by the child: pip install pyinstrument) and "
                         "write its report to FILE.<store>.txt")
@@ -623,7 +630,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{load_before[0]:.1f} before, {load_after[0]:.1f} after (other work on the machine skews every number)")
     save_and_say(args.json, {"machine": info, "command": command_line(), "at": utc_now(), "load_average": {
         "before": load_before, "after": load_after}, "settings": {"requests": args.requests, "levels": args.levels,
-        "stores": args.store, "variants": args.variants, "slow": {"backend": args.slow_backend, "seconds": args.slow},
+        "stores": args.store, "variants": args.variants, "settle_s": args.settle,
+        "slow": {"backend": args.slow_backend, "seconds": args.slow},
         "drain_s": args.drain}, **results, "targets": _targets(results),
         "elapsed_s": time.perf_counter() - started})
     return 0
