@@ -224,7 +224,10 @@ async def check_deploy(deps: Deps, app_name: str, *, revision: str | None = None
     for i, c_items in enumerate(rest):
         role = {"caller": True} if i < len(callers) else {"dependency": True}
         samples += [s for e in c_items if (s := _samples(deps, e, after, before, **role)) is not None]
-    verdict = judge(samples, logs=_templates(logs, after, before), thresholds=thresholds)
+    templates = _templates(logs, after, before)
+    # the statistics (numpy/scipy, and their import on the first verdict) run in the analysis workers, off the loop
+    verdict = (await deps.offload.run(judge, samples, logs=templates, thresholds=thresholds)
+               if deps.offload is not None else judge(samples, logs=templates, thresholds=thresholds))
     query = f"GET /api/v1/applications/{app.name}"
     url = deps.argocd.app_url(app.name)
     dev = next((e for e in deploy_history(app, query=query, url=url, service=svc.name)
