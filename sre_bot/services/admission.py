@@ -4,6 +4,8 @@ A burst of questions (everyone mentions the bot during an incident) used to star
 split the CPU and all finished late together. Now:
 
     Admission(running)
+    ├── turn(waiting)        a question's `slot`, taken only when it must start work nobody else has started
+    │                        (`Turn.share`): a question joining another's evidence never waits in line
     ├── slot(waiting)        hold one of `running` slots; when all are taken, wait in line, first come first
     │                        served, at most `waiting` in line: one more is refused at once with `Busy` ("ask again
     │                        in a minute"; nothing was started, nothing is half done). The mention's first
@@ -31,10 +33,11 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar, cast
 
+from ..deadline import postpone
 from ..errors import UsageError
 from ..logging import get_logger
 
-__all__ = ["Admission", "Busy", "reporting", "report", "ahead_text", "REUSE_S", "KEEP"]
+__all__ = ["Admission", "Turn", "Busy", "reporting", "report", "ahead_text", "REUSE_S", "KEEP"]
 
 log = get_logger(__name__)
 
@@ -170,7 +173,16 @@ class Admission:
                 return
         self._busy -= 1
 
+    def turn(self, waiting: int) -> Turn:
+        """A question's turn, taken only when it must start work of its own (`Turn.share`)."""
+        return Turn(self, waiting)
+
     # -- sharing -------------------------------------------------------------------------------------------------
+
+    def joinable(self, key: Hashable) -> bool:
+        """Whether `shared(key, …)` would join work in progress or reuse work done, rather than start it."""
+        entry = self._shared.get(key)
+        return entry is not None and (entry.finished is None or time.monotonic() - entry.finished <= REUSE_S)
 
     def kept(self) -> list[Hashable]:
         """The keys of the work in progress or kept for reuse, oldest first."""
@@ -180,7 +192,7 @@ class Admission:
         """The result of the one investigation for `key`: started by this call, or joined."""
         now = time.monotonic()
         entry = self._shared.get(key)
-        if entry is not None and (entry.finished is None or now - entry.finished <= REUSE_S):
+        if entry is not None and self.joinable(key):
             entry.askers += 1
             self.joined += 1
             self._shared.move_to_end(key)  # (no progress line: its answer comes with the first asker's)
@@ -207,6 +219,37 @@ class Admission:
         stale = {k for k in done if now - (self._shared[k].finished or now) > REUSE_S}
         for k in [*stale, *[k for k in done if k not in stale][:max(0, len(done) - len(stale) - KEEP)]]:
             del self._shared[k]
+
+
+class Turn:
+    """One question's slot, taken the first time it must start shared work itself (a question whose evidence is
+    being gathered, or was, for another takes no slot and never waits in line), then held until `close`."""
+
+    def __init__(self, admission: Admission, waiting: int) -> None:
+        self._admission, self._waiting = admission, waiting
+        self._slot: contextlib.AbstractAsyncContextManager[float] | None = None
+        self.waited = 0.0
+
+    async def share(self, key: Hashable, start: Callable[[], Awaitable[_T]]) -> _T:
+        """`Admission.shared`, taking this question's slot first when the work is not there to join."""
+        if not self._admission.joinable(key):
+            await self._take()
+        return await self._admission.shared(key, start)
+
+    async def _take(self) -> None:
+        if self._slot is not None:
+            return
+        slot = self._admission.slot(self._waiting)
+        self.waited = await slot.__aenter__()  # Busy when the line is full: nothing was started
+        self._slot = slot
+        postpone(self.waited)  # the time in line is the bot's, not the backends'
+        if self.waited:
+            await report("checking the telemetry")
+
+    async def close(self) -> None:
+        if self._slot is not None:
+            slot, self._slot = self._slot, None
+            await slot.__aexit__(None, None, None)
 
 
 async def _run(start: Callable[[], Awaitable[_T]]) -> _T:

@@ -31,7 +31,7 @@ from ..analysis.engine import DEPLOY_LOOKBACK_S, Analysis, Candidate, EdgeFindin
 from ..analysis.evidence import AlertEvent, DeployEvent, EdgeSeries, EngineEvidence, LogShift, SignalSeries
 from ..analysis.question import parse_question
 from ..config import Config
-from ..deadline import answer_deadline, postpone
+from ..deadline import answer_deadline
 from ..deps import Deps
 from ..investigation import Hypothesis, Investigation, RankedService, TimelineEntry
 from ..models import Evidence, TimeRange, evidence_id
@@ -42,7 +42,6 @@ from ..tools.edges import METRIC_TITLES, edge_series, edges_of, probe_edges
 from ..tools.logs import scope_log_shifts
 from ..tools.signals import baseline_for, scope_signals
 from ..tools.topology import merge_graph
-from .admission import report
 from .confidence import SHOWN_FLOOR, abstain_threshold, calibration_for
 from .names import find_service, known_services
 from .reply import gaps_of
@@ -312,9 +311,10 @@ async def investigate(deps: Deps, question: str, *, at: datetime | None = None, 
                       focus: str | None = None, names: dict[str, str] | None = None) -> Investigation:
     """`names`: the known service names (`known_services`), when the caller already has them.
 
-    At most SRE_BOT_MAX_INVESTIGATIONS run at once and SRE_BOT_INVESTIGATION_QUEUE wait in line (`deps.offload`,
-    `services/admission.py`; one more: `Busy`); waiting for a turn does not count against the answer's deadline
-    (the wait is the bot's, not a backend's). Work is shared between questions asked within the same minute about
+    At most SRE_BOT_MAX_INVESTIGATIONS gather evidence at once and SRE_BOT_INVESTIGATION_QUEUE wait in line
+    (`deps.offload`, `services/admission.py`; one more: `Busy`); a question that only joins evidence gathered for
+    another takes no place. Waiting for a turn does not count against the answer's deadline (the wait is the bot's,
+    not a backend's). Work is shared between questions asked within the same minute about
     the same window (to the minute; the first question's exact window is then everyone's): the same service, one
     whole investigation (`share_key`: its evidence and the engine's ranking); other services of the same scope,
     the call-graph probe and the scope's evidence (every query), each ranked for its own focus. Each question still
@@ -332,12 +332,12 @@ async def investigate(deps: Deps, question: str, *, at: datetime | None = None, 
     win = await admission.shared(("window", *window_key(win)), functools.partial(_same, win))
 
     async def run() -> _Found:
-        async with admission.slot(deps.settings.investigation_queue) as waited:
-            postpone(waited)
-            if waited:
-                await report("checking the telemetry")
+        turn = admission.turn(deps.settings.investigation_queue)  # a slot only for work of its own (the line)
+        try:
             with answer_deadline(deps.settings.answer_deadline_s):
-                return await _find(deps, now, win, focus, names, admission.shared)
+                return await _find(deps, now, win, focus, names, turn.share)
+        finally:
+            await turn.close()
 
     found = await admission.shared(share_key(focus, win), run)
     return _answer(deps, question, q.symptom, found)
