@@ -312,6 +312,8 @@ async def _run(deps: ActionDeps, req: ActionRequest, *, actor: str) -> Outcome:
     await audit(deps, "succeeded" if outcome.ok else "failed", f"{req.action}: {outcome.detail}", actor=actor,
                 request_id=req.id, response=outcome.response)
     deps.metrics.actions.labels(req.action, "succeeded" if outcome.ok else "failed").inc()
+    if outcome.ok and deps.offload is not None:  # the system changed: no question may be answered from before it
+        deps.offload.admission.forget_finished()
     if outcome.ok:  # the fix of its answer's case in the incident memory (confirmed once recovery follows)
         from ..services.memory import on_fix  # services sit above actions: imported at the call, not the top
         await on_fix(deps, req)

@@ -38,6 +38,7 @@ from ..llm.incident_advice import incident_advice
 from ..llm.oneshot import OneShotUnavailable
 from ..logging import get_logger
 from ..runbooks.match import Match, match_runbooks
+from ..services.admission import Busy
 from ..services.memory import incident_recovered, with_incident_memory
 from ..services.reply import Reply
 from ..store.errors import StoreError
@@ -369,6 +370,8 @@ class IncidentWorkflow:
             await store.incidents.add_event(s.key, "investigated", investigated_line(done), now=now)
         except (NotDelivered, StoreError) as e:
             log.error("incident investigation not posted", incident=s.number, error=str(e))
+        except Busy as e:  # the line of questions is full: nothing was started; the next cycle asks again
+            log.warning("incident investigation deferred", incident=s.number, reason=str(e))
         except Exception:
             log.exception("incident investigation failed", incident=s.number)
 

@@ -204,6 +204,14 @@ class Admission:
         self._evict()
         return await asyncio.shield(task)
 
+    def forget_finished(self) -> int:
+        """Drop every finished investigation kept for reuse (an action just changed the system: the next question
+        must see it); ones still running keep their askers. Returns how many were dropped."""
+        done = [k for k, e in self._shared.items() if e.finished is not None]
+        for k in done:
+            del self._shared[k]
+        return len(done)
+
     def _finished(self, key: Hashable, entry: _Shared[_T], task: asyncio.Task[_T]) -> None:
         entry.finished = time.monotonic()
         failed = task.cancelled() or task.exception() is not None  # retrieved: no "never retrieved" warning
