@@ -29,8 +29,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
-import re
 import shlex
 import shutil
 import signal
@@ -39,7 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -47,6 +45,10 @@ from typing import Any
 import aiohttp
 import yaml
 
+from benchmarks._procs import child as _child
+from benchmarks._procs import env as _env
+from benchmarks._procs import free_port as _free_port
+from benchmarks._procs import read_until as _read_until
 from benchmarks._report import (
     PG_ADMIN,
     REPO_ROOT,
@@ -71,7 +73,6 @@ PG_DB = "sre_bot_webhook_bench"  # dropped and created afresh for each run
 TARGETS = {"sqlite": 3_000.0, "postgresql": 10_000.0}
 TARGET_P99_MS = 50.0
 TARGET_RATIO = 3.0
-_ENV_DROP = re.compile(r"^(SRE_BOT_|ANTHROPIC_|SLACK_|PROMETHEUS_|LOKI_|ARGOCD_|ALERTMANAGER_|GRAFANA_|TEMPO_)")
 _AM_CONFIG = "route:\n  receiver: none\nreceivers:\n  - name: none\n"
 
 
@@ -127,55 +128,6 @@ def _bodies(n_alerts: int) -> tuple[list[bytes], list[bytes]]:
 
 
 # -- child processes ---------------------------------------------------------------------------------------------
-
-def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not _ENV_DROP.match(k)}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
-    return env | extra
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextlib.contextmanager
-def _child(args: list[str], *, cwd: Path, env: dict[str, str], log: Path,
-           reads_stdout: bool = False) -> Iterator[subprocess.Popen[bytes]]:
-    out = open(log, "wb")  # noqa: SIM115 (closed below)
-    proc = subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.PIPE if reads_stdout else out, stderr=out,
-                            stdin=subprocess.DEVNULL)
-    try:
-        yield proc
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        if proc.stdout:
-            proc.stdout.close()
-        out.close()
-
-
-def _read_until(proc: subprocess.Popen[bytes], done: str, timeout: float = 60) -> list[str]:
-    assert proc.stdout is not None
-    lines: list[str] = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        raw = proc.stdout.readline()
-        if not raw:
-            raise RuntimeError(f"{proc.args!r} exited (code {proc.poll()}) before saying {done!r}: {lines}")
-        lines.append(raw.decode().rstrip())
-        if done in lines[-1]:
-            return lines
-    raise RuntimeError(f"{proc.args!r} did not say {done!r} within {timeout:.0f} s: {lines}")
-
 
 async def _wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout

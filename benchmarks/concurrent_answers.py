@@ -40,6 +40,10 @@ from typing import Any
 
 import aiohttp
 
+from benchmarks._procs import child as _child
+from benchmarks._procs import env as _env
+from benchmarks._procs import free_port as _free_port
+from benchmarks._procs import read_until as _read_until
 from benchmarks._report import (
     REPO_ROOT,
     RESULTS_DIR,
@@ -51,7 +55,6 @@ from benchmarks._report import (
     save_and_say,
     utc_now,
 )
-from benchmarks.load import _child, _env, _free_port, _read_until
 from tests.fakes.slack_api import BOT_USER_ID, FakeSlack
 from tests.slack_signing import app_mention, signed_headers
 

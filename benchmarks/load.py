@@ -39,7 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,6 +47,10 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from benchmarks._procs import child as _child
+from benchmarks._procs import env as _env
+from benchmarks._procs import free_port as _free_port
+from benchmarks._procs import read_until as _read_until
 from benchmarks._report import (
     PG_ADMIN,
     REPO_ROOT,
@@ -74,56 +78,9 @@ BUSY = "Prometheus is busy"  # the named gap of a query that got no Prometheus t
 SETTLE_S = 10.0  # after the warm-up, before the first level
 SLOW_S = 2.0  # the slow variant: every answer of the slowed backend held this long
 SLOWABLE = ("prometheus", "loki", "argocd", "alertmanager")
-_ENV_DROP = re.compile(r"^(SRE_BOT_|ANTHROPIC_|SLACK_|PROMETHEUS_|LOKI_|ARGOCD_|ALERTMANAGER_|GRAFANA_)")
 
 
 # -- child processes ---------------------------------------------------------------------------------------------
-
-def _env(**extra: str) -> dict[str, str]:
-    """This environment without any sre-bot, Slack or model setting of the calling shell, plus `extra`."""
-    env = {k: v for k, v in os.environ.items() if not _ENV_DROP.match(k)}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
-    return env | extra
-
-
-@contextlib.contextmanager
-def _child(args: list[str], *, cwd: Path, env: dict[str, str], log: Path,
-           reads_stdout: bool = True) -> Iterator[subprocess.Popen[bytes]]:
-    """Start a child process, stderr to `log` (stdout too unless this process reads it: the few lines that say it is
-    ready, after which it prints nothing more); on exit SIGTERM it (SIGKILL after 15 s)."""
-    out = open(log, "wb")  # noqa: SIM115 (closed below)
-    proc = subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.PIPE if reads_stdout else out, stderr=out,
-                            stdin=subprocess.DEVNULL)
-    try:
-        yield proc
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        if proc.stdout:
-            proc.stdout.close()
-        out.close()
-
-
-def _read_until(proc: subprocess.Popen[bytes], done: str, timeout: float = 60) -> list[str]:
-    """stdout lines of `proc` up to the one containing `done`."""
-    assert proc.stdout is not None
-    lines: list[str] = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        raw = proc.stdout.readline()
-        if not raw:
-            raise RuntimeError(f"{proc.args!r} exited (code {proc.poll()}) before saying {done!r}: {lines}")
-        line = raw.decode().rstrip()
-        lines.append(line)
-        if done in line:
-            return lines
-    raise RuntimeError(f"{proc.args!r} did not say {done!r} within {timeout:.0f} s: {lines}")
-
 
 def _rss_mb(pid: int, *, children: bool = False) -> float | None:
     """Resident memory of `pid` (with `children`: plus its descendants', e.g. the analysis worker processes)."""
@@ -148,14 +105,6 @@ def _unquoted(value: str) -> str:
     except ValueError:
         return value
     return words[0] if len(words) == 1 else value
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # -- the fake Slack and the bare server (run as `python -m benchmarks.load _fake-slack | _bare PORT`) --------------

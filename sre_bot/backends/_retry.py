@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ import httpx
 from ..errors import BackendError, BackendTimeout, BackendUnavailable
 from ._http import Target, error_for_status, reason
 
-__all__ = ["RetryPolicy", "post_retrying"]
+__all__ = ["RetryPolicy", "post_retrying", "service_words"]
 
 
 
@@ -116,3 +117,21 @@ def _client_timeout(client: httpx.AsyncClient) -> float | None:
     t = client.timeout
     parts = [x for x in (t.connect, t.read, t.write, t.pool) if x is not None]
     return max(parts) if parts else None
+
+
+def service_words(body: bytes, status: int) -> str:
+    """A paging service's error body as one line of its own words: `message` (else `status`), then `errors` — a
+    list (PagerDuty) or a map of field → why (Opsgenie); a body that is not JSON as text."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return body.decode("utf-8", "replace").strip()[:500] or f"HTTP {status}"
+    if not isinstance(data, dict):
+        return str(data)[:500]
+    parts = [str(data.get("message") or data.get("status") or f"HTTP {status}")]
+    errors = data.get("errors")
+    if isinstance(errors, dict) and errors:
+        parts.append("; ".join(f"{k}: {v}" for k, v in list(errors.items())[:10]))
+    elif isinstance(errors, list) and errors:
+        parts.append("; ".join(str(e) for e in errors[:10]))
+    return ": ".join(parts)[:500]

@@ -17,7 +17,6 @@ and Close Alert) and Opsgenie's OpenAPI definitions (github.com/opsgenie/opsgeni
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import quote
@@ -26,7 +25,7 @@ import httpx
 
 from ..metrics import Metrics
 from ._http import Target, timed
-from ._retry import RetryPolicy, post_retrying
+from ._retry import RetryPolicy, post_retrying, service_words
 
 __all__ = ["OpsgenieBackend", "AlertBody", "OpsgenieResult", "Priority", "MESSAGE_MAX", "DESCRIPTION_MAX"]
 
@@ -107,21 +106,6 @@ def _details(details: dict[str, str]) -> dict[str, str]:
     return out
 
 
-def _describe(body: bytes, status: int) -> str:
-    """Opsgenie's error body (`message`, `errors: {field: why}`) as one line: its own words."""
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return body.decode("utf-8", "replace").strip()[:500] or f"HTTP {status}"
-    if not isinstance(data, dict):
-        return str(data)[:500]
-    parts = [str(data.get("message") or f"HTTP {status}")]
-    errors = data.get("errors")
-    if isinstance(errors, dict) and errors:
-        parts.append("; ".join(f"{k}: {v}" for k, v in list(errors.items())[:10]))
-    return ": ".join(parts)[:500]
-
-
 class OpsgenieBackend:
     """Async Alert API client; every method raises a `BackendError` subclass on failure (backend "opsgenie")."""
 
@@ -166,7 +150,7 @@ class OpsgenieBackend:
         with timed(self._metrics, self.name, operation):
             resp = await post_retrying(self._client, self._target, operation, path, json=body, params=params,
                                        headers={"Accept": "application/json", "Authorization": f"GenieKey {api_key}"},
-                                       policy=self._retry, describe=_describe, redact=redact)
+                                       policy=self._retry, describe=service_words, redact=redact)
         try:
             data = resp.json()
         except ValueError:

@@ -18,7 +18,6 @@ in an answer is replaced by `<routing key>` before a message is built.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Literal
@@ -27,7 +26,7 @@ import httpx
 
 from ..metrics import Metrics
 from ._http import Target, timed
-from ._retry import RetryPolicy, post_retrying
+from ._retry import RetryPolicy, post_retrying, service_words
 
 __all__ = ["PagerDutyBackend", "PageResult", "TriggerEvent", "Severity", "EventAction", "SUMMARY_MAX",
            "pd_timestamp"]
@@ -98,22 +97,6 @@ def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
-def _describe(body: bytes, status: int) -> str:
-    """PagerDuty's error body (`status`, `message`, `errors: [..]`) as one line: its own words."""
-    try:
-        data = json.loads(body)
-    except ValueError:
-        text = body.decode("utf-8", "replace").strip()
-        return text[:500] or f"HTTP {status}"
-    if not isinstance(data, dict):
-        return str(data)[:500]
-    parts = [str(data.get("message") or data.get("status") or f"HTTP {status}")]
-    errors = data.get("errors")
-    if isinstance(errors, list) and errors:
-        parts.append("; ".join(str(e) for e in errors[:10]))
-    return ": ".join(parts)[:500]
-
-
 class PagerDutyBackend:
     """Async Events API v2 client; every method raises a `BackendError` subclass on failure (backend "pagerduty")."""
 
@@ -153,7 +136,7 @@ class PagerDutyBackend:
         with timed(self._metrics, self.name, operation):
             resp = await post_retrying(self._client, self._target, operation, "/v2/enqueue", json=wire,
                                        headers={"Accept": "application/json"}, policy=self._retry,
-                                       describe=_describe, redact=redact)
+                                       describe=service_words, redact=redact)
         try:
             data = resp.json()
         except ValueError:

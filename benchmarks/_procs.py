@@ -1,0 +1,73 @@
+"""Child processes for the benchmarks that run the real thing (`sre-bot sandbox`, `sre-bot serve`, fakes): a clean
+environment, a free port, a child stopped on exit, and reading its first lines."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+__all__ = ["REPO_ROOT", "env", "free_port", "child", "read_until"]
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+# the calling shell's sre-bot, Slack, model and backend settings never leak into a measured process
+_ENV_DROP = re.compile(r"^(SRE_BOT_|ANTHROPIC_|SLACK_|PROMETHEUS_|LOKI_|ARGOCD_|ALERTMANAGER_|GRAFANA_|TEMPO_|"
+                       r"PAGERDUTY_|OPSGENIE_)")
+
+
+def env(**extra: str) -> dict[str, str]:
+    """This environment without any sre-bot, Slack, model or backend setting of the calling shell, plus `extra`."""
+    out = {k: v for k, v in os.environ.items() if not _ENV_DROP.match(k)}
+    out["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), out.get("PYTHONPATH")]))
+    return out | extra
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def child(args: list[str], *, cwd: Path, env: dict[str, str], log: Path,
+          reads_stdout: bool = True) -> Iterator[subprocess.Popen[bytes]]:
+    """Start a child process, stderr to `log` (stdout too unless this process reads it: the few lines that say it is
+    ready, after which it prints nothing more); on exit SIGTERM it (SIGKILL after 15 s)."""
+    out = open(log, "wb")  # noqa: SIM115 (closed below)
+    proc = subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.PIPE if reads_stdout else out, stderr=out,
+                            stdin=subprocess.DEVNULL)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if proc.stdout:
+            proc.stdout.close()
+        out.close()
+
+
+def read_until(proc: subprocess.Popen[bytes], done: str, timeout: float = 60) -> list[str]:
+    """stdout lines of `proc` up to the one containing `done`."""
+    assert proc.stdout is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        raw = proc.stdout.readline()
+        if not raw:
+            raise RuntimeError(f"{proc.args!r} exited (code {proc.poll()}) before saying {done!r}: {lines}")
+        line = raw.decode().rstrip()
+        lines.append(line)
+        if done in line:
+            return lines
+    raise RuntimeError(f"{proc.args!r} did not say {done!r} within {timeout:.0f} s: {lines}")
