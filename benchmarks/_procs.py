@@ -3,6 +3,7 @@ environment, a free port, a child stopped on exit, and reading its first lines."
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import re
@@ -13,7 +14,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["REPO_ROOT", "env", "free_port", "child", "read_until"]
+import aiohttp
+
+__all__ = ["REPO_ROOT", "env", "free_port", "child", "read_until", "wait_healthy"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # the calling shell's sre-bot, Slack, model and backend settings never leak into a measured process
@@ -71,3 +74,18 @@ def read_until(proc: subprocess.Popen[bytes], done: str, timeout: float = 60) ->
         if done in line:
             return lines
     raise RuntimeError(f"{proc.args!r} did not say {done!r} within {timeout:.0f} s: {lines}")
+
+
+async def wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 90) -> None:
+    """Poll `url`/healthz until it answers 200; RuntimeError with the end of `log` when `proc` exits or time is up."""
+    deadline = time.monotonic() + timeout
+    async with aiohttp.ClientSession() as s:
+        while True:
+            with contextlib.suppress(aiohttp.ClientError):
+                async with s.get(f"{url}/healthz") as resp:
+                    if resp.status == 200:
+                        return
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"sre-bot serve did not come up (see {log}):\n"
+                                   + log.read_text(errors="replace")[-2000:])
+            await asyncio.sleep(0.2)

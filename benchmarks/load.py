@@ -51,6 +51,7 @@ from benchmarks._procs import child as _child
 from benchmarks._procs import env as _env
 from benchmarks._procs import free_port as _free_port
 from benchmarks._procs import read_until as _read_until
+from benchmarks._procs import wait_healthy
 from benchmarks._report import (
     PG_ADMIN,
     REPO_ROOT,
@@ -335,17 +336,7 @@ async def _bot(store: str, db_url: str, work: Path, fake: dict[str, str], sandbo
     with _child([sys.executable, *prof, "-m", "sre_bot", "serve"], cwd=work, env=env, log=log,
                 reads_stdout=False) as proc:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 90
-        async with aiohttp.ClientSession() as s:
-            while True:
-                with contextlib.suppress(aiohttp.ClientError):
-                    async with s.get(f"{url}/healthz") as resp:
-                        if resp.status == 200:
-                            break
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"sre-bot serve did not come up (see {log}):\n"
-                                       + log.read_text(errors="replace")[-2000:])
-                await asyncio.sleep(0.2)
+        await wait_healthy(url, proc, log)
         yield url, proc, log
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..errors import SreBotError
 
-__all__ = ["StoreError"]
+__all__ = ["StoreError", "own_copy"]
 
 
 class StoreError(SreBotError):
@@ -24,3 +24,13 @@ class StoreError(SreBotError):
 
     def __str__(self) -> str:
         return f"store ({self.backend}) {self.operation}: {self.args[0]}"
+
+
+def own_copy(e: Exception) -> Exception:
+    """A copy of a StoreError for one of the callers that shared a failed group write (chained to it), so each
+    caller raises its own exception object; anything else as it is."""
+    if not isinstance(e, StoreError):
+        return e
+    copy = StoreError(e.args[0], backend=e.backend, operation=e.operation, transient=e.transient)
+    copy.__cause__ = e
+    return copy

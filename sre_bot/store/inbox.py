@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import insert
 
-from .errors import StoreError
+from .errors import own_copy
 from .schema import alert_inbox
 
 if TYPE_CHECKING:
@@ -37,15 +37,6 @@ class _Body:
     values: dict[str, Any]
     alerts: int
     stored: asyncio.Future[int]
-
-
-def _own(e: Exception) -> Exception:
-    """A copy of a StoreError for one of the callers that shared the failed write (chained to it)."""
-    if not isinstance(e, StoreError):
-        return e
-    copy = StoreError(e.args[0], backend=e.backend, operation=e.operation, transient=e.transient)
-    copy.__cause__ = e
-    return copy
 
 
 class InboxWriter:
@@ -85,7 +76,7 @@ class InboxWriter:
             except Exception as e:  # each caller gets the failure as its own (a StoreError when the store failed)
                 for item in group:
                     if not item.stored.done():  # a caller that was cancelled no longer waits
-                        item.stored.set_exception(_own(e))
+                        item.stored.set_exception(own_copy(e))
                 continue
             except BaseException:  # cancelled (the loop is closing): nobody gets an answer, nothing is promised
                 for item in group + self._queue:

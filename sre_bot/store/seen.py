@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import delete
 
 from ._dialect import upsert
-from .errors import StoreError
+from .errors import own_copy
 from .schema import seen_events
 
 if TYPE_CHECKING:
@@ -40,15 +40,6 @@ class _Ask:
     now: datetime
     ttl: timedelta
     answer: asyncio.Future[bool]
-
-
-def _own(e: Exception) -> Exception:
-    """A copy of a StoreError for one of the callers that shared the failed write (chained to it)."""
-    if not isinstance(e, StoreError):
-        return e
-    copy = StoreError(e.args[0], backend=e.backend, operation=e.operation, transient=e.transient)
-    copy.__cause__ = e
-    return copy
 
 
 class SeenKeys:
@@ -77,7 +68,7 @@ class SeenKeys:
             except Exception as e:  # each caller gets the failure as its own (a StoreError when the store failed)
                 for ask in group:
                     if not ask.answer.done():  # a caller that was cancelled no longer waits
-                        ask.answer.set_exception(_own(e))
+                        ask.answer.set_exception(own_copy(e))
                 continue
             except BaseException:  # cancelled (the loop is closing): nobody gets an answer
                 for ask in group + self._queue:
