@@ -10,7 +10,7 @@ from ..compose import open_deps
 from ..config import load_config
 from ..errors import ConfigError
 from ..llm.client import check_model
-from ..services.health import TO_SET, Check, check_backends, nothing_to_investigate
+from ..services.health import TO_SET, Check, check_backends, escalation_checks, nothing_to_investigate
 from ..settings import Settings
 from ..slack.doctor import check_slack
 
@@ -76,6 +76,7 @@ async def doctor(settings: Settings, out: TextIO = sys.stdout) -> int:
     if checks[0].ok:
         async with open_deps(settings) as deps:
             checks += await check_backends(deps)
+            checks += escalation_checks(settings, deps.config)
     checks.append(await _llm_check(settings))
     checks.append(await _store_check(settings))
     for c in checks:

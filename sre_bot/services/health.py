@@ -6,11 +6,12 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
+from ..config import Config
 from ..deps import Deps
 from ..errors import BackendError
 from ..settings import Settings
 
-__all__ = ["Check", "check_backends", "FIX", "SYSTEMS", "TO_SET", "nothing_to_investigate"]
+__all__ = ["Check", "check_backends", "FIX", "SYSTEMS", "TO_SET", "nothing_to_investigate", "escalation_checks"]
 
 SYSTEMS = ("prometheus", "loki", "argocd", "alertmanager")
 TO_SET = "set PROMETHEUS_URL (metrics), and LOKI_URL, ARGOCD_URL, ALERTMANAGER_URL for logs, deploys and alerts"
@@ -65,3 +66,37 @@ def nothing_to_investigate(settings: Settings) -> str | None:
     if any(getattr(settings, f"{name}_url") is not None for name in SYSTEMS):
         return None
     return f"nothing is configured to investigate: {TO_SET} — or try `sre-bot demo` to see the bot on a simulated shop"
+
+
+def escalation_checks(settings: Settings, config: Config) -> list[Check]:
+    """Whether the paging and automation targets are set up consistently (no request is sent: a test page would
+    wake somebody). A team paged through a provider with no key for it fails here rather than at 3 a.m., when an
+    approved page would be refused."""
+    esc = config.escalation
+    known = set(config.service_names)
+    problems: list[str] = []
+    for team, route in esc.teams.items():
+        if route.pagerduty and team not in settings.pagerduty_routing_keys:
+            problems.append(f"team {team}: pagerduty: true but SRE_BOT_PAGERDUTY_ROUTING_KEYS has no key for it")
+        if route.opsgenie and team not in settings.opsgenie_api_keys:
+            problems.append(f"team {team}: opsgenie: true but SRE_BOT_OPSGENIE_API_KEYS has no key for it")
+        unknown = [s for s in route.services if known and s not in known]
+        if unknown:
+            problems.append(f"team {team}: services not in the config's services: {', '.join(unknown)}")
+    strays = sorted((set(settings.pagerduty_routing_keys) | set(settings.opsgenie_api_keys)) - set(esc.teams))
+    unused = f" (keys for teams escalation.teams does not list, unused: {', '.join(strays)})" if strays else ""
+    if esc.teams:
+        rule = esc.unknown
+        summary = (f"{len(esc.teams)} team(s) ({', '.join(sorted(esc.teams))}); unknown-issue rule "
+                   + (f"offers a page at {rule.min_severity}+ after {rule.after}, at most {rule.max_per_hour}/h a team"
+                      if rule.enabled else "off"))
+        escalation = Check("escalation", not problems, ("; ".join(problems) if problems else summary) + unused)
+    else:
+        escalation = Check("escalation", True, "no escalation.teams: pages are never offered" + unused,
+                           configured=False)
+    if settings.eda_url is None:
+        eda = Check("eda", True, "SRE_BOT_EDA_URL not set: eda.event is not available", configured=False)
+    else:
+        eda = Check("eda", True, f"events go to {settings.eda_url.host}{settings.eda_url.path or ''}, signed "
+                                 "(bearer token and X-Hub-Signature-256); not sent now (it would run a rulebook)")
+    return [escalation, eda]
