@@ -124,6 +124,9 @@ async def open_deps(
         offload = Offload(s.analysis_processes if s.analysis_processes is not None else default_processes(),
                           investigations=s.max_investigations)
         stack.callback(offload.close)
+        admission = offload.admission  # read when /metrics is scraped
+        m.investigations.labels("running").set_function(lambda: admission.in_progress)
+        m.investigations.labels("waiting").set_function(lambda: admission.in_line)
         # The model client (anthropic, a second of imports) and the store (SQLAlchemy, alembic) are imported only
         # when they are used, so one-shot commands without a key start fast.
         llm: LLM | None = None

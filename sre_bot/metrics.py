@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 __all__ = ["Metrics", "CONTENT_TYPE_LATEST"]
@@ -42,6 +42,12 @@ class Metrics:
         object.__setattr__(self, "action_refusals", Counter(
             "sre_bot_action_refusals_total", "Refused approval clicks, by reason (tampered, unauthorised, …).",
             ["code"], registry=r))
+        object.__setattr__(self, "page_followups", Counter(
+            "sre_bot_page_followups_total", "Pages acknowledged or resolved with their incident, by provider, event "
+            "and outcome (ok, failed).", ["provider", "event", "outcome"], registry=r))
+        object.__setattr__(self, "investigations", Gauge(
+            "sre_bot_investigations", "Investigations of this process now, by state (running, waiting for a slot).",
+            ["state"], registry=r))
 
     # attributes created in __post_init__ (declared for type checkers)
     requests: Counter = field(init=False, repr=False)
@@ -53,6 +59,8 @@ class Metrics:
     llm_grounding: Counter = field(init=False, repr=False)
     actions: Counter = field(init=False, repr=False)
     action_refusals: Counter = field(init=False, repr=False)
+    page_followups: Counter = field(init=False, repr=False)
+    investigations: Gauge = field(init=False, repr=False)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

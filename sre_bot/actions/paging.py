@@ -298,6 +298,13 @@ async def run_page(deps: Deps, req: ActionRequest) -> Outcome:
 async def follow_page(deps: Deps, *, provider: Provider, team: str, dedup_key: str,
                       event: Literal["acknowledge", "resolve"]) -> Outcome:
     """Acknowledge or resolve (Opsgenie: close) a page sent earlier; an Outcome either way, never an exception."""
+    outcome = await _follow(deps, provider=provider, team=team, dedup_key=dedup_key, event=event)
+    deps.metrics.page_followups.labels(str(provider), str(event), "ok" if outcome.ok else "failed").inc()
+    return outcome
+
+
+async def _follow(deps: Deps, *, provider: Provider, team: str, dedup_key: str,
+                  event: Literal["acknowledge", "resolve"]) -> Outcome:
     from .executor import Outcome
 
     name = _NAMES.get(provider)
