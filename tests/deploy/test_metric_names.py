@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -77,8 +78,7 @@ def bot_labels() -> dict[str, set[str]]:
     """Label names of each sample name the bot's registry serves. prometheus_client lists a labelled metric's
     label names only once it has a child, so each family gets one child here (placeholder values)."""
     m = Metrics()
-    families = [getattr(m, f) for f in ("requests", "request_seconds", "backend_seconds", "backend_errors",
-                                        "llm_tokens", "llm_answers", "llm_grounding", "actions", "action_refusals")]
+    families = [getattr(m, f.name) for f in dataclasses.fields(m) if f.name != "registry"]  # every family it has
     for family in families:
         child = family.labels(*["x"] * len(family._labelnames))  # private, but there is no public accessor
         (child.observe if hasattr(child, "observe") else child.inc)(1)
