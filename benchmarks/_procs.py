@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import os
 import re
+import shlex
 import signal
 import socket
 import subprocess
@@ -16,7 +17,8 @@ from pathlib import Path
 
 import aiohttp
 
-__all__ = ["REPO_ROOT", "env", "free_port", "child", "read_until", "wait_healthy"]
+__all__ = ["REPO_ROOT", "env", "free_port", "child", "read_until", "wait_healthy", "unquoted",
+           "sandbox_exports"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # the calling shell's sre-bot, Slack, model and backend settings never leak into a measured process
@@ -89,3 +91,18 @@ async def wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path, timeo
                 raise RuntimeError(f"sre-bot serve did not come up (see {log}):\n"
                                    + log.read_text(errors="replace")[-2000:])
             await asyncio.sleep(0.2)
+
+
+def unquoted(value: str) -> str:
+    """A value of the sandbox's `export NAME=value` lines: shell-unquoted when it is one quoted word, else as is
+    (a JSON object printed bare)."""
+    try:
+        words = shlex.split(value)
+    except ValueError:
+        return value
+    return words[0] if len(words) == 1 else value
+
+
+def sandbox_exports(lines: list[str]) -> dict[str, str]:
+    """The `export NAME=value` lines `sre-bot sandbox` prints, as the environment they set."""
+    return {m[1]: unquoted(m[2]) for line in lines if (m := re.match(r"export (\w+)=(.+)$", line))}

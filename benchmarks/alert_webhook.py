@@ -29,7 +29,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import shlex
 import shutil
 import signal
 import sqlite3
@@ -49,6 +48,7 @@ from benchmarks._procs import child as _child
 from benchmarks._procs import env as _env
 from benchmarks._procs import free_port as _free_port
 from benchmarks._procs import read_until as _read_until
+from benchmarks._procs import sandbox_exports
 from benchmarks._report import (
     PG_ADMIN,
     REPO_ROOT,
@@ -288,7 +288,7 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
             _child([py, "-m", "benchmarks.alert_webhook", "_fake-slack"], cwd=REPO_ROOT, env=_env(),
                    log=work / "fake-slack.log", reads_stdout=True) as fake:
         lines = _read_until(sandbox, "Then `sre-bot serve`")
-        sandbox_env = dict(shlex.split(line)[1].split("=", 1) for line in lines if line.startswith("export "))
+        sandbox_env = sandbox_exports(lines)
         sandbox_env.pop("SRE_BOT_CONFIG", None)
         config = _config(work / "sandbox.yaml", work / "sre-bot.yaml", investigate=args.investigate)
         slack_api = json.loads(_read_until(fake, "api_url")[-1])["api_url"]

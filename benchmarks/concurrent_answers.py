@@ -29,7 +29,6 @@ import asyncio
 import contextlib
 import os
 import re
-import shlex
 import statistics
 import sys
 import tempfile
@@ -44,7 +43,7 @@ from benchmarks._procs import child as _child
 from benchmarks._procs import env as _env
 from benchmarks._procs import free_port as _free_port
 from benchmarks._procs import read_until as _read_until
-from benchmarks._procs import wait_healthy
+from benchmarks._procs import sandbox_exports, wait_healthy
 from benchmarks._report import (
     REPO_ROOT,
     RESULTS_DIR,
@@ -74,16 +73,6 @@ def different_questions(services: list[str], n: int = BURST) -> list[str]:
     if len(out) < n:
         raise SystemExit(f"the scenario has {len(services)} services: too few for {n} distinct questions")
     return out[:n]
-
-
-def _exports(lines: list[str]) -> dict[str, str]:
-    """The `export NAME=value` lines the sandbox prints (values quoted for a shell), as a dict."""
-    out = {}
-    for line in lines:
-        if line.startswith("export "):
-            name, _, value = shlex.split(line)[1].partition("=")
-            out[name] = value
-    return out
 
 
 async def _next_minute() -> None:
@@ -169,7 +158,7 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
                     "--port", "0", "--write-config", str(config)]
     with _child(sandbox_args, cwd=work, env=_env(), log=work / "sandbox.log") as sandbox:
         lines = _read_until(sandbox, "Then `sre-bot serve`")
-        sandbox_env = _exports(lines)
+        sandbox_env = sandbox_exports(lines)
         sandbox_env.pop("SRE_BOT_CONFIG", None)
         services = re.findall(r"^- name: (\S+)$", config.read_text(), re.M)
         async with FakeSlack.start() as fake, _serve(work, config, fake.api_url, sandbox_env) as url, \

@@ -32,8 +32,6 @@ import asyncio
 import contextlib
 import json
 import os
-import re
-import shlex
 import signal
 import subprocess
 import sys
@@ -51,7 +49,8 @@ from benchmarks._procs import child as _child
 from benchmarks._procs import env as _env
 from benchmarks._procs import free_port as _free_port
 from benchmarks._procs import read_until as _read_until
-from benchmarks._procs import wait_healthy
+from benchmarks._procs import sandbox_exports, wait_healthy
+from benchmarks._procs import unquoted as _unquoted  # noqa: F401 (tests/benchmarks reads it here)
 from benchmarks._report import (
     PG_ADMIN,
     REPO_ROOT,
@@ -96,16 +95,6 @@ def _rss_mb(pid: int, *, children: bool = False) -> float | None:
                 for child in (task / "children").read_text().split():
                     rss += _rss_mb(int(child), children=True) or 0.0
     return rss
-
-
-def _unquoted(value: str) -> str:
-    """A value of the sandbox's `export NAME=value` lines: shell-unquoted when it is one quoted word, else as is
-    (a JSON object printed bare)."""
-    try:
-        words = shlex.split(value)
-    except ValueError:
-        return value
-    return words[0] if len(words) == 1 else value
 
 
 # -- the fake Slack and the bare server (run as `python -m benchmarks.load _fake-slack | _bare PORT`) --------------
@@ -430,7 +419,7 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
             _child([py, "-m", "benchmarks.load", "_bare", str(bare_port)], cwd=REPO_ROOT, env=_env(),
                    log=work / "bare.log") as bare:
         lines = _read_until(sandbox, "Then `sre-bot serve`")
-        sandbox_env = {m[1]: _unquoted(m[2]) for line in lines if (m := re.match(r"export (\w+)=(.+)$", line))}
+        sandbox_env = sandbox_exports(lines)
         sandbox_env.pop("SRE_BOT_CONFIG", None)
         fake = json.loads(_read_until(fake_proc, "summary")[-1])
         _read_until(bare, "ready")
